@@ -1,0 +1,70 @@
+"""Access to the ``azure.functions`` converter registry, with the worker's generic fallback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GenericConverter:
+    """What the worker uses for unknown binding types and for ``str``/``bytes`` annotations."""
+
+    @classmethod
+    def has_trigger_support(cls) -> bool:
+        return False
+
+    @classmethod
+    def check_input_type_annotation(cls, pytype: type) -> bool:
+        return issubclass(pytype, (str, bytes))
+
+    @classmethod
+    def check_output_type_annotation(cls, pytype: type) -> bool:
+        return issubclass(pytype, (str, bytes, bytearray))
+
+    @classmethod
+    def has_implicit_output(cls) -> bool:
+        return False
+
+    @classmethod
+    def decode(cls, data: Any, *, trigger_metadata: Any) -> Any:
+        if data.type in ("string", "bytes"):
+            return data.value
+        if data.type == "json":
+            return data.value
+        if data.type is None:
+            return None
+        raise ValueError(f'unexpected type of data received for the "generic" binding: {data.type!r}')
+
+    @classmethod
+    def encode(cls, obj: Any, *, expected_type: Any) -> Any:
+        from azure.functions import meta
+
+        if isinstance(obj, str):
+            return meta.Datum(type="string", value=obj)
+        if isinstance(obj, (bytes, bytearray)):
+            return meta.Datum(type="bytes", value=bytes(obj))
+        if obj is None:
+            return meta.Datum(type=None, value=None)
+        if isinstance(obj, (dict, list, int, float, bool)):
+            import json
+
+            return meta.Datum(type="json", value=json.dumps(obj))
+        raise NotImplementedError
+
+
+def get_converter(binding_type: str) -> Any:
+    """The library's converter class for a binding type, or the generic one."""
+    if binding_type == "generic":
+        return GenericConverter
+    from azure.functions import meta
+
+    converter = meta.get_binding_registry().get(binding_type)
+    return converter if converter is not None else GenericConverter
+
+
+def has_implicit_output(binding_type: str) -> bool:
+    converter = get_converter(binding_type)
+    if converter is GenericConverter:
+        # The worker sends the return value of unknown ("generic") trigger types as $return, except for the
+        # durable client binding.
+        return binding_type != "durableClient"
+    return bool(getattr(converter, "has_implicit_output", lambda: False)())

@@ -1,0 +1,180 @@
+"""The checks the host (§1.5) and the Python worker (§1.6) apply to an indexed function.
+
+Host checks make one function "in error" and the rest of the app loads. Worker checks raise
+:class:`FunctionLoadError`; in the v2 model the caller turns that into a whole-app failure, as Azure does.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from collections.abc import Callable
+from typing import Any
+
+from overcast.app.converters import get_converter
+from overcast.app.spec import BindingSpec, ParamSpec
+from overcast.errors import FunctionLoadError
+
+FUNCTION_NAME = re.compile(r"^[a-z][a-z0-9_\-]{0,127}$", re.IGNORECASE)
+BINDING_NAME = re.compile(r"^([a-zA-Z][a-zA-Z0-9]{0,127}|\$return)$")
+
+
+def host_errors(name: str, bindings: typing.Sequence[BindingSpec]) -> list[str]:
+    """Per-function errors of the host's metadata validation, in the host's wording plus a hint."""
+    errors: list[str] = []
+    if not FUNCTION_NAME.match(name) or name.lower() == "host":
+        errors.append(
+            f"'{name}' is not a valid function name. Names start with a letter and use letters, digits, '_' "
+            f"and '-' (at most 128 characters); 'host' is reserved."
+        )
+    if not bindings:
+        errors.append("At least one binding must be declared.")
+    seen: set[str] = set()
+    for binding in bindings:
+        if not BINDING_NAME.match(binding.name):
+            errors.append(
+                f"The binding name {binding.name} is invalid. Please assign a valid name to the binding. "
+                f"(Binding names use letters and digits only, starting with a letter: no '_'.)"
+            )
+        if binding.name.lower() in seen:
+            errors.append(f"Multiple bindings with name '{binding.name}' discovered. Binding names must be unique.")
+        seen.add(binding.name.lower())
+        if binding.name == "$return" and binding.direction != "out":
+            errors.append("$return binding must have direction 'out'.")
+    if bindings and not any(b.is_trigger and b.direction == "in" for b in bindings):
+        errors.append("No trigger binding specified. A function must have a trigger input binding.")
+    return errors
+
+
+def _is_out_annotation(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    target = origin if origin is not None else annotation
+    return isinstance(target, type) and target.__name__ == "Out"
+
+
+def _type_name(pytype: Any) -> str:
+    return getattr(pytype, "__name__", repr(pytype))
+
+
+def _check_param(
+    name: str, param: inspect.Parameter, binding: BindingSpec, annotations: dict[str, Any], streaming: Any
+) -> ParamSpec:
+    has_anno = param.name in annotations
+    anno = annotations.get(param.name)
+    is_param_out = has_anno and _is_out_annotation(anno)
+    is_binding_out = binding.direction == "out"
+    pytype: Any = anno
+    if is_param_out:
+        args = typing.get_args(anno)
+        if len(args) != 1:
+            raise FunctionLoadError(name, f"binding {param.name} has invalid Out annotation {anno!r}")
+        pytype = args[0]
+    if has_anno and not isinstance(pytype, type) and typing.get_origin(pytype) is None:
+        raise FunctionLoadError(name, f"binding {param.name} has invalid non-type annotation {anno!r}")
+    if is_binding_out and has_anno and not is_param_out:
+        raise FunctionLoadError(
+            name,
+            f'binding {param.name} is declared to have the "out" direction, but its annotation in Python is '
+            f"not a subclass of azure.functions.Out. Annotate it as func.Out[...] (or leave it unannotated).",
+        )
+    if not is_binding_out and is_param_out:
+        raise FunctionLoadError(
+            name,
+            f'binding {param.name} is declared to have the "in" direction, but its annotation is '
+            f"azure.functions.Out in Python",
+        )
+    converter_type = "generic" if has_anno and pytype in (str, bytes) else binding.type
+    if streaming is not None and binding.type == "httpTrigger":
+        if not (has_anno and isinstance(pytype, type) and streaming(pytype)):
+            raise FunctionLoadError(
+                name,
+                f"HTTP streaming is enabled (azurefunctions.extensions.http.fastapi is imported), so the trigger "
+                f"parameter {param.name} must be annotated with the extension's Request type.",
+            )
+        return ParamSpec(param.name, binding, "httpTrigger", pytype, False)
+    if has_anno:
+        checked = typing.get_origin(pytype) or pytype
+        converter = get_converter(converter_type)
+        try:
+            ok = (
+                converter.check_output_type_annotation(pytype if isinstance(pytype, type) else checked)
+                if is_param_out
+                else converter.check_input_type_annotation(pytype if isinstance(pytype, type) else checked)
+            )
+        except TypeError:
+            ok = False
+        if not ok:
+            detail = f' and dataType "{binding.data_type}"' if binding.data_type else ""
+            raise FunctionLoadError(
+                name,
+                f'type of {param.name} binding "{binding.type}"{detail} does not match its Python annotation '
+                f'"{_type_name(pytype)}"',
+            )
+    return ParamSpec(param.name, binding, converter_type, pytype, is_binding_out)
+
+
+def worker_check(
+    name: str, func: Callable[..., Any], bindings: typing.Sequence[BindingSpec], streaming: Any = None
+) -> tuple[tuple[ParamSpec, ...], bool, str | None, Any]:
+    """The worker's load validation: returns (params, needs_context, return converter type, return type).
+
+    ``streaming`` is the HTTP-streaming request type check, when the FastAPI extension is active.
+    """
+    try:
+        signature = inspect.signature(func)
+        annotations = typing.get_type_hints(func)
+    except Exception as exc:
+        raise FunctionLoadError(name, f"cannot read the signature or annotations: {exc}") from None
+    params = dict(signature.parameters)
+    bound: dict[str, BindingSpec] = {}
+    return_type: str | None = None
+    for binding in bindings:
+        if binding.direction == "inout":
+            raise FunctionLoadError(name, '"inout" bindings are not supported')
+        if binding.name == "$return":
+            if binding.direction != "out":
+                raise FunctionLoadError(name, '"$return" binding must have direction set to "out"')
+            return_type = binding.type
+        else:
+            bound[binding.name] = binding
+    needs_context = False
+    if "context" in params and "context" not in bound:
+        needs_context = True
+        params.pop("context")
+        ctx = annotations.get("context")
+        if ctx is not None and (not isinstance(ctx, type) or ctx.__name__ != "Context"):
+            raise FunctionLoadError(
+                name, f'the "context" parameter is expected to be of type azure.functions.Context, got {ctx!r}'
+            )
+    extra, missing = set(params) - set(bound), set(bound) - set(params)
+    if extra:
+        raise FunctionLoadError(
+            name,
+            f"the following parameters are declared in Python but not in the bindings: {sorted(extra)!r}. "
+            f"Add a binding decorator for each, or remove the parameter.",
+        )
+    if missing:
+        raise FunctionLoadError(
+            name,
+            f"the following parameters are declared in the bindings but not in Python: {sorted(missing)!r}. "
+            f"The function needs a parameter named after each binding's arg_name.",
+        )
+    specs = tuple(_check_param(name, p, bound[p.name], annotations, streaming) for p in params.values())
+    return_pytype: Any = None
+    if return_type is not None and "return" in annotations and streaming is None:
+        return_pytype = annotations["return"]
+        if _is_out_annotation(return_pytype):
+            raise FunctionLoadError(name, "return annotation should not be azure.functions.Out")
+        if not isinstance(return_pytype, type):
+            if return_pytype is None or return_pytype is type(None):
+                return_pytype = None
+            else:
+                raise FunctionLoadError(name, f"has invalid non-type return annotation {return_pytype!r}")
+        if return_pytype is not None and not get_converter(return_type).check_output_type_annotation(return_pytype):
+            raise FunctionLoadError(
+                name,
+                f'Python return annotation "{_type_name(return_pytype)}" does not match binding type '
+                f'"{return_type}"',
+            )
+    return specs, needs_context, return_type, return_pytype

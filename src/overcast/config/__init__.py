@@ -1,0 +1,1 @@
+"""Configuration: CLI > environment > local.settings.json Values > host.json > defaults."""

@@ -1,0 +1,121 @@
+"""local.settings.json: ``Values`` become environment variables, ``Host`` gives CLI defaults.
+
+Like Core Tools, a value never overrides a variable that is already set in the real environment.
+Unlike Core Tools, a malformed file is an error that names the key instead of a warning that silently
+drops every setting.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from overcast.errors import ConfigError
+
+log = logging.getLogger("overcast.host.startup")
+
+
+@dataclass(frozen=True)
+class LocalSettings:
+    path: Path
+    exists: bool
+    values: dict[str, str] = field(default_factory=dict)
+    connection_strings: dict[str, str] = field(default_factory=dict)
+    local_http_port: int | None = None
+    local_http_address: str | None = None
+    cors: str | None = None
+    cors_credentials: bool | None = None
+
+
+def _as_setting(name: str, value: Any, path: Path) -> str | None:
+    if value is None:
+        log.warning("Skipping '%s' from local settings: its value is null.", name)
+        return None
+    if isinstance(value, bool):
+        return "True" if value else "False"  # .NET's bool.ToString(), which Core Tools hands on
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    raise ConfigError(
+        f"{path}: Values.{name} is a JSON {type(value).__name__}; app settings must be strings. "
+        f"Store it as a string (for example a JSON document encoded in a string)."
+    )
+
+
+def _host_section(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    host = data.get("Host") or {}
+    if not isinstance(host, dict):
+        raise ConfigError(f"{path}: 'Host' must be an object.")
+    return {str(k).lower(): v for k, v in host.items()}
+
+
+def load_local_settings(script_root: Path) -> LocalSettings:
+    path = script_root / "local.settings.json"
+    if not path.is_file():
+        return LocalSettings(path=path, exists=False)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8-sig") or "{}")
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"Unable to parse '{path}': {exc.msg} at line {exc.lineno}, column {exc.colno}. "
+            f"Fix the JSON or delete the file."
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the file must contain one JSON object.")
+    if data.get("IsEncrypted") is True:
+        raise ConfigError(
+            f"{path} has \"IsEncrypted\": true. Encrypted local settings (DPAPI, Windows only) are not "
+            f"supported: decrypt them with 'func settings decrypt', or set \"IsEncrypted\": false and plain values."
+        )
+    raw_values = data.get("Values") or {}
+    if not isinstance(raw_values, dict):
+        raise ConfigError(f"{path}: 'Values' must be an object of name: string.")
+    values: dict[str, str] = {}
+    for name, raw in raw_values.items():
+        if not name:
+            continue
+        text = _as_setting(name, raw, path)
+        if text is not None:
+            values[name] = text
+    connection_strings: dict[str, str] = {}
+    raw_conns = data.get("ConnectionStrings") or {}
+    if not isinstance(raw_conns, dict):
+        raise ConfigError(f"{path}: 'ConnectionStrings' must be an object.")
+    for name, raw in raw_conns.items():
+        conn = raw.get("ConnectionString") if isinstance(raw, dict) else raw
+        if not isinstance(conn, str):
+            raise ConfigError(f"{path}: ConnectionStrings.{name} must be a string or {{\"ConnectionString\": ...}}.")
+        connection_strings[name] = conn
+    host = _host_section(data, path)
+    port = host.get("localhttpport")
+    if port is not None and not (isinstance(port, int) or str(port).isdigit()):
+        raise ConfigError(f"{path}: Host.LocalHttpPort must be a port number, got {port!r}.")
+    creds = host.get("corscredentials")
+    return LocalSettings(
+        path=path,
+        exists=True,
+        values=values,
+        connection_strings=connection_strings,
+        local_http_port=int(port) if port is not None else None,
+        local_http_address=str(host["localhttpaddress"]) if host.get("localhttpaddress") else None,
+        cors=str(host["cors"]) if host.get("cors") else None,
+        cors_credentials=None if creds is None else str(creds).lower() == "true",
+    )
+
+
+def apply_to_environment(settings: LocalSettings, environ: MutableMapping[str, str]) -> None:
+    """Copy Values (and ``ConnectionStrings:<name>``) into the environment without overriding real ones."""
+    entries = dict(settings.values)
+    entries.update({f"ConnectionStrings:{k}": v for k, v in settings.connection_strings.items()})
+    for name, value in entries.items():
+        if name in environ:
+            if environ[name] != value:
+                log.warning(
+                    "Skipping '%s' from local settings as it's already defined in current environment variables.",
+                    name,
+                )
+            continue
+        environ[name] = value

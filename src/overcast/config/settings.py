@@ -1,0 +1,170 @@
+"""The resolved configuration of one ``overcast start``: CLI > environment > local.settings.json > host.json."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from overcast.config.host_json import HostJson, load_host_json
+from overcast.config.local_settings import LocalSettings, apply_to_environment, load_local_settings
+from overcast.config.truthy import parse_bool
+from overcast.errors import ConfigError
+
+DEFAULT_PORT = 7071
+DEFAULT_ADDRESS = "127.0.0.1"
+DEFAULT_BODY_LIMIT = 104_857_600
+LOG_LEVELS = ("Trace", "Debug", "Information", "Warning", "Error", "Critical", "None")
+_SCRIPT_FILE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py$")
+
+
+@dataclass(frozen=True)
+class StartOptions:
+    """What the user asked for on the command line (None = not given)."""
+
+    script_root: Path = field(default_factory=Path.cwd)
+    port: int | None = None
+    address: str | None = None
+    cors: str | None = None
+    cors_credentials: bool = False
+    functions: tuple[str, ...] | None = None
+    verbose: bool = False
+    user_log_level: str | None = None
+    workers: int | None = None
+    reload: bool = False
+    data_dir: Path | None = None
+    no_auth: bool = False
+    json_logs: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a Host needs to know; built once by :func:`load` and shared by all instances."""
+
+    script_root: Path
+    data_dir: Path
+    port: int
+    address: str
+    cors_origins: tuple[str, ...]
+    cors_credentials: bool
+    function_allow_list: tuple[str, ...] | None
+    verbose: bool
+    user_log_level: str
+    workers: int
+    reload: bool
+    auth_enabled: bool
+    json_logs: bool
+    host_json: HostJson
+    local_settings: LocalSettings
+    script_file: str
+    thread_count: int | None
+    body_limit: int
+    worker_extensions: bool
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.address in ("127.0.0.1", "localhost", "::1") or self.address.startswith("127.")
+
+
+def normalise_level(text: str, *, what: str) -> str:
+    for level in LOG_LEVELS:
+        if text.strip().lower() == level.lower():
+            return level
+    if text.strip().lower() in ("info", "warn"):
+        return "Information" if text.strip().lower() == "info" else "Warning"
+    raise ConfigError(f"{what}: {text!r} is not a log level; use one of {', '.join(LOG_LEVELS)}.")
+
+
+def _positive_int(value: str | None, what: str) -> int | None:
+    if value is None or value.strip() == "":
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{what} must be a whole number, got {value!r}.") from None
+    if number < 1:
+        raise ConfigError(f"{what} must be at least 1, got {number}.")
+    return number
+
+
+def _thread_count(environ: MutableMapping[str, str]) -> int | None:
+    raw = environ.get("PYTHON_THREADPOOL_THREAD_COUNT")
+    try:
+        return _positive_int(raw, "PYTHON_THREADPOOL_THREAD_COUNT")
+    except ConfigError as exc:
+        # The worker only warns and falls back to Python's default; so do we.
+        import logging
+
+        logging.getLogger("overcast.host.startup").warning("%s Using the default thread pool size.", exc)
+        return None
+
+
+def _cors(options: StartOptions, local: LocalSettings, environ: MutableMapping[str, str]) -> tuple[str, ...]:
+    raw = options.cors or local.cors or ""
+    if not raw and environ.get("CORS_ALLOWED_ORIGINS"):
+        import json
+
+        try:
+            parsed = json.loads(environ["CORS_ALLOWED_ORIGINS"])
+        except ValueError:
+            raise ConfigError("CORS_ALLOWED_ORIGINS must be a JSON array of origins.") from None
+        return tuple(str(o) for o in parsed)
+    return tuple(o.strip() for o in raw.split(",") if o.strip())
+
+
+def load(options: StartOptions, environ: MutableMapping[str, str] | None = None) -> Settings:
+    """Resolve the configuration; applies local.settings.json Values to ``environ`` (os.environ by default)."""
+    env = os.environ if environ is None else environ
+    root = options.script_root.resolve()
+    if not root.is_dir():
+        raise ConfigError(f"Script root '{root}' is not a directory. Pass --script-root with your app's folder.")
+    local = load_local_settings(root)
+    apply_to_environment(local, env)
+    if options.functions:
+        for i, name in enumerate(options.functions):
+            env[f"AzureFunctionsJobHost__functions__{i}"] = name
+    host_json = load_host_json(root, env)
+    script_file = env.get("PYTHON_SCRIPT_FILE_NAME", "function_app.py")
+    if not _SCRIPT_FILE.match(script_file):
+        raise ConfigError(f"Invalid file name: {script_file} (PYTHON_SCRIPT_FILE_NAME).")
+    port = options.port or local.local_http_port or DEFAULT_PORT
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"Port {port} is out of range (0-65535).")
+    user_level_text = options.user_log_level or env.get("FUNCTIONS_USER_LOG_LEVEL") or "Information"
+    workers = options.workers or _positive_int(
+        env.get("FUNCTIONS_WORKER_PROCESS_COUNT"), "FUNCTIONS_WORKER_PROCESS_COUNT"
+    )
+    body_limit = _positive_int(env.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"), "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT")
+    cors_origins = _cors(options, local, env)
+    cors_credentials = options.cors_credentials or bool(local.cors_credentials) or parse_bool(
+        env.get("CORS_SUPPORT_CREDENTIALS")
+    )
+    if cors_credentials and "*" in cors_origins:
+        raise ConfigError(
+            "CORS: '*' cannot be combined with --cors-credentials (browsers reject it); list the origins instead."
+        )
+    data_dir = options.data_dir or (Path(env["OVERCAST_DATA_DIR"]) if env.get("OVERCAST_DATA_DIR") else None)
+    allow = options.functions or host_json.functions
+    return Settings(
+        script_root=root,
+        data_dir=(data_dir or root / ".overcast").resolve(),
+        port=port,
+        address=options.address or local.local_http_address or DEFAULT_ADDRESS,
+        cors_origins=cors_origins,
+        cors_credentials=cors_credentials,
+        function_allow_list=tuple(allow) if allow else None,
+        verbose=options.verbose,
+        user_log_level=normalise_level(user_level_text, what="--user-log-level"),
+        workers=workers or 1,
+        reload=options.reload,
+        auth_enabled=not options.no_auth,
+        json_logs=options.json_logs,
+        host_json=host_json,
+        local_settings=local,
+        script_file=script_file,
+        thread_count=_thread_count(env),
+        body_limit=body_limit or DEFAULT_BODY_LIMIT,
+        worker_extensions=parse_bool(env.get("PYTHON_ENABLE_WORKER_EXTENSIONS"), default=False),
+    )

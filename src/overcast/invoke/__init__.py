@@ -1,0 +1,1 @@
+"""Running one invocation of a user function: context, bindings in and out, timeout, hooks."""

@@ -1,0 +1,242 @@
+"""Dispatcher: inputs → context → Out() → call → outputs → $return, for one invocation. Never raises."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from overcast.app.converters import get_converter, has_implicit_output
+from overcast.app.spec import FunctionSpec, ParamSpec
+from overcast.invoke import extensions
+from overcast.invoke.context import make_context
+from overcast.invoke.model import Invocation, Result
+from overcast.observe.scope import InvocationScope, current, thread_local_storage
+
+log = logging.getLogger("overcast.function")
+
+
+class InvocationTimeout(Exception):
+    """The invocation ran longer than functionTimeout."""
+
+
+def _out_class() -> Any:
+    from azure.functions import Out
+
+    class OutValue(Out):  # type: ignore[misc]
+        """The concrete ``func.Out``: set() stores the value the host writes after the call."""
+
+        def __init__(self) -> None:
+            self._value: Any = None
+
+        def set(self, val: Any) -> None:
+            self._value = val
+
+        def get(self) -> Any:
+            return self._value
+
+    return OutValue
+
+
+_OUT: Any = None
+
+
+class Dispatcher:
+    """Runs invocations: async functions on the event loop, sync ones in a bounded thread pool.
+
+    ``on_stuck`` is called when a sync invocation times out: its thread cannot be stopped, so the
+    instance should be recycled (the supervisor starts a replacement, then drains this one).
+    """
+
+    def __init__(
+        self,
+        *,
+        thread_count: int | None,
+        function_timeout: float | None,
+        worker_extensions: bool = False,
+        on_stuck: Callable[[Invocation], None] | None = None,
+    ) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=thread_count, thread_name_prefix="overcast-sync")
+        self._timeout = function_timeout
+        self._extensions = worker_extensions
+        self._on_stuck = on_stuck
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _decode_args(self, invocation: Invocation) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Arguments for the call and the Out objects created for output parameters."""
+        global _OUT
+        spec = invocation.function
+        args: dict[str, Any] = {}
+        outs: dict[str, Any] = {}
+        for param in spec.params:
+            if param.is_out:
+                if _OUT is None:
+                    _OUT = _out_class()
+                outs[param.name] = args[param.name] = _OUT()
+            elif param.binding.is_trigger:
+                args[param.name] = self._decode(param, invocation.trigger, invocation)
+            else:
+                args[param.name] = self._decode(param, invocation.inputs.get(param.name), invocation)
+        if spec.needs_context:
+            args["context"] = make_context(
+                invocation_id=invocation.invocation_id,
+                function_name=spec.name,
+                function_directory=spec.directory,
+                traceparent=invocation.traceparent,
+                tracestate=invocation.tracestate,
+                retry_count=invocation.retry_count,
+                max_retry_count=invocation.max_retry_count,
+                previous_error=invocation.previous_error,
+            )
+        return args, outs
+
+    @staticmethod
+    def _decode(param: ParamSpec, datum: Any, invocation: Invocation) -> Any:
+        if invocation.direct_value is not None and param.binding.is_trigger:
+            return invocation.direct_value
+        if datum is None or getattr(datum, "type", None) is None:
+            return None
+        converter = get_converter(param.converter_type)
+        try:
+            return converter.decode(datum, trigger_metadata=invocation.trigger_metadata)
+        except NotImplementedError:
+            raise TypeError(
+                f"unable to decode incoming TypedData: unsupported combination of TypedData field "
+                f"{datum.type!r} and expected binding type {param.converter_type}"
+            ) from None
+
+    @staticmethod
+    def _encode(binding_type: str, value: Any, pytype: Any) -> Any:
+        converter = get_converter(binding_type)
+        try:
+            return converter.encode(value, expected_type=pytype)
+        except NotImplementedError:
+            raise TypeError(
+                f'unable to encode outgoing TypedData: unsupported type "{binding_type}" for Python type '
+                f'"{type(value).__name__}"'
+            ) from None
+
+    def _outputs(
+        self, spec: FunctionSpec, outs: dict[str, Any], returned: Any, result: Result, streamed: bool
+    ) -> None:
+        for param in spec.params:
+            if param.is_out:
+                value = outs[param.name].get()
+                if value is not None:
+                    result.outputs[param.name] = self._encode(param.binding.type, value, param.pytype)
+        if streamed:
+            return
+        if spec.return_converter is not None:
+            result.return_value = self._encode(spec.return_converter, returned, spec.return_pytype)
+        elif returned is not None:
+            trigger_type = spec.trigger.type
+            if has_implicit_output(trigger_type):
+                result.return_value = self._encode(trigger_type, returned, None)
+            else:
+                raise RuntimeError(f"function '{spec.name}' without a $return binding returned a non-None value")
+
+    async def _call(self, spec: FunctionSpec, args: dict[str, Any], invocation: Invocation) -> Any:
+        context = args.get("context")
+        hooks = self._extensions
+        if spec.is_async:
+
+            async def run_async() -> Any:
+                if hooks:
+                    extensions.pre_invocation(spec.name, context, args)
+                value = await spec.func(**args)
+                if hooks:
+                    extensions.post_invocation(spec.name, context, args, value)
+                return value
+
+            if self._timeout is None:
+                return await run_async()
+            try:
+                return await asyncio.wait_for(run_async(), self._timeout)
+            except asyncio.TimeoutError:
+                raise InvocationTimeout() from None
+
+        def run_sync() -> Any:  # runs in a copy of this context, so the invocation scope comes along
+            thread_local_storage.invocation_id = invocation.invocation_id
+            try:
+                if hooks:
+                    extensions.pre_invocation(spec.name, context, args)
+                value = spec.func(**args)
+                if hooks:
+                    extensions.post_invocation(spec.name, context, args, value)
+                return value
+            finally:
+                thread_local_storage.invocation_id = None
+
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._pool, contextvars.copy_context().run, run_sync)
+        if self._timeout is None:
+            return await future
+        try:
+            return await asyncio.wait_for(future, self._timeout)
+        except asyncio.TimeoutError:
+            if self._on_stuck is not None:
+                self._on_stuck(invocation)
+            raise InvocationTimeout() from None
+
+    async def invoke(self, invocation: Invocation) -> Result:
+        """Run one invocation; every failure is reported in the Result, nothing propagates."""
+        spec = invocation.function
+        started = time.perf_counter()
+        result = Result(invocation_id=invocation.invocation_id, succeeded=False)
+        log.info(
+            "Executing 'Functions.%s' (Reason='%s', Id=%s)", spec.name, invocation.reason, invocation.invocation_id,
+            extra={"category": f"Function.{spec.name}"},
+        )
+        token = current.set(InvocationScope(invocation.invocation_id, spec.name))
+        try:
+            args, outs = self._decode_args(invocation)
+            returned = await self._call(spec, args, invocation)
+            result.raw_return = returned
+            # HTTP streaming hands the unencoded return value straight to the web layer.
+            self._outputs(spec, outs, returned, result, streamed=invocation.direct_value is not None)
+            result.succeeded = True
+        except InvocationTimeout as exc:
+            result.timed_out = True
+            result.error = exc
+            log.error(
+                "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.",
+                _format_timeout(self._timeout), spec.name, invocation.invocation_id,
+                extra={"category": f"Function.{spec.name}"},
+            )
+        except asyncio.CancelledError:
+            result.error = RuntimeError("the invocation was cancelled because the host is shutting down")
+        except Exception as exc:
+            result.error = exc
+        finally:
+            current.reset(token)
+        result.duration_ms = (time.perf_counter() - started) * 1000
+        if result.succeeded:
+            log.info(
+                "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", spec.name, invocation.invocation_id,
+                result.duration_ms, extra={"category": f"Function.{spec.name}"},
+            )
+        else:
+            error = result.error
+            detail = "" if error is None or result.timed_out else "\n" + "".join(
+                traceback.format_exception(type(error), error, error.__traceback__)
+            ).rstrip()
+            log.error(
+                "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\nResult: Failure Exception: %s%s",
+                spec.name, invocation.invocation_id, result.duration_ms, result.error_text or "Timeout", detail,
+                extra={"category": f"Function.{spec.name}"},
+            )
+        return result
+
+
+def _format_timeout(seconds: float | None) -> str:
+    if seconds is None:
+        return "-1"
+    whole = int(seconds)
+    return f"{whole // 3600:02d}:{whole % 3600 // 60:02d}:{whole % 60:02d}"

@@ -1,0 +1,187 @@
+"""The console log pipeline: Core Tools' line format and category filtering, or JSON lines.
+
+Every record gets a category the way the Functions host names them: ``Host.Startup``, ``Function.<fn>``
+(Executing/Executed lines), ``Function.<fn>.User`` (user logs inside an invocation, also from the threads and
+tasks it starts), ``Host.Function.Console`` (user logs outside any invocation). Levels come from host.json
+``logging.logLevel`` (longest category prefix wins, then ``default``), else user logs use the user log level
+and system logs Warning (Information with --verbose).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from typing import IO, Any
+
+from overcast.observe.scope import current, thread_local_storage
+
+LEVELS = {
+    "trace": 5,
+    "debug": logging.DEBUG,
+    "information": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "none": logging.CRITICAL + 10,
+}
+_LEVEL_NAMES = {5: "Trace", 10: "Debug", 20: "Information", 30: "Warning", 40: "Error", 50: "Critical"}
+_SYSTEM_PREFIXES = ("overcast", "uvicorn", "azure.functions", "azure_functions_worker", "watchfiles", "asyncio")
+
+
+def _level(name: str) -> int:
+    return LEVELS.get(name.strip().lower(), logging.INFO)
+
+
+def category_of(record: logging.LogRecord) -> tuple[str, bool]:
+    """(category, is_user) for a record."""
+    explicit = getattr(record, "category", None)
+    if explicit is not None:
+        return str(explicit), str(explicit).startswith("Function.")
+    name = record.name
+    if name.startswith(_SYSTEM_PREFIXES):
+        if name.startswith("overcast."):
+            parts = name.split(".")[1:]
+            return ".".join(p[:1].upper() + p[1:] for p in parts), False
+        return "Host.Server" if name.startswith("uvicorn") else f"Host.{name}", False
+    scope = current.get()
+    if scope is not None:
+        return f"Function.{scope.function_name}.User", True
+    if getattr(thread_local_storage, "invocation_id", None):
+        return "Function.User", True
+    return "Host.Function.Console", True
+
+
+class CategoryFilter:
+    """Decides per category whether a level is shown; results are cached (categories are few)."""
+
+    def __init__(self, rules: Mapping[str, str], user_level: str, verbose: bool) -> None:
+        self._rules = sorted(((k.lower(), _level(v)) for k, v in rules.items() if k.lower() != "default"),
+                             key=lambda kv: -len(kv[0]))
+        self._default = next((_level(v) for k, v in rules.items() if k.lower() == "default"), None)
+        self._user = _level(user_level)
+        self._system = logging.INFO if verbose else logging.WARNING
+        self._cache: dict[tuple[str, bool], int] = {}
+
+    def threshold(self, category: str, is_user: bool) -> int:
+        key = (category, is_user)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        lowered = category.lower()
+        value = next((lvl for prefix, lvl in self._rules if lowered.startswith(prefix)), None)
+        if value is None:
+            value = self._default if self._default is not None else (self._user if is_user else self._system)
+        self._cache[key] = value
+        return value
+
+    def lowest(self) -> int:
+        return min([self._user, self._system, *(lvl for _, lvl in self._rules),
+                    self._default if self._default is not None else logging.CRITICAL])
+
+
+class ConsoleHandler(logging.Handler):
+    """Writes filtered records to a stream; flushes from a background thread so hot paths do one write."""
+
+    def __init__(self, stream: IO[str], rules: CategoryFilter, json_lines: bool) -> None:
+        super().__init__(level=1)
+        self.stream = stream
+        self.rules = rules
+        self.json_lines = json_lines
+        self._second = -1
+        self._prefix = ""
+        self._dirty = False
+        self._write_lock = threading.Lock()
+        threading.Thread(target=self._flusher, name="overcast-log-flush", daemon=True).start()
+
+    def _flusher(self) -> None:
+        while True:
+            time.sleep(0.05)
+            if self._dirty:
+                self.flush()
+
+    def flush(self) -> None:
+        self._dirty = False
+        try:
+            with self._write_lock:
+                self.stream.flush()
+        except (OSError, ValueError):
+            pass
+
+    def _timestamp(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second = second
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._prefix}.{int((created - second) * 1000):03d}Z"
+
+    def format_line(self, record: logging.LogRecord, category: str) -> str:
+        message = record.getMessage()
+        if record.exc_info and not self.json_lines:
+            message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
+        if self.json_lines:
+            scope = current.get()
+            payload: dict[str, Any] = {
+                "timestamp": self._timestamp(record.created),
+                "level": _LEVEL_NAMES.get(record.levelno, record.levelname),
+                "category": category,
+                "message": message,
+            }
+            invocation_id = getattr(record, "invocation_id", None) or (
+                scope.invocation_id if scope else getattr(thread_local_storage, "invocation_id", None)
+            )
+            if invocation_id:
+                payload["invocationId"] = invocation_id
+            if scope is not None:
+                payload["functionName"] = scope.function_name
+            if record.exc_info:
+                payload["exception"] = logging.Formatter().formatException(record.exc_info)
+            return json.dumps(payload) + "\n"
+        return f"[{self._timestamp(record.created)}] {message}\n"
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            category, is_user = category_of(record)
+            if record.levelno < self.rules.threshold(category, is_user):
+                return
+            line = self.format_line(record, category)
+            with self._write_lock:
+                self.stream.write(line)
+            if record.levelno >= logging.WARNING:
+                self.flush()
+            else:
+                self._dirty = True
+        except Exception:
+            self.handleError(record)
+
+
+_handler: ConsoleHandler | None = None
+
+
+def configure(*, rules: Mapping[str, str], user_level: str, verbose: bool, json_lines: bool,
+              debug_logging: bool = False) -> ConsoleHandler:
+    """Install the console handler on the root logger (idempotent: replaces an earlier one)."""
+    global _handler
+    root = logging.getLogger()
+    if _handler is not None:
+        root.removeHandler(_handler)
+    category_filter = CategoryFilter(rules, user_level, verbose)
+    _handler = ConsoleHandler(sys.stdout, category_filter, json_lines)
+    root.addHandler(_handler)
+    # The worker's root logger is INFO, or DEBUG with PYTHON_ENABLE_DEBUG_LOGGING; go lower only if asked.
+    floor = logging.DEBUG if debug_logging else logging.INFO
+    root.setLevel(max(min(floor, category_filter.lowest()), 1) if debug_logging else floor)
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("uvicorn.access").propagate = False
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    return _handler
+
+
+def flush() -> None:
+    if _handler is not None:
+        _handler.flush()
