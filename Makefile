@@ -1,0 +1,18 @@
+# One place for the commands the README and CI use.
+PYTHON ?= python
+
+.PHONY: install check test bench
+
+install:
+	$(PYTHON) -m pip install --quiet -e '.[test]'
+
+check: install
+	$(PYTHON) -m ruff check src tests bench
+	$(PYTHON) -m mypy
+
+test: check
+	$(PYTHON) -m pytest
+
+bench: install
+	$(PYTHON) bench/http_throughput.py
+	$(PYTHON) bench/startup.py

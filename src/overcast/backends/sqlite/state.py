@@ -1,0 +1,168 @@
+"""SqliteStateStore: the key/value state in ``<data dir>/overcast.db``, shared by every instance process.
+
+WAL mode lets readers run while one process writes; ``busy_timeout`` makes a writer wait for another process's
+write instead of failing at once. Later stores (queues, blobs, tables) live in the same file: they add their
+tables to :data:`SCHEMA` and open their connections with :func:`connect`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from overcast.errors import StoreError
+
+BUSY_TIMEOUT_MS = 5000
+
+# Every statement is idempotent so that any process may run them at start, in any order, concurrently.
+SCHEMA: list[str] = [
+    "CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated REAL)",
+]
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection tuned for several processes: WAL, busy timeout, autocommit (transactions are explicit)."""
+    conn = sqlite3.connect(
+        str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    try:
+        # busy_timeout first: switching to WAL needs a lock another process may hold for a moment.
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def apply_schema(conn: sqlite3.Connection, statements: Iterable[str] = SCHEMA) -> None:
+    for statement in statements:
+        conn.execute(statement)
+
+
+def _prefix_upper_bound(prefix: str) -> str | None:
+    """The smallest string greater than every string that starts with ``prefix`` (None: no bound).
+
+    SQLite compares TEXT by its UTF-8 bytes, which is code point order, so ``prefix <= key < bound`` selects exactly
+    the keys with that literal prefix and still uses the primary key index (LIKE/GLOB would need escaping).
+    """
+    chars = list(prefix)
+    while chars:
+        code = ord(chars[-1]) + 1
+        if 0xD800 <= code <= 0xDFFF:
+            code = 0xE000  # surrogates cannot be stored in UTF-8; the next valid code point bounds the range
+        if code <= 0x10FFFF:
+            chars[-1] = chr(code)
+            return "".join(chars)
+        chars.pop()
+    return None
+
+
+def _hint(exc: sqlite3.Error) -> str:
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        return (
+            f"another process kept the database locked for more than {BUSY_TIMEOUT_MS // 1000} s; "
+            f"retry, and look for a stuck overcast process"
+        )
+    if "not a database" in text or "malformed" in text:
+        return "the file is not a valid Overcast database; move it away (its keys and state are lost) and restart"
+    return "check that the folder is writable and on a local disk (SQLite WAL does not work on network shares)"
+
+
+class SqliteStateStore:
+    """One connection per store, guarded by a lock: SQLite serialises writers anyway, and callers cache hot reads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._pid = os.getpid()
+        try:
+            conn = connect(path)
+            try:
+                apply_schema(conn)
+            except BaseException:
+                conn.close()
+                raise
+        except sqlite3.Error as exc:
+            raise self._error("open", exc) from exc
+        self._conn: sqlite3.Connection | None = conn
+
+    def _error(self, action: str, exc: sqlite3.Error) -> StoreError:
+        return StoreError(f"SQLite state store '{self.path}': cannot {action} ({exc}); {_hint(exc)}.")
+
+    @contextmanager
+    def _connection(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            conn = self._conn
+            if conn is None:
+                raise StoreError(f"SQLite state store '{self.path}' is closed; open it again to use it.")
+            if os.getpid() != self._pid:
+                # A connection inherited through fork() must not be used: both processes would share its locks.
+                raise StoreError(
+                    f"SQLite state store '{self.path}' was opened in another process (pid {self._pid}); "
+                    f"open the store in each process after it starts."
+                )
+            try:
+                yield conn
+            except BaseException as exc:
+                # Any failure (a driver error, a value that cannot be encoded) must not leave a transaction open.
+                if conn.in_transaction:
+                    with suppress(sqlite3.Error):  # the original error is the one worth reporting
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error(action, exc) from exc
+                raise
+
+    def get(self, key: str) -> str | None:
+        with self._connection(f"read {key!r}") as conn:
+            row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put(self, key: str, value: str) -> None:
+        with self._connection(f"write {key!r}") as conn:
+            conn.execute(
+                "INSERT INTO state (key, value, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                (key, value, time.time()),
+            )
+
+    def put_if_absent(self, key: str, value: str) -> str:
+        with self._connection(f"write {key!r}") as conn:
+            # IMMEDIATE takes the write lock up front, so no other process can delete the row between our
+            # insert and our read: the value returned is the one stored when the transaction ends.
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(
+                "INSERT OR IGNORE INTO state (key, value, updated) VALUES (?, ?, ?)", (key, value, time.time())
+            )
+            row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+            conn.execute("COMMIT")
+        return str(row[0])
+
+    def delete(self, key: str) -> bool:
+        with self._connection(f"delete {key!r}") as conn:
+            cursor = conn.execute("DELETE FROM state WHERE key = ?", (key,))
+        return cursor.rowcount > 0
+
+    def list_prefix(self, prefix: str) -> dict[str, str]:
+        upper = _prefix_upper_bound(prefix)
+        with self._connection(f"list keys starting with {prefix!r}") as conn:
+            if upper is None:
+                rows = conn.execute("SELECT key, value FROM state WHERE key >= ?", (prefix,)).fetchall()
+            else:
+                rows = conn.execute(
+                    "SELECT key, value FROM state WHERE key >= ? AND key < ?", (prefix, upper)
+                ).fetchall()
+        return {str(k): str(v) for k, v in rows}
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None and os.getpid() == self._pid:
+                conn.close()

@@ -1,0 +1,1 @@
+"""Binding conversions between Overcast's triggers/stores and the library's Datums."""

@@ -1,0 +1,33 @@
+"""Trigger input for a manual invocation (``POST /admin/functions/{name}`` with ``{"input": "..."}``).
+
+As in the host, the string is converted by the trigger binding; nothing is dequeued or read from a store.
+Trigger types without an entry get the string as-is (what the worker's generic converter expects).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+ManualInput = Callable[[str], tuple[Any, dict[str, Any]]]
+
+
+def _timer(_: str) -> tuple[Any, dict[str, Any]]:
+    from azure.functions.meta import Datum
+
+    payload = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": None, "IsPastDue": False}
+    return Datum(json.dumps(payload), "json"), {}
+
+
+def _generic(text: str) -> tuple[Any, dict[str, Any]]:
+    from azure.functions.meta import Datum
+
+    return Datum(text, "string"), {}
+
+
+MANUAL_INPUTS: dict[str, ManualInput] = {"timerTrigger": _timer}
+
+
+def manual_input(trigger_type: str, text: str) -> tuple[Any, dict[str, Any]]:
+    return MANUAL_INPUTS.get(trigger_type, _generic)(text)

@@ -1,0 +1,256 @@
+"""The composition root: builds one instance (config → app index → dispatcher → web) and serves it.
+
+This is the only module that knows every part. ``instance_main`` runs inside each supervised process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from overcast.app.index import AppIndex, index_app
+from overcast.app.spec import FunctionSpec
+from overcast.config.settings import Settings, StartOptions, load
+from overcast.errors import AppLoadError, ConfigError, StoreError
+from overcast.observe import logs
+from overcast.observe.scope import propagate_into_threads
+
+log = logging.getLogger("overcast.host.startup")
+EXIT_FATAL = 3
+# Triggers with a listener in this release; others run only through POST /admin/functions/{name}.
+LISTENED_TRIGGERS = frozenset({"httpTrigger"})
+SUPPORTED_BINDINGS = frozenset({"http"})
+
+
+def host_id(settings: Settings) -> str:
+    """As the host computes it locally: ``<machine>-<stable hash of the script root>``, ≤ 32 chars."""
+    explicit = os.environ.get("AzureFunctionsWebHost__hostid") or os.environ.get("AzureFunctionsWebHost__hostId")
+    if explicit:
+        return explicit.lower()
+    digest = int(hashlib.sha256(str(settings.script_root).encode()).hexdigest()[:8], 16)
+    return f"{socket.gethostname()}-{digest}".lower()[:32].rstrip("-")
+
+
+def _mark_unsupported(index: AppIndex) -> None:
+    for spec in index.functions:
+        if spec.in_error:
+            continue
+        for binding in spec.bindings:
+            if binding.is_trigger or binding.type in SUPPORTED_BINDINGS:
+                continue
+            spec.errors.append(
+                f"The binding type '{binding.type}' (binding '{binding.name}') is not supported by this version of "
+                f"Overcast yet. See docs/compatibility.md."
+            )
+        if not spec.in_error and spec.trigger.type not in LISTENED_TRIGGERS:
+            log.warning(
+                "Function '%s': Overcast has no listener for '%s' triggers yet; it runs only when invoked through "
+                "POST /admin/functions/%s.", spec.name, spec.trigger.type, spec.name,
+            )
+
+
+def _report_errors(index: AppIndex) -> None:
+    for spec in index.functions:
+        for error in spec.errors:
+            log.error("The '%s' function is in error: %s", spec.name, error)
+
+
+@dataclass
+class Instance:
+    """Everything one instance serves; built by :func:`build` (also used by in-process tests)."""
+
+    settings: Settings
+    index: AppIndex
+    app: Any
+    routes: list[Any]
+    keys: Any
+    dispatcher: Any
+    native: Any
+    state: Any
+    store: Any
+
+    def close(self) -> None:
+        self.dispatcher.shutdown()
+        if self.store is not None:
+            self.store.close()
+
+
+def build(settings: Settings, on_stuck: Any = None) -> Instance:
+    """Index the app and assemble the web application; raises AppLoadError/ConfigError/StoreError."""
+    from overcast.backends import open_state_store
+    from overcast.invoke import extensions
+    from overcast.invoke.dispatcher import Dispatcher
+    from overcast.web.admin import AdminApi
+    from overcast.web.admin_keys import KeyApi
+    from overcast.web.app import HostApp, HostState
+    from overcast.web.keys import KeyRing
+    from overcast.web.native import NativeAsgi, inner_asgi_app
+    from overcast.web.routing import build_routes, make_router
+    from overcast.web.streaming import StreamingHttp
+
+    index = index_app(settings.script_root, settings.script_file, settings.function_allow_list)
+    _mark_unsupported(index)
+    routes = build_routes(index, settings.host_json.http.route_prefix)
+    _report_errors(index)
+    loaded = [f for f in index.functions if not f.in_error]
+    if settings.worker_extensions:
+        for spec in loaded:
+            extensions.post_function_load(spec.name, spec.directory)
+    store = open_state_store(settings.data_dir)
+    keys = KeyRing(store)
+    keys.ensure(f.name for f in index.functions)
+    dispatcher = Dispatcher(
+        thread_count=settings.thread_count,
+        function_timeout=settings.host_json.function_timeout,
+        worker_extensions=settings.worker_extensions,
+        on_stuck=on_stuck,
+    )
+    state = HostState()
+    admin = AdminApi(
+        index=index, dispatcher=dispatcher, state=state, host_id=host_id(settings),
+        keys=KeyApi(keys, [f.name for f in index.functions]), route_prefix=settings.host_json.http.route_prefix,
+    )
+    native = None
+    asgi_specs = [r.spec for r in routes if r.spec.http_type == "asgi"]
+    if asgi_specs and inner_asgi_app(index.app_object) is not None:
+        native = NativeAsgi(inner_asgi_app(index.app_object), settings.host_json.function_timeout)
+    streaming = StreamingHttp(dispatcher) if index.streaming_request_type is not None else None
+    app = HostApp(
+        settings=settings, router=make_router(routes), dispatcher=dispatcher, keys=keys, state=state,
+        admin=admin, native=native, streaming=streaming,
+    )
+    return Instance(settings, index, app, routes, keys, dispatcher, native, state, store)
+
+
+def _banner_key(instance: Instance) -> Any:
+    settings = instance.settings
+    if not settings.auth_enabled or not settings.is_loopback:
+        return None  # never print keys when bound to a public address
+
+    def key_for(route: Any) -> str | None:
+        spec: FunctionSpec = route.spec
+        if route.auth_level == "admin":
+            return str(instance.keys.master_key())
+        return instance.keys.function_keys(spec.name).get("default")
+
+    return key_for
+
+
+def _print_fatal(message: str) -> None:
+    logs.flush()
+    sys.stderr.write(message.rstrip() + "\n")
+    sys.stderr.flush()
+
+
+def instance_main(handle: Any, options: StartOptions) -> int:
+    """Run one instance on the supervisor's socket until told to stop. Returns an exit code (3 = fatal)."""
+    try:
+        settings = load(options)
+    except ConfigError as exc:
+        _print_fatal(f"Error: {exc}")
+        return EXIT_FATAL
+    logs.configure(
+        rules=settings.host_json.log_levels, user_level=settings.user_log_level, verbose=settings.verbose,
+        json_lines=settings.json_logs,
+        debug_logging=os.environ.get("PYTHON_ENABLE_DEBUG_LOGGING", "").lower() in ("1", "true", "t", "yes", "y"),
+    )
+    propagate_into_threads()
+    os.environ.setdefault("AzureWebJobsScriptRoot", str(settings.script_root))
+    os.environ.setdefault("FUNCTIONS_WORKER_RUNTIME", "python")
+    os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
+    port = handle.sock.getsockname()[1]
+    os.environ.setdefault("WEBSITE_HOSTNAME", f"localhost:{port}")
+    os.chdir(settings.script_root)
+    recycled = threading.Event()
+
+    def on_stuck(invocation: Any) -> None:
+        if not recycled.is_set():
+            recycled.set()
+            log.error(
+                "A function timeout has occurred. Restarting worker process executing invocationId '%s'.",
+                invocation.invocation_id,
+            )
+            handle.notify("recycle")
+
+    try:
+        instance = build(settings, on_stuck=on_stuck)
+    except (AppLoadError, ConfigError, StoreError) as exc:
+        _print_fatal(str(exc))
+        return EXIT_FATAL
+    if handle.announce:
+        from overcast import banner
+
+        print(banner.render(settings, instance.index, instance.routes, port, _banner_key(instance)), flush=True)
+    try:
+        return _run_on_fast_loop(_serve(instance, handle))
+    finally:
+        logs.flush()
+        instance.close()
+
+
+def _run_on_fast_loop(coro: Any) -> int:
+    """uvloop when installed (it is a default dependency on CPython/POSIX), else asyncio's loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return int(asyncio.run(coro))
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return int(runner.run(coro))
+    uvloop.install()
+    return int(asyncio.run(coro))
+
+
+async def _serve(instance: Instance, handle: Any) -> int:
+    import uvicorn
+
+    config = uvicorn.Config(
+        instance.app,
+        lifespan="off",
+        http="httptools" if _has("httptools") else "h11",
+        loop="none",
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+        server_header=False,
+        date_header=True,
+        limit_concurrency=None,
+        h11_max_incomplete_event_size=32 * 1024,
+    )
+
+    class InstanceServer(uvicorn.Server):  # type: ignore[misc]
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started:
+                instance.state.state = "Running"
+                handle.notify("ready")
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            instance.state.state = "Stopping"
+            await super().shutdown(sockets=sockets)
+
+    if instance.native is not None:
+        try:
+            await instance.native.startup()
+        except Exception as exc:
+            _print_fatal(f"The ASGI app failed to start: {exc}")
+            return EXIT_FATAL
+    server = InstanceServer(config)
+    await server.serve(sockets=[handle.sock])
+    if instance.native is not None:
+        await instance.native.shutdown()
+    instance.state.state = "Stopped"
+    return 0
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None

@@ -1,0 +1,192 @@
+"""The host's admin and runtime endpoints (§3): status, ping, function metadata, manual invoke, keys, health."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from overcast import __version__
+from overcast.app.index import AppIndex
+from overcast.app.spec import FunctionSpec
+from overcast.bindings.manual import manual_input
+from overcast.invoke.dispatcher import Dispatcher
+from overcast.invoke.model import Invocation
+from overcast.web.admin_keys import KeyApi
+from overcast.web.app import Caller, HostState
+from overcast.web.asgi_io import BodyTooLarge, Receive, Send, read_body, send_response
+from overcast.web.http_in import request_url
+
+log = logging.getLogger("overcast.host.admin")
+HOST_VERSION = "4.1037.0.0"  # the Functions host version whose behaviour Overcast follows
+JSON = [("content-type", "application/json; charset=utf-8")]
+NO_CACHE = [("cache-control", "no-store, no-cache")]
+Handler = Callable[["AdminRequest"], Awaitable[tuple[int, Any]]]
+
+
+@dataclass
+class AdminRequest:
+    method: str
+    match: re.Match[str]
+    body: bytes
+    caller: Caller
+    base_url: str
+
+
+class AdminApi:
+    """Routes admin requests; every handler returns (status, JSON-able body or None)."""
+
+    def __init__(
+        self,
+        *,
+        index: AppIndex,
+        dispatcher: Dispatcher,
+        state: HostState,
+        host_id: str,
+        keys: KeyApi | None,
+        route_prefix: str,
+        webhooks: dict[str, Any] | None = None,
+    ) -> None:
+        self._index = index
+        self._dispatcher = dispatcher
+        self._state = state
+        self._host_id = host_id
+        self._keys = keys
+        self._prefix = route_prefix
+        self._started = time.monotonic()
+        self._background: set[asyncio.Task[Any]] = set()
+        self.webhooks = webhooks or {}
+        anonymous, admin = False, True
+        self._routes: list[tuple[str, re.Pattern[str], bool, Handler]] = [
+            ("GET|POST", re.compile(r"/admin/host/ping"), anonymous, self._ping),
+            ("GET", re.compile(r"/admin/host/status"), admin, self._status),
+            ("GET", re.compile(r"/runtime/health(?:/(?P<kind>live|ready))?"), anonymous, self._health),
+            ("GET", re.compile(r"/admin/functions"), admin, self._functions),
+            ("GET", re.compile(r"/admin/functions/(?P<name>[^/]+)"), admin, self._function),
+            ("POST", re.compile(r"/admin/functions/(?P<name>[^/]+)"), admin, self._invoke),
+            ("GET", re.compile(r"/admin/functions/(?P<name>[^/]+)/status"), admin, self._function_status),
+        ]
+        if keys is not None:
+            self._routes.extend(keys.routes())
+
+    async def __call__(
+        self, scope: dict[str, Any], receive: Receive, send: Send, headers: dict[str, str], caller: Caller
+    ) -> None:
+        path = scope["path"].rstrip("/") or "/"
+        method = scope["method"]
+        found_path = False
+        for methods, pattern, needs_admin, handler in self._routes:
+            match = pattern.fullmatch(path)
+            if match is None:
+                continue
+            found_path = True
+            if method not in methods.split("|"):
+                continue
+            if needs_admin and not caller.is_admin:
+                await send_response(send, 401, [])
+                return
+            try:
+                body = await read_body(receive, 1 << 20) if method in ("POST", "PUT") else b""
+            except BodyTooLarge:
+                await send_response(send, 413, [])
+                return
+            base = request_url({**scope, "raw_path": b"", "query_string": b""}, headers).rstrip("/")
+            status, payload = await handler(AdminRequest(method, match, body, caller, base))
+            extra = NO_CACHE if handler == self._ping else []
+            if payload is None:
+                await send_response(send, status, extra)
+            else:
+                await send_response(send, status, JSON + extra, json.dumps(payload).encode())
+            return
+        webhook = re.fullmatch(r"/runtime/webhooks/(?P<ext>[^/]+)(?P<rest>/.*)?", path, re.IGNORECASE)
+        if webhook and webhook["ext"].lower() in self.webhooks:
+            await self.webhooks[webhook["ext"].lower()](scope, receive, send, headers, caller)
+            return
+        await send_response(send, 405 if found_path else 404, [])
+
+    # -- host ---------------------------------------------------------------------------------------------
+    async def _ping(self, request: AdminRequest) -> tuple[int, Any]:
+        return 200, None
+
+    async def _status(self, request: AdminRequest) -> tuple[int, Any]:
+        body: dict[str, Any] = {
+            "id": self._host_id,
+            "state": self._state.state,
+            "version": HOST_VERSION,
+            "versionDetails": f"Overcast {__version__}",
+            "processUptime": int((time.monotonic() - self._started) * 1000),
+            "functionAppContentEditingState": "Unknown",
+        }
+        if self._state.errors:
+            body["errors"] = list(self._state.errors)
+        return 200, body
+
+    async def _health(self, request: AdminRequest) -> tuple[int, Any]:
+        if request.match["kind"] == "live":
+            return 200, {"status": "Healthy"}
+        ready = self._state.state == "Running"
+        return (200 if ready else 503), {"status": "Healthy" if ready else "Unhealthy", "state": self._state.state}
+
+    # -- functions ----------------------------------------------------------------------------------------
+    def _find(self, name: str) -> FunctionSpec | None:
+        return self._index.get(name)
+
+    def metadata(self, spec: FunctionSpec, base: str) -> dict[str, Any]:
+        href = f"{base}/admin/functions/{spec.name}"
+        body: dict[str, Any] = {
+            "name": spec.name,
+            "script_root_path_href": f"{base}/admin/vfs/{spec.name}/",
+            "script_href": f"{base}/admin/vfs/{spec.script_file}",
+            "config_href": f"{base}/admin/vfs/{spec.name}/function.json",
+            "test_data_href": None,
+            "href": href,
+            "invoke_url_template": None,
+            "language": "python",
+            "config": {"bindings": [dict(b.raw) for b in spec.bindings], "disabled": spec.disabled},
+            "files": None,
+            "test_data": None,
+            "isDisabled": spec.disabled,
+            "isDirect": True,
+            "isProxy": False,
+        }
+        if spec.is_http:
+            route = spec.trigger.get("route") or spec.name
+            prefix = f"{self._prefix}/" if self._prefix else ""
+            body["invoke_url_template"] = f"{base}/{prefix}{str(route).lstrip('/')}"
+        return body
+
+    async def _functions(self, request: AdminRequest) -> tuple[int, Any]:
+        return 200, [self.metadata(f, request.base_url) for f in self._index.functions]
+
+    async def _function(self, request: AdminRequest) -> tuple[int, Any]:
+        spec = self._find(request.match["name"])
+        return (404, None) if spec is None else (200, self.metadata(spec, request.base_url))
+
+    async def _function_status(self, request: AdminRequest) -> tuple[int, Any]:
+        spec = self._find(request.match["name"])
+        if spec is None:
+            return 404, None
+        return 200, ({"errors": list(spec.errors)} if spec.errors else {})
+
+    async def _invoke(self, request: AdminRequest) -> tuple[int, Any]:
+        spec = self._find(request.match["name"])
+        if spec is None or spec.in_error:
+            return 404, None
+        try:
+            payload = json.loads(request.body or b"null")
+        except ValueError:
+            return 400, {"error": "The request body must be JSON like {\"input\": \"...\"}."}
+        if not isinstance(payload, dict) or not isinstance(payload.get("input", ""), str):
+            return 400, {"error": "The request body must be a JSON object with a string \"input\"."}
+        trigger, metadata = manual_input(spec.trigger.type, payload.get("input") or "")
+        invocation = Invocation(function=spec, trigger=trigger, trigger_metadata=metadata,
+                                reason="This function was programmatically called via the host APIs.")
+        task = asyncio.get_running_loop().create_task(self._dispatcher.invoke(invocation))
+        self._background.add(task)  # keep a reference: the result is only logged, as in the host
+        task.add_done_callback(self._background.discard)
+        return 202, None

@@ -1,0 +1,251 @@
+"""The ASGI application of one instance: the host's HTTP pipeline (§2.1) in one place.
+
+Order: body-size check → CORS preflight → admin/runtime APIs → homepage → throttle → function route →
+disabled/auth → invocation → response (+ custom headers, HSTS, CORS). Anything unexpected becomes an
+empty 500 with the traceback in the host log; the pipeline itself never lets an exception reach the server.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from overcast.config.settings import Settings
+from overcast.invoke.dispatcher import Dispatcher
+from overcast.invoke.model import Invocation
+from overcast.web.asgi_io import BodyTooLarge, Receive, Send, read_body, send_response
+from overcast.web.cors import CorsPolicy
+from overcast.web.http_in import http_datum, joined_headers, joined_query, raw_path
+from overcast.web.http_out import HttpReply, reply_from_datum
+from overcast.web.keys import AuthLevel, KeyRing
+from overcast.web.routes import Router
+from overcast.web.routing import FunctionRoute
+from overcast.web.throttle import Throttle
+
+log = logging.getLogger("overcast.host.http")
+REASON = "This function was programmatically called via the host APIs."
+HOMEPAGE = (
+    b"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Your Functions app is up and running</title></head>"
+    b"<body style='font-family:sans-serif;margin:4em'><h1>Your Functions app is up and running</h1>"
+    b"<p>Served by Overcast. See <code>/admin/functions</code> for the function list.</p></body></html>"
+)
+AdminHandler = Callable[[dict[str, Any], Receive, Send, dict[str, str], "Caller"], Awaitable[None]]
+NativeHandler = Callable[[FunctionRoute, dict[str, Any], Receive, Send, dict[str, str]], Awaitable[None]]
+
+
+@dataclass
+class Caller:
+    """Who is calling: the key presented and what it grants."""
+
+    key: str | None
+    level: AuthLevel | None
+    name: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.level is AuthLevel.ADMIN
+
+
+@dataclass
+class HostState:
+    """Lifecycle as /admin/host/status reports it."""
+
+    state: str = "Starting"
+    errors: list[str] = field(default_factory=list)
+
+
+class HostApp:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        router: Router[FunctionRoute],
+        dispatcher: Dispatcher,
+        keys: KeyRing | None,
+        state: HostState,
+        admin: AdminHandler,
+        native: NativeHandler | None = None,
+        streaming: NativeHandler | None = None,
+    ) -> None:
+        http = settings.host_json.http
+        self._router = router
+        self._dispatcher = dispatcher
+        self._keys = keys
+        self._auth = settings.auth_enabled and keys is not None
+        self._state = state
+        self._admin = admin
+        self._native = native
+        self._streaming = streaming
+        self._limit = settings.body_limit
+        self._cors = CorsPolicy(settings.cors_origins, settings.cors_credentials)
+        self._throttle = Throttle(http.max_concurrent_requests, http.max_outstanding_requests)
+        extra = list(http.custom_headers)
+        if http.hsts_header:
+            extra.append(("strict-transport-security", http.hsts_header))
+        self._extra_headers = extra
+        self._homepage_disabled = False
+        import os
+
+        from overcast.config.truthy import parse_bool
+
+        self._homepage_disabled = parse_bool(os.environ.get("AzureWebJobsDisableHomepage"))
+
+    def caller(self, headers: dict[str, str], query: dict[str, str], function_name: str | None) -> Caller:
+        key = headers.get("x-functions-key") or query.get("code")
+        if not self._auth:
+            return Caller(key, AuthLevel.ADMIN, "local")  # as `func start` without --enableAuth: all admin
+        if not key or self._keys is None:
+            return Caller(key, None)
+        match = self._keys.authenticate(key, function_name)
+        return Caller(key, match.level if match else None, match.name if match else None)
+
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            try:
+                await self._http(scope, receive, send)
+            except Exception:
+                log.exception("Unhandled error while serving %s %s", scope.get("method"), scope.get("path"))
+                try:
+                    await send_response(send, 500, self._extra_headers)
+                except Exception:
+                    pass  # the response had already started; the server closes the connection
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await send({"type": "websocket.close", "code": 1000})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def _headers_out(self, headers: list[tuple[str, str]], origin: str | None) -> list[tuple[str, str]]:
+        if self._extra_headers:
+            headers = headers + self._extra_headers
+        if self._cors.enabled and origin is not None:
+            headers = headers + self._cors.response_headers(origin)
+        return headers
+
+    async def _reply(self, send: Send, reply: HttpReply, origin: str | None, method: str) -> None:
+        headers = [(k, v) for k, v in reply.headers if k.lower() not in ("content-length", "transfer-encoding")]
+        await send_response(send, reply.status, self._headers_out(headers, origin), reply.body, head=method == "HEAD")
+
+    async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        method: str = scope["method"]
+        path: str = scope["path"]
+        headers = joined_headers(scope)
+        origin = headers.get("origin")
+        if self._cors.enabled and origin is not None and method == "OPTIONS" and (
+            "access-control-request-method" in headers
+        ):
+            cors = self._cors.preflight(origin, headers["access-control-request-method"],
+                                        headers.get("access-control-request-headers"))
+            await send_response(send, 204, cors + self._extra_headers)
+            return
+        lowered = path.lower()
+        if lowered in ("/admin", "/runtime") or lowered.startswith(("/admin/", "/runtime/")):
+            query = joined_query(scope.get("query_string", b""))
+            await self._admin(scope, receive, send, headers, self.caller(headers, query, None))
+            return
+        if not self._throttle.enabled:
+            await self._function(scope, receive, send, method, headers, origin)
+            return
+        if not self._throttle.try_enter():
+            await send_response(send, 429, [("x-function-scaleout", "1"), *self._extra_headers])
+            return
+        try:
+            await self._throttle.acquire()
+            try:
+                await self._function(scope, receive, send, method, headers, origin)
+            finally:
+                self._throttle.release()
+        finally:
+            self._throttle.leave()
+
+    async def _function(
+        self, scope: dict[str, Any], receive: Receive, send: Send, method: str, headers: dict[str, str],
+        origin: str | None,
+    ) -> None:
+        matched = self._router.match(method, raw_path(scope))
+        if matched is None:
+            if scope["path"] == "/" and method in ("GET", "HEAD"):
+                if self._homepage_disabled:
+                    await send_response(send, 204, self._headers_out([], origin))
+                else:
+                    await send_response(send, 200, self._headers_out([("content-type", "text/html")], origin),
+                                        HOMEPAGE, head=method == "HEAD")
+                return
+            await send_response(send, 404, self._headers_out([], origin))
+            return
+        route, params = matched
+        spec = route.spec
+        query = joined_query(scope.get("query_string", b""))
+        if spec.disabled or route.auth_level != "anonymous" or not self._auth:
+            caller = self.caller(headers, query, spec.name)
+            if spec.disabled and not (caller.is_admin and caller.name != "local"):
+                await send_response(send, 404, self._headers_out([], origin))
+                return
+            if route.auth_level != "anonymous" and not (
+                caller.is_admin or (route.auth_level == "function" and caller.level is AuthLevel.FUNCTION)
+            ):
+                await send_response(send, 401, self._headers_out([], origin))
+                return
+        length_text = headers.get("content-length")
+        try:
+            length = int(length_text) if length_text else 0
+        except ValueError:
+            await send_response(send, 400, self._headers_out([], origin))
+            return
+        if length > self._limit:
+            log.error("Request body too large for '%s'. The max request body size is %d bytes.", spec.name, self._limit)
+            await send_response(send, 413, self._headers_out([], origin))
+            return
+        if spec.http_type == "asgi" and self._native is not None:
+            await self._native(route, scope, receive, send, params)
+            return
+        if self._streaming is not None:
+            await self._streaming(route, scope, receive, send, params)
+            return
+        try:
+            # [QUIRK] the host sends a body only when Content-Length > 0 (chunked uploads arrive empty).
+            body = await read_body(receive, self._limit) if length > 0 else b""
+        except BodyTooLarge:
+            await send_response(send, 413, self._headers_out([], origin))
+            return
+        invocation = Invocation(
+            function=spec,
+            trigger=http_datum(scope, headers, query, params, body),
+            reason=REASON,
+            invocation_id=str(uuid.uuid4()),
+            traceparent=headers.get("traceparent"),
+            tracestate=headers.get("tracestate"),
+        )
+        result = await self._dispatcher.invoke(invocation)
+        if not result.succeeded:
+            await send_response(send, 500, self._headers_out([], origin))
+            return
+        try:
+            reply = reply_from_datum(self._http_output(route, result))
+        except (TypeError, ValueError, KeyError) as exc:
+            log.error("Executed 'Functions.%s' produced an invalid HTTP response: %s", spec.name, exc)
+            reply = HttpReply(500)
+        await self._reply(send, reply, origin, method)
+
+    @staticmethod
+    def _http_output(route: FunctionRoute, result: Any) -> Any:
+        spec = route.spec
+        if spec.return_converter == "http":
+            return result.return_value
+        for param in spec.params:
+            if param.is_out and param.binding.type == "http":
+                # An unset Out[HttpResponse] falls back to the return value, which is None → 204.
+                return result.outputs.get(param.name)
+        return result.return_value

@@ -1,0 +1,502 @@
+"""Function keys, as the Azure Functions host keeps and checks them.
+
+Keys live in the shared StateStore in Azure's secrets JSON shape (``secrets/host``, ``secrets/functions/<name>``),
+so every instance sees the same keys and a file copied from Azure reads the same. Keys can also be pinned, with
+the names of Azure's "kubernetes" secret repository, by environment variables or files in a mounted folder;
+a pinned key wins over a stored one of the same name and cannot be changed through Overcast.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from overcast.backends.base import StateStore
+from overcast.errors import ConfigError, OvercastError, StoreError
+
+HostKind = Literal["functionKeys", "systemKeys"]
+HOST_DOC = "secrets/host"
+FUNCTION_DOC_PREFIX = "secrets/functions/"
+MASTER_NAME = "master"
+MASTER_ALIAS = "_master"
+DEFAULT_NAME = "default"
+REFRESH_SECONDS = 2.0
+MISS_REFRESH_SECONDS = 0.2
+DEFAULT_PIN_DIR = Path("/run/secrets/functions-keys")  # where Azure Container Apps mounts pinned keys
+
+_KINDS: dict[str, HostKind] = {"functionkeys": "functionKeys", "keys": "functionKeys", "systemkeys": "systemKeys"}
+_T = TypeVar("_T")
+log = logging.getLogger("overcast.host.keys")
+
+
+class AuthLevel(enum.IntEnum):
+    ANONYMOUS = 0
+    FUNCTION = 1
+    SYSTEM = 2
+    ADMIN = 3
+
+
+@dataclass(frozen=True)
+class KeyMatch:
+    level: AuthLevel
+    name: str
+
+
+class KeyPinnedError(OvercastError):
+    """The key is set by an environment variable or a file; Overcast cannot change or delete it."""
+
+
+def generate_key() -> str:
+    return secrets.token_urlsafe(40)
+
+
+def _check_text(text: str, message: str) -> None:
+    if not text or any(c.isspace() or not c.isprintable() for c in text):
+        raise ValueError(message)
+
+
+def _function(name: str) -> str:
+    """The store's spelling of a function name (Azure's are case-insensitive)."""
+    _check_text(name, "Invalid function name")
+    if "/" in name:
+        raise ValueError("Invalid function name")
+    return name.lower()
+
+
+def _kind(kind: str) -> HostKind:
+    found = _KINDS.get(kind.lower())
+    if found is None:
+        raise ValueError(f"Unknown host key kind {kind!r}; use 'functionKeys' or 'systemKeys'.")
+    return found
+
+
+def _entry(name: str, value: str) -> dict[str, Any]:
+    return {"name": name, "value": value, "encrypted": False}
+
+
+def _fresh_host_doc(with_default: bool) -> dict[str, Any]:
+    return {
+        "masterKey": _entry(MASTER_NAME, generate_key()),
+        "functionKeys": [_entry(DEFAULT_NAME, generate_key())] if with_default else [],
+        "systemKeys": [],
+    }
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2)
+
+
+def _parse(raw: str, store_key: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        doc = None
+    if not isinstance(doc, dict):
+        raise StoreError(
+            f"The stored keys '{store_key}' are not a JSON object (was the state store edited by hand?). Restore "
+            f"that entry, or remove it from the state store to have the keys generated again."
+        )
+    return doc
+
+
+def _readable(entry: Any) -> tuple[str, str] | None:
+    """(name, value) of a usable key entry; encrypted values (from Azure) cannot be read here and are skipped."""
+    if not isinstance(entry, dict) or entry.get("encrypted"):
+        return None
+    name, value = entry.get("name"), entry.get("value")
+    return (name, value) if isinstance(name, str) and isinstance(value, str) and value else None
+
+
+def _values(doc: dict[str, Any], list_name: str) -> dict[str, str]:
+    items = doc.get(list_name)
+    pairs = (_readable(e) for e in items) if isinstance(items, list) else ()
+    return dict(p for p in pairs if p is not None)
+
+
+def _key_list(doc: dict[str, Any], list_name: str) -> list[Any]:
+    items = doc.get(list_name)
+    if not isinstance(items, list):
+        items = doc[list_name] = []
+    return items
+
+
+def _upsert(items: list[Any], name: str, value: str) -> bool:
+    """Set key ``name`` (case-insensitive, as Azure); True when it was created."""
+    for i, entry in enumerate(items):
+        if isinstance(entry, dict) and str(entry.get("name", "")).lower() == name.lower():
+            items[i] = _entry(name, value)
+            return False
+    items.append(_entry(name, value))
+    return True
+
+
+def _remove(items: list[Any], name: str) -> bool:
+    keep = [e for e in items if not (isinstance(e, dict) and str(e.get("name", "")).lower() == name.lower())]
+    removed = len(keep) != len(items)
+    items[:] = keep
+    return removed
+
+
+@dataclass(frozen=True)
+class _Pin:
+    name: str
+    value: str
+    source: str
+
+
+@dataclass
+class _Pins:
+    master: _Pin | None = None
+    host: dict[str, _Pin] = field(default_factory=dict)  # by lower-cased key name
+    system: dict[str, _Pin] = field(default_factory=dict)
+    functions: dict[str, dict[str, _Pin]] = field(default_factory=dict)  # by lower-cased function name
+
+    def table(self, kind: HostKind) -> dict[str, _Pin]:
+        return self.host if kind == "functionKeys" else self.system
+
+    def add(self, entry: str, value: str, source: str) -> None:
+        """Record one pinned key; an earlier one of the same name wins (the environment is read first)."""
+        value = value.strip()
+        lower = entry.lower()
+        if not value:
+            return
+        if lower == "host.master":
+            self.master = self.master or _Pin(MASTER_NAME, value, source)
+            return
+        for prefix, table in (("host.function.", self.host), ("host.systemkey.", self.system)):
+            if lower.startswith(prefix) and len(entry) > len(prefix):
+                table.setdefault(lower[len(prefix):], _Pin(entry[len(prefix):], value, source))
+                return
+        function, _, name = entry[len("functions."):].partition(".")
+        if lower.startswith("functions.") and function and name:
+            self.functions.setdefault(function.lower(), {}).setdefault(name.lower(), _Pin(name, value, source))
+
+
+def _is_pin_name(name: str) -> bool:
+    lower = name.lower()
+    return lower == "host.master" or lower.startswith(("host.function.", "host.systemkey.", "functions."))
+
+
+def _pin_folder(environ: Mapping[str, str]) -> Path | None:
+    explicit = environ.get("OVERCAST_KEYS_DIR", "")
+    if explicit:
+        if not Path(explicit).is_dir():
+            raise ConfigError(
+                f"OVERCAST_KEYS_DIR is '{explicit}', which is not a folder. Create it (one file per key, named like "
+                f"'host.master' or 'functions.<function>.<name>') or unset the variable."
+            )
+        return Path(explicit)
+    if environ.get("AzureWebJobsSecretStorageType", "").strip().lower() != "kubernetes":
+        return None
+    secret_name = environ.get("AzureWebJobsKubernetesSecretName", "")
+    if secret_name and Path(secret_name).is_dir():
+        return Path(secret_name)
+    if DEFAULT_PIN_DIR.is_dir():
+        return DEFAULT_PIN_DIR
+    log.warning(
+        "AzureWebJobsSecretStorageType is 'kubernetes' but no keys folder was found (AzureWebJobsKubernetesSecretName "
+        "is not a folder and %s does not exist); keys are kept in the Overcast store. Mount the secret as a folder "
+        "or set OVERCAST_KEYS_DIR.",
+        DEFAULT_PIN_DIR,
+    )
+    return None
+
+
+def _read_folder(folder: Path, pins: _Pins) -> None:
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return  # an unmounted secret pins nothing; the stored keys apply
+    for entry in entries:
+        # Kubernetes mounts add '..data' and timestamped folders next to the key files.
+        if entry.name.startswith(".") or not _is_pin_name(entry.name) or not entry.is_file():
+            continue
+        try:
+            pins.add(entry.name, Path(entry.path).read_text(encoding="utf-8"), f"file '{entry.path}'")
+        except (OSError, UnicodeDecodeError):
+            continue
+
+
+def _merge(stored: dict[str, str], pinned: dict[str, _Pin]) -> dict[str, str]:
+    merged = {n: v for n, v in stored.items() if n.lower() not in pinned}
+    merged.update({p.name: p.value for p in pinned.values()})
+    return merged
+
+
+def _find(keys: Mapping[str, str], name: str) -> str | None:
+    return next((v for n, v in keys.items() if n.lower() == name.lower()), None)
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """One consistent view of every key (stored merged with pinned), swapped whole on refresh."""
+
+    loaded_at: float
+    master: str | None
+    host: dict[str, str]
+    system: dict[str, str]
+    functions: dict[str, dict[str, str]]
+    _host_tiers: tuple[tuple[AuthLevel, str, bytes], ...] = ()
+    _function_tiers: dict[str, tuple[tuple[str, bytes], ...]] = field(default_factory=dict)
+
+    @staticmethod
+    def build(loaded_at: float, pins: _Pins, stored: Mapping[str, str]) -> _Keys:
+        raw_host = stored.get(HOST_DOC)
+        host_doc = _parse(raw_host, HOST_DOC) if raw_host is not None else {}
+        master_entry = _readable(host_doc.get("masterKey"))
+        master = pins.master.value if pins.master else (master_entry[1] if master_entry else None)
+        host = _merge(_values(host_doc, "functionKeys"), pins.host)
+        system = _merge(_values(host_doc, "systemKeys"), pins.system)
+        functions: dict[str, dict[str, str]] = {}
+        for store_key, raw in stored.items():
+            if store_key.startswith(FUNCTION_DOC_PREFIX):
+                functions[store_key[len(FUNCTION_DOC_PREFIX):]] = _values(_parse(raw, store_key), "keys")
+        for fn, pinned in pins.functions.items():
+            functions[fn] = _merge(functions.get(fn, {}), pinned)
+        # Resolution order of the Azure host: master, then system keys, then host function keys.
+        tiers = [(AuthLevel.ADMIN, MASTER_NAME, master)] if master else []
+        tiers += [(AuthLevel.SYSTEM, n, v) for n, v in system.items()]
+        tiers += [(AuthLevel.FUNCTION, n, v) for n, v in host.items()]
+        return _Keys(
+            loaded_at, master, host, system, functions,
+            tuple((level, n, v.encode("utf-8", "surrogatepass")) for level, n, v in tiers),
+            {fn: tuple((n, v.encode("utf-8", "surrogatepass")) for n, v in keys.items())
+             for fn, keys in functions.items()},
+        )
+
+    def match(self, candidate: bytes, function_name: str | None) -> KeyMatch | None:
+        for level, name, value in self._host_tiers:
+            if hmac.compare_digest(candidate, value):
+                return KeyMatch(level, name)
+        if function_name is not None:
+            for name, value in self._function_tiers.get(function_name.lower(), ()):
+                if hmac.compare_digest(candidate, value):
+                    return KeyMatch(AuthLevel.FUNCTION, name)
+        return None
+
+
+class KeyRing:
+    """The keys of one app, shared through the StateStore by every instance (and by ``overcast keys``)."""
+
+    def __init__(
+        self,
+        store: StateStore,
+        environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        self._store = store
+        self._clock = clock
+        # The environment is fixed for the life of a process; the folder is re-read on every refresh, because
+        # Kubernetes updates a mounted secret in place.
+        self._env_pins = [(name, value) for name, value in env.items() if _is_pin_name(name)]
+        self._folder = _pin_folder(env)
+        self._cache: _Keys | None = None
+        self._read_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+
+    def _pins(self) -> _Pins:
+        pins = _Pins()
+        for name, value in self._env_pins:
+            pins.add(name, value, f"environment variable '{name}'")
+        if self._folder is not None:
+            _read_folder(self._folder, pins)
+        return pins
+
+    def _load(self) -> _Keys:
+        keys = _Keys.build(self._clock(), self._pins(), self._store.list_prefix("secrets/"))
+        self._cache = keys
+        return keys
+
+    def _current(self, max_age: float) -> _Keys:
+        keys = self._cache
+        if keys is not None and self._clock() - keys.loaded_at < max_age:
+            return keys
+        with self._read_lock:
+            keys = self._cache  # another thread may have refreshed while we waited
+            if keys is not None and self._clock() - keys.loaded_at < max_age:
+                return keys
+            return self._load()
+
+    def authenticate(self, key: str | None, function_name: str | None) -> KeyMatch | None:
+        if not key:
+            return None
+        candidate = key.encode("utf-8", "surrogatepass")
+        keys = self._current(REFRESH_SECONDS)
+        found = keys.match(candidate, function_name)
+        if found is None:
+            # A key just created by another instance must work soon; the shorter delay bounds store reads that
+            # a stream of wrong keys can cause.
+            fresher = self._current(MISS_REFRESH_SECONDS)
+            if fresher is not keys:
+                found = fresher.match(candidate, function_name)
+        return found
+
+    def master_key(self) -> str:
+        keys = self._load()
+        if keys.master is not None:
+            return keys.master
+
+        def add_master(doc: dict[str, Any]) -> str:
+            entry = _readable(doc.get("masterKey"))
+            if entry is not None:
+                return entry[1]
+            doc["masterKey"] = _entry(MASTER_NAME, generate_key())
+            return str(doc["masterKey"]["value"])
+
+        return self._modify(HOST_DOC, self._fresh_host, add_master, "")
+
+    def host_keys(self, kind: HostKind) -> dict[str, str]:
+        keys = self._load()
+        return dict(keys.host if _kind(kind) == "functionKeys" else keys.system)
+
+    def function_keys(self, function_name: str) -> dict[str, str]:
+        return dict(self._load().functions.get(_function(function_name), {}))
+
+    def get_host_key(self, kind: HostKind, name: str) -> str | None:
+        if name.lower() == MASTER_ALIAS:
+            _kind(kind)
+            return self._load().master
+        return _find(self.host_keys(kind), name)
+
+    def known_functions(self) -> list[str]:
+        """Lower-cased names of the functions that have stored or pinned keys."""
+        return sorted(self._load().functions)
+
+    def snapshot(self, function_names: Iterable[str]) -> dict[str, Any]:
+        master = self.master_key()
+        keys = self._load()
+        return {
+            "master": master,
+            "host": dict(keys.host),
+            "system": dict(keys.system),
+            "functions": {fn: dict(keys.functions.get(_function(fn), {})) for fn in function_names},
+        }
+
+    # -- writing ---------------------------------------------------------------------------------------------------
+
+    def _modify(
+        self,
+        store_key: str,
+        fresh: Callable[[], dict[str, Any]] | None,
+        change: Callable[[dict[str, Any]], _T],
+        absent: _T,
+    ) -> _T:
+        """Read-change-write one secrets document (``fresh`` creates a missing one; None: return ``absent``).
+
+        Writers in this process are serialised; the store has no compare-and-swap, so two instances changing the
+        same document at the same moment can lose one change (as with Azure's blob repository).
+        """
+        with self._write_lock:
+            raw = self._store.get(store_key)
+            if raw is None:
+                if fresh is None:
+                    return absent
+                raw = self._store.put_if_absent(store_key, _dump(fresh()))
+            doc = _parse(raw, store_key)
+            before = _dump(doc)
+            result = change(doc)
+            if _dump(doc) != before:
+                self._store.put(store_key, _dump(doc))
+            self._cache = None
+            return result
+
+    def _fresh_host(self) -> dict[str, Any]:
+        # With a pinned master the operator manages keys by pinning; inventing a default key would add access.
+        return _fresh_host_doc(self._pins().master is None)
+
+    def ensure(self, function_names: Iterable[str]) -> None:
+        """Generate the keys Azure generates: host secrets and each function's secrets, when they do not exist.
+
+        Like Azure, a document that exists is left alone: a deleted default key is not brought back.
+        """
+        wanted = [_function(n) for n in function_names]
+        pins = self._pins()
+        if pins.master is None and self._store.get(HOST_DOC) is None:
+            self._store.put_if_absent(HOST_DOC, _dump(_fresh_host_doc(True)))
+        existing = self._store.list_prefix(FUNCTION_DOC_PREFIX)
+        for fn in wanted:
+            store_key = FUNCTION_DOC_PREFIX + fn
+            if fn not in pins.functions and store_key not in existing:
+                self._store.put_if_absent(store_key, _dump({"keys": [_entry(DEFAULT_NAME, generate_key())]}))
+        self._cache = None
+
+    def ensure_system_key(self, name: str) -> str:
+        """The value of host system key ``name``, generated if missing (extensions call this at start)."""
+        _check_text(name, "Invalid key name")
+
+        def add(doc: dict[str, Any]) -> str:
+            items = _key_list(doc, "systemKeys")
+            current = _find(_values(doc, "systemKeys"), name)
+            if current is None:
+                current = generate_key()
+                _upsert(items, name, current)
+            return current
+
+        found = _find(self.host_keys("systemKeys"), name)
+        return found if found is not None else self._modify(HOST_DOC, self._fresh_host, add, "")
+
+    @staticmethod
+    def _refuse_pinned(pin: _Pin | None, what: str) -> None:
+        if pin is not None:
+            raise KeyPinnedError(f"The {what} is pinned by {pin.source}; change or remove it there.")
+
+    @staticmethod
+    def _new_value(name: str, value: str | None) -> str:
+        _check_text(name, "Invalid key name")
+        if value is None:
+            return generate_key()
+        _check_text(value, "Invalid key value")
+        return value
+
+    def set_host_key(self, kind: HostKind, name: str, value: str | None) -> tuple[str, bool]:
+        list_name = _kind(kind)
+        new_value = self._new_value(name, value)
+        pins = self._pins()
+        if name.lower() == MASTER_ALIAS:
+            self._refuse_pinned(pins.master, "master key")
+            self._modify(HOST_DOC, self._fresh_host, lambda d: d.update(masterKey=_entry(MASTER_NAME, new_value)), None)
+            return new_value, value is None  # Azure answers 201 for a generated master key, 200 for a given one
+        self._refuse_pinned(pins.table(list_name).get(name.lower()), f"host key '{name}'")
+        created = self._modify(
+            HOST_DOC, self._fresh_host, lambda d: _upsert(_key_list(d, list_name), name, new_value), False
+        )
+        return new_value, created
+
+    def delete_host_key(self, kind: HostKind, name: str) -> bool:
+        list_name = _kind(kind)
+        if name.startswith("_"):
+            raise ValueError("Cannot delete System Key.")
+        self._refuse_pinned(self._pins().table(list_name).get(name.lower()), f"host key '{name}'")
+        return self._modify(HOST_DOC, None, lambda d: _remove(_key_list(d, list_name), name), False)
+
+    def set_function_key(self, function_name: str, name: str, value: str | None) -> tuple[str, bool]:
+        fn = _function(function_name)
+        new_value = self._new_value(name, value)
+        pin = self._pins().functions.get(fn, {}).get(name.lower())
+        self._refuse_pinned(pin, f"key '{name}' of function '{function_name}'")
+        store_key = FUNCTION_DOC_PREFIX + fn
+        created = self._modify(
+            store_key, lambda: {"keys": []}, lambda d: _upsert(_key_list(d, "keys"), name, new_value), False
+        )
+        return new_value, created
+
+    def delete_function_key(self, function_name: str, name: str) -> bool:
+        fn = _function(function_name)
+        if name.startswith("_"):
+            raise ValueError("Cannot delete System Key.")
+        pin = self._pins().functions.get(fn, {}).get(name.lower())
+        self._refuse_pinned(pin, f"key '{name}' of function '{function_name}'")
+        return self._modify(FUNCTION_DOC_PREFIX + fn, None, lambda d: _remove(_key_list(d, "keys"), name), False)

@@ -1,0 +1,82 @@
+"""Bad apps fail loudly and precisely: fatal errors exit non-zero, per-function errors keep the rest serving."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import APPS, free_port, run_overcast
+
+pytestmark = pytest.mark.e2e
+
+
+def start_and_fail(app: str, tmp_path) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    result = run_overcast("start", "--script-root", str(APPS / app), "--port", str(free_port()),
+                          "--data-dir", str(tmp_path / "d"))
+    return result.returncode, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("app", "expected"),
+    [
+        ("broken_import", "ModuleNotFoundError: No module named 'module_that_does_not_exist'"),
+        ("broken_params", "cannot load the mismatch function: the following parameters are declared in Python but "
+                          "not in the bindings: ['extra']"),
+        ("bad_template", "An error occurred while creating the route with name 'broken' and template 'api/a//b'"),
+        ("bad_host_json", "Unable to parse host configuration file"),
+        ("two_apps", "More than one FunctionApp or other top level function app instances are defined"),
+        ("no_app", "Could not find top level function app instances in function_app.py"),
+    ],
+)
+def test_fatal_errors_exit_non_zero_with_the_reason(app: str, expected: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code, output = start_and_fail(app, tmp_path)
+    assert code != 0
+    assert expected in output
+    assert output.count("Traceback") <= 1
+
+
+def test_import_error_prints_the_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    code, output = start_and_fail("broken_import", tmp_path)
+    assert code == 3
+    assert "Traceback (most recent call last)" in output
+    assert 'function_app.py", line 2' in output
+    assert "Cannot find module. Please check the requirements.txt file" in output
+
+
+def test_invalid_binding_name_is_a_per_function_error(start_host) -> None:  # type: ignore[no-untyped-def]
+    host = start_host("bad_binding_name")
+    host.wait_for("The 'bad' function is in error: The binding name my_req is invalid.")
+    assert host.client.get("/api/good").text == "good"
+    assert host.client.get("/api/bad").status_code == 404
+    status = host.client.get("/admin/functions/bad/status", headers={"x-functions-key": host.keys()["master"]})
+    assert "The binding name my_req is invalid" in status.json()["errors"][0]
+
+
+def test_reserved_and_conflicting_routes(start_host) -> None:  # type: ignore[no-untyped-def]
+    host = start_host("bad_routes")
+    host.wait_for("The 'reserved' function is in error: The specified route conflicts with one or more built in routes.")
+    host.wait_for("The 'b_second' function is in error: The route specified conflicts with the route defined by "
+                  "function 'a_first'.")
+    assert host.client.get("/api/same").text == "first"
+
+
+def test_taken_port_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        result = run_overcast("start", "--script-root", str(APPS / "basic"), "--port", str(port),
+                              "--data-dir", str(tmp_path / "d"))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (f"Port {port} is unavailable. Close the process using that port, or specify "
+                                     f"another port using --port [-p].")
+
+
+def test_encrypted_local_settings_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "function_app.py").write_text((APPS / "basic" / "function_app.py").read_text())
+    (app / "local.settings.json").write_text('{"IsEncrypted": true, "Values": {}}')
+    result = run_overcast("start", "--script-root", str(app), "--port", str(free_port()))
+    assert result.returncode != 0
+    assert '"IsEncrypted": true' in result.stderr
