@@ -90,6 +90,8 @@ class RunningHost:
             self.proc.kill()
             code = self.proc.wait()
         self._reader.join(timeout=5)
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
         self.client.close()
         return code
 
@@ -108,7 +110,7 @@ def start_host(tmp_path: Path) -> Iterator[object]:
 
     yield start
     for host in started:
-        host.stop(signal.SIGKILL if host.proc.poll() is None and False else signal.SIGTERM)
+        host.stop()
 
 
 def run_overcast(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:

@@ -27,9 +27,9 @@ def test_auth_levels_with_each_kind_of_key(start_host) -> None:  # type: ignore[
     assert c.get("/api/secure", params={"code": other_fn_key}).status_code == 401
     # the header wins over the query string
     assert c.get("/api/secure", params={"code": fn_key}, headers={"x-functions-key": "bad"}).status_code == 401
-    assert c.get("/api/adminonly", params={"code": fn_key}).status_code == 401
-    assert c.get("/api/adminonly", params={"code": host_default}).status_code == 401
-    assert c.get("/api/adminonly", params={"code": master}).text == "admin"
+    assert c.get("/api/needsadmin", params={"code": fn_key}).status_code == 401
+    assert c.get("/api/needsadmin", params={"code": host_default}).status_code == 401
+    assert c.get("/api/needsadmin", params={"code": master}).text == "admin"
     # admin APIs need the master key; ping and health are anonymous
     assert c.get("/admin/functions").status_code == 401
     assert c.get("/admin/functions", headers={"x-functions-key": master}).status_code == 200
@@ -37,8 +37,7 @@ def test_auth_levels_with_each_kind_of_key(start_host) -> None:  # type: ignore[
     assert c.get("/runtime/health/live").status_code == 200
     # the banner prints clickable URLs with keys when bound to loopback
     assert re.search(r"secure: .*http://localhost:\d+/api/secure\?code=" + re.escape(fn_key), host.output)
-    assert f"adminonly:  http://localhost:{host.port}/api/adminonly?code={master}" in host.output or \
-        f"?code={master}" in host.output
+    assert f"adminonly:  http://localhost:{host.port}/api/needsadmin?code={master}" in host.output
 
 
 def test_key_admin_api(start_host) -> None:  # type: ignore[no-untyped-def]
@@ -71,7 +70,7 @@ def test_key_admin_api(start_host) -> None:  # type: ignore[no-untyped-def]
 def test_no_auth_opens_everything(start_host) -> None:  # type: ignore[no-untyped-def]
     host = start_host("basic", "--no-auth")
     assert host.client.get("/api/secure").status_code == 200
-    assert host.client.get("/api/adminonly").status_code == 200
+    assert host.client.get("/api/needsadmin").status_code == 200
     assert host.client.get("/admin/functions").status_code == 200
     assert "?code=" not in host.output
 
@@ -82,7 +81,7 @@ def test_keys_pinned_from_environment_and_folder(start_host, tmp_path) -> None: 
     (folder / "functions.secure.default").write_text("pinned-function-key\n")
     host = start_host("basic", env={"host.master": "pinned-master-key", "OVERCAST_KEYS_DIR": str(folder)})
     assert host.client.get("/api/secure", params={"code": "pinned-function-key"}).status_code == 200
-    assert host.client.get("/api/adminonly", params={"code": "pinned-master-key"}).status_code == 200
+    assert host.client.get("/api/needsadmin", params={"code": "pinned-master-key"}).status_code == 200
 
 
 def test_keys_are_shared_across_restarts(start_host) -> None:  # type: ignore[no-untyped-def]

@@ -16,13 +16,13 @@ import socket
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, NoReturn
 
 # Signals the supervisor catches; they are blocked around fork() so that none lands in the child while it still
-# runs the supervisor's handlers, and reset in the child to what they were before the supervisor took them.
+# has the supervisor's handlers, and reset in the child (see child_handlers).
 SUPERVISOR_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD)
 
 _PR_SET_PDEATHSIG = 1
@@ -33,9 +33,11 @@ SignalHandler = Callable[[int, FrameType | None], Any] | int
 
 def say(message: str) -> None:
     """The supervisor's one-line messages go to stderr, like the instances' logs."""
-    # One write() per line: the instances share this stderr, and print() writes the newline separately.
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+    # One write() per line: the instances share this stderr, and print() writes the newline separately. A closed
+    # stderr (terminal gone, `| head`) must not take the supervisor, and with it every instance, down.
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write(message + "\n")
+        sys.stderr.flush()
 
 
 def bind(address: str, port: int) -> socket.socket | None:
@@ -137,12 +139,24 @@ def read_lines(fd: int, buffer: bytes) -> tuple[list[str], bytes, bool]:
     return [line.decode("utf-8", "replace").strip() for line in lines], rest, eof
 
 
-def fork_child(target: Callable[[], int], *, close_fds: Iterable[int]) -> int:
-    """Fork; the child closes the supervisor's private fds, runs ``target`` and exits with its result.
+def child_handlers(before: Mapping[signal.Signals, SignalHandler | None]) -> dict[signal.Signals, SignalHandler]:
+    """The handlers a child starts with, from those in place before the supervisor installed its own: the
+    defaults, except that a signal ignored by whoever started us (``nohup``, a background job) stays ignored."""
+    handlers: dict[signal.Signals, SignalHandler] = {}
+    for sig in SUPERVISOR_SIGNALS:
+        if before.get(sig) == signal.SIG_IGN:
+            handlers[sig] = signal.SIG_IGN
+        else:
+            handlers[sig] = signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
+    return handlers
 
-    Returns the child's pid in the parent. Never returns in the child.
+
+def fork_child(
+    target: Callable[[], int], *, close_fds: Iterable[int], handlers: Mapping[signal.Signals, SignalHandler]
+) -> int:
+    """Fork; the child resets ``handlers``, closes the supervisor's private fds, runs ``target`` and exits with its
+    result. Returns the child's pid in the parent; never returns in the child.
     """
-    saved = {sig: signal.getsignal(sig) for sig in SUPERVISOR_SIGNALS}
     # Buffered output would otherwise be written twice: once by the supervisor, once by the child.
     _flush()
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, SUPERVISOR_SIGNALS)
@@ -154,19 +168,19 @@ def fork_child(target: Callable[[], int], *, close_fds: Iterable[int]) -> int:
     if pid:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
         return pid
-    _child(target, saved, old_mask, close_fds)  # pragma: no cover - runs in the child
+    _child(target, handlers, old_mask, close_fds)  # pragma: no cover - runs in the child
 
 
 def _child(
-    target: Callable[[], int], saved: dict[signal.Signals, SignalHandler | None], mask: Iterable[int],
+    target: Callable[[], int], handlers: Mapping[signal.Signals, SignalHandler], mask: Iterable[int],
     close_fds: Iterable[int],
 ) -> NoReturn:  # pragma: no cover - runs in the forked child
     code = 1
     try:
         parent = os.getppid()
         signal.set_wakeup_fd(-1)
-        for sig, previous in saved.items():
-            signal.signal(sig, _restorable(sig, previous))
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         for fd in close_fds:
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -183,13 +197,6 @@ def _child(
     finally:
         _flush()
         os._exit(0 if code is None else code & 0xFF if isinstance(code, int) else 1)
-
-
-def _restorable(sig: int, previous: SignalHandler | None) -> SignalHandler:
-    """The handler the caller had before the supervisor installed its own (the default if unknown)."""
-    if previous is not None:
-        return previous
-    return signal.default_int_handler if sig == signal.SIGINT else signal.SIG_DFL
 
 
 def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the forked child

@@ -14,10 +14,10 @@ import os
 import select
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from overcast.supervisor.process import fork_child
+from overcast.supervisor.process import SignalHandler, fork_child, read_lines
 
 IGNORED_DIRS = frozenset({
     ".venv", "venv", ".overcast", "__pycache__", ".git", "node_modules", ".python_packages", ".hypothesis",
@@ -28,6 +28,7 @@ WATCHED_NAMES = frozenset({"host.json", "local.settings.json"})
 DEBOUNCE_MS = 300
 # Also how soon the watcher reports that it is watching: it says so on its first (empty) batch.
 _TIMEOUT_MS = 100
+_START_TIMEOUT = 10.0
 
 
 def is_watched(root: Path, path: str) -> bool:
@@ -48,19 +49,62 @@ def relative(root: Path, path: str) -> str | None:
         return None
 
 
-def start_watcher(root: Path, *, close_fds: Iterable[int]) -> tuple[int, int]:
-    """Fork the watcher; returns (pid, read end of its pipe). The caller owns the fd and reaps the pid."""
-    root = root.resolve()
-    read_fd, write_fd = os.pipe()
-    supervisor = os.getpid()
-    try:
-        pid = fork_child(lambda: _watch(root, write_fd, supervisor), close_fds=[*close_fds, read_fd])
-    finally:
-        os.close(write_fd)
-    return pid, read_fd
+class Watcher:
+    """The supervisor's side of the watcher process: its pid and the read end of its pipe."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.pid: int | None = None
+        self.fd = -1
+        self._buffer = b""
+
+    def start(self, *, close_fds: Iterable[int], handlers: Mapping[signal.Signals, SignalHandler]) -> None:
+        read_fd, write_fd = os.pipe()
+        root, supervisor = self.root, os.getpid()
+        try:
+            self.pid = fork_child(
+                lambda: _watch(root, write_fd, supervisor), close_fds=[*close_fds, read_fd], handlers=handlers
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self.fd = read_fd
+        # An edit made after an instance loaded the code but before the watches exist would be missed.
+        _wait_until_watching(read_fd, _START_TIMEOUT)
+        os.set_blocking(read_fd, False)
+
+    def changes(self) -> tuple[list[str], bool]:
+        """The changed paths reported since the last call, and whether the watcher closed its pipe."""
+        lines, self._buffer, eof = read_lines(self.fd, self._buffer)
+        return [line for line in lines if line], eof
+
+    def close_pipe(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def reap(self, *, block: bool = False) -> int | None:
+        """The wait status once the watcher has exited (it is forgotten then), else None."""
+        if self.pid is None:
+            return None
+        try:
+            done, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            done, status = self.pid, 0
+        if not done:
+            return None
+        self.pid = None
+        return status
+
+    def signal(self, sig: int) -> None:
+        if self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, sig)
 
 
-def wait_until_watching(fd: int, timeout: float) -> bool:
+def _wait_until_watching(fd: int, timeout: float) -> bool:
     """Block until the watcher has its watches in place (False if it died or is slower than ``timeout``)."""
     poller = select.poll()
     poller.register(fd, select.POLLIN)

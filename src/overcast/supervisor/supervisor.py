@@ -23,13 +23,15 @@ from overcast.supervisor.process import (
     Instance,
     InstanceHandle,
     Role,
+    SignalHandler,
     bind,
+    child_handlers,
     describe_status,
     fork_child,
     read_lines,
     say,
 )
-from overcast.supervisor.reload import start_watcher, wait_until_watching
+from overcast.supervisor.reload import Watcher
 
 STARTUP_FAILED = 3  # an instance's exit code: the app cannot load, and restarting it will not help
 _FIRST_BACKOFF = 0.1
@@ -37,7 +39,6 @@ _MAX_BACKOFF = 5.0
 # An instance that dies before it is ready, or within this many seconds of starting, counts as a start-up crash.
 _QUICK_CRASH = 2.0
 _IDLE_WAKE = 5.0  # the loop needs no polling; this only bounds the damage of a wake-up we never got
-_WATCHER_START = 10.0
 
 InstanceMain = Callable[[InstanceHandle], int]
 
@@ -80,7 +81,6 @@ class _Supervisor:
         self.sock = sock
         self.workers = workers
         self.instance_main = instance_main
-        self.watch_root = watch_root
         self.graceful_timeout = max(0.0, graceful_timeout)
         self.selector = selectors.DefaultSelector()
         self.signals: list[int] = []
@@ -95,28 +95,24 @@ class _Supervisor:
         self.exit_code = 0
         self.idle_code = 0  # the exit code if every instance is gone for good
         self.waiting = False  # reload mode with nothing serving: waiting for a file change
-        self.watcher_pid: int | None = None
-        self.watcher_fd = -1
-        self.watcher_buffer = b""
+        self.watcher = Watcher(watch_root) if watch_root is not None else None
         self.wake_r, self.wake_w = os.pipe()
+        self.child_handlers: dict[signal.Signals, SignalHandler] = {}
 
-    # --- main loop -------------------------------------------------------------------------------------------
 
     def serve(self) -> int:
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
         self.selector.register(self.wake_r, selectors.EVENT_READ, self._on_wake)
         previous = {sig: signal.getsignal(sig) for sig in SUPERVISOR_SIGNALS}
+        self.child_handlers = child_handlers(previous)
         old_wakeup = signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
         try:
             for sig in SUPERVISOR_SIGNALS:
                 signal.signal(sig, self._record)
-            if self.watch_root is not None:
-                self.watcher_pid, self.watcher_fd = start_watcher(self.watch_root, close_fds=self._private_fds())
-                # An edit made after an instance loaded the code but before the watches exist would be missed.
-                wait_until_watching(self.watcher_fd, _WATCHER_START)
-                os.set_blocking(self.watcher_fd, False)
-                self.selector.register(self.watcher_fd, selectors.EVENT_READ, self._on_watcher)
+            if self.watcher is not None:
+                self.watcher.start(close_fds=self._private_fds(), handlers=self.child_handlers)
+                self.selector.register(self.watcher.fd, selectors.EVENT_READ, self._on_watcher)
             for slot in range(self.workers):
                 self._spawn(slot, Role.ACTIVE, self.generation, announce=slot == 0, first=True)
             while not (self.stopping and not self.instances):
@@ -137,9 +133,6 @@ class _Supervisor:
 
     def _record(self, signum: int, frame: FrameType | None) -> None:
         self.signals.append(signum)
-
-    def _stop_pending(self) -> bool:
-        return signal.SIGINT in self.signals or signal.SIGTERM in self.signals
 
     def _timeout(self) -> float:
         deadlines = [when for when, _ in self.restart_at.values()]
@@ -173,7 +166,7 @@ class _Supervisor:
         now = time.monotonic()
         for slot, (when, generation) in list(self.restart_at.items()):
             # A stop signal may have arrived since the crash: the stop must win over the restart.
-            if when <= now and not self._stop_pending():
+            if when <= now and not {signal.SIGINT, signal.SIGTERM} & set(self.signals):
                 del self.restart_at[slot]
                 if slot not in self.active:
                     self._spawn(slot, Role.ACTIVE, generation)
@@ -185,14 +178,13 @@ class _Supervisor:
     def _check_idle(self) -> None:
         if self.stopping or self.active or self.batch or self.recycling or self.restart_at:
             return
-        if self.watcher_pid is not None:
+        if self._reloading():
             if not self.waiting:
                 self.waiting = True
                 say("Waiting for a file change to reload...")
         else:
             self._stop(self.idle_code)
 
-    # --- instances -------------------------------------------------------------------------------------------
 
     def _spawn(
         self, slot: int, role: Role, generation: int, *, announce: bool = False, first: bool = False
@@ -203,7 +195,9 @@ class _Supervisor:
         handle = InstanceHandle(self.sock, slot, generation, announce, _notify_fd=write_fd)
         main = self.instance_main
         try:
-            pid = fork_child(lambda: main(handle), close_fds=[*self._private_fds(), read_fd])
+            pid = fork_child(
+                lambda: main(handle), close_fds=[*self._private_fds(), read_fd], handlers=self.child_handlers
+            )
         except BaseException:
             os.close(read_fd)
             raise
@@ -217,7 +211,7 @@ class _Supervisor:
         return inst
 
     def _private_fds(self) -> list[int]:
-        fds = [self.wake_r, self.wake_w, self.selector.fileno(), self.watcher_fd]
+        fds = [self.wake_r, self.wake_w, self.selector.fileno(), self.watcher.fd if self.watcher else -1]
         fds += [inst.notify_fd for inst in self.instances.values()]
         return [fd for fd in fds if fd >= 0]
 
@@ -304,13 +298,9 @@ class _Supervisor:
                 del self.instances[pid]
                 self._close_notify(inst)
                 self._on_exit(inst, status)
-        if self.watcher_pid is not None:
-            with contextlib.suppress(ChildProcessError):
-                done, status = os.waitpid(self.watcher_pid, os.WNOHANG)
-                if done:
-                    self.watcher_pid = None
-                    if not self.stopping:
-                        say(f"The file watcher exited with {describe_status(status)}; reload is off.")
+        watcher_status = self.watcher.reap() if self.watcher is not None else None
+        if watcher_status is not None and not self.stopping:
+            say(f"The file watcher exited with {describe_status(watcher_status)}; reload is off.")
 
     def _on_exit(self, inst: Instance, status: int) -> None:
         if self.stopping or inst.role is Role.RETIRING:
@@ -346,7 +336,7 @@ class _Supervisor:
 
     def _first_generation_failed(self) -> None:
         """The app cannot load: stop (exit 3), or in reload mode wait for the fix."""
-        if self.watcher_pid is None:
+        if not self._reloading():
             self._stop(STARTUP_FAILED)
             return
         for inst in list(self.instances.values()):
@@ -371,7 +361,6 @@ class _Supervisor:
             keeps = f"pid {old.pid} keeps serving" if old is not None else "the slot is empty"
             say(f"The replacement for instance {inst.slot} exited with {how} before it was ready; {keeps}.")
 
-    # --- stopping --------------------------------------------------------------------------------------------
 
     def _stop(self, code: int) -> None:
         self.stopping = True
@@ -381,8 +370,8 @@ class _Supervisor:
         self.recycling.clear()
         for inst in list(self.instances.values()):
             self._retire(inst)
-        if self.watcher_pid is not None:
-            _signal(self.watcher_pid, signal.SIGTERM)
+        if self.watcher is not None:
+            self.watcher.signal(signal.SIGTERM)
 
     def _force_stop(self, code: int) -> None:
         self.exit_code = code
@@ -392,31 +381,33 @@ class _Supervisor:
 
     def _cleanup(self) -> None:
         """Leave no child behind, even if the loop itself failed."""
-        children = [*self.instances, *([self.watcher_pid] if self.watcher_pid is not None else [])]
-        for pid in children:
+        for pid in self.instances:
             _signal(pid, signal.SIGKILL)
-        for pid in children:
+        if self.watcher is not None:
+            self.watcher.signal(signal.SIGKILL)
+            self.watcher.reap(block=True)
+            self.watcher.close_pipe()
+        for pid in self.instances:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
         for inst in self.instances.values():
             self._close_notify(inst)
         self.instances.clear()
-        self.watcher_pid = None
-        for fd in (self.watcher_fd, self.wake_r, self.wake_w):
-            if fd >= 0:
-                os.close(fd)
-        self.watcher_fd = self.wake_r = self.wake_w = -1
+        for fd in (self.wake_r, self.wake_w):
+            os.close(fd)
+        self.wake_r = self.wake_w = -1
         self.selector.close()
 
-    # --- reload ----------------------------------------------------------------------------------------------
+
+    def _reloading(self) -> bool:
+        return self.watcher is not None and self.watcher.pid is not None
 
     def _on_watcher(self) -> None:
-        lines, self.watcher_buffer, eof = read_lines(self.watcher_fd, self.watcher_buffer)
+        assert self.watcher is not None
+        lines, eof = self.watcher.changes()
         if eof:
-            self.selector.unregister(self.watcher_fd)
-            os.close(self.watcher_fd)
-            self.watcher_fd = -1
-        lines = [line for line in lines if line]
+            self.selector.unregister(self.watcher.fd)
+            self.watcher.close_pipe()
         if lines and not self.stopping:
             say(f"Detected change in {lines[-1]}; reloading.")
             self._replace_all()

@@ -39,9 +39,9 @@ class StreamingHttp:
     ) -> None:
         from starlette.requests import Request
 
+        # Starlette reads path params from the scope, so they go there (the worker's synchronizer does the same).
+        scope = {**scope, "path_params": dict(params)}
         request = Request(scope, receive)
-        request.path_params.clear()
-        request.path_params.update(params)
         headers = dict(scope["headers"])
         invocation = Invocation(
             function=route.spec,

@@ -65,7 +65,7 @@ def secure(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("secret")
 
 
-@app.route(route="adminonly", auth_level=func.AuthLevel.ADMIN)
+@app.route(route="needsadmin", auth_level=func.AuthLevel.ADMIN)
 def adminonly(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("admin")
 

@@ -17,10 +17,12 @@ async def count(req: Request) -> StreamingResponse:
 
 @app.route(route="upload", methods=["POST"])
 async def upload(req: Request) -> StreamingResponse:
+    total = 0
+    async for chunk in req.stream():  # the body arrives chunk by chunk, never buffered whole
+        total += len(chunk)
+
     async def gen():
-        total = 0
-        async for chunk in req.stream():
-            total += len(chunk)
-        yield f"received {total}".encode()
+        yield b"received "
+        yield str(total).encode()
 
     return StreamingResponse(gen(), media_type="text/plain")
