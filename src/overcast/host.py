@@ -138,7 +138,8 @@ def _banner_key(instance: Instance) -> Any:
         spec: FunctionSpec = route.spec
         if route.auth_level == "admin":
             return str(instance.keys.master_key())
-        return instance.keys.function_keys(spec.name).get("default")
+        value = instance.keys.function_keys(spec.name).get("default")
+        return str(value) if value is not None else None
 
     return key_for
 
@@ -225,7 +226,7 @@ async def _serve(instance: Instance, handle: Any) -> int:
         h11_max_incomplete_event_size=32 * 1024,
     )
 
-    class InstanceServer(uvicorn.Server):  # type: ignore[misc]
+    class InstanceServer(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:

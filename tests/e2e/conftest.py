@@ -113,7 +113,9 @@ def start_host(tmp_path: Path) -> Iterator[object]:
         host.stop()
 
 
-def run_overcast(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_overcast(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run ``overcast`` to completion (for apps that must fail to start)."""
     return subprocess.run(
         [sys.executable, "-m", "overcast", *args], capture_output=True, text=True, timeout=timeout,

@@ -9,7 +9,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-def test_auth_levels_with_each_kind_of_key(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_auth_levels_with_each_kind_of_key(start_host) -> None:
     host = start_host("basic")
     keys = host.keys()
     master = keys["master"]
@@ -40,7 +40,7 @@ def test_auth_levels_with_each_kind_of_key(start_host) -> None:  # type: ignore[
     assert f"adminonly:  http://localhost:{host.port}/api/needsadmin?code={master}" in host.output
 
 
-def test_key_admin_api(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_key_admin_api(start_host) -> None:
     host = start_host("basic")
     master = host.keys()["master"]
     c = host.client
@@ -67,7 +67,7 @@ def test_key_admin_api(start_host) -> None:  # type: ignore[no-untyped-def]
     assert c.get("/api/secure", params={"code": host_key.json()["value"]}).status_code == 200
 
 
-def test_no_auth_opens_everything(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_no_auth_opens_everything(start_host) -> None:
     host = start_host("basic", "--no-auth")
     assert host.client.get("/api/secure").status_code == 200
     assert host.client.get("/api/needsadmin").status_code == 200
@@ -75,7 +75,7 @@ def test_no_auth_opens_everything(start_host) -> None:  # type: ignore[no-untype
     assert "?code=" not in host.output
 
 
-def test_keys_pinned_from_environment_and_folder(start_host, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_keys_pinned_from_environment_and_folder(start_host, tmp_path) -> None:
     folder = tmp_path / "keys"
     folder.mkdir()
     (folder / "functions.secure.default").write_text("pinned-function-key\n")
@@ -84,7 +84,7 @@ def test_keys_pinned_from_environment_and_folder(start_host, tmp_path) -> None: 
     assert host.client.get("/api/needsadmin", params={"code": "pinned-master-key"}).status_code == 200
 
 
-def test_keys_are_shared_across_restarts(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_keys_are_shared_across_restarts(start_host) -> None:
     host = start_host("basic")
     before = host.keys()
     host.stop()

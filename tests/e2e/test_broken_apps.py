@@ -8,7 +8,7 @@ from conftest import APPS, free_port, run_overcast
 pytestmark = pytest.mark.e2e
 
 
-def start_and_fail(app: str, tmp_path) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def start_and_fail(app: str, tmp_path) -> tuple[int, str]:
     result = run_overcast("start", "--script-root", str(APPS / app), "--port", str(free_port()),
                           "--data-dir", str(tmp_path / "d"))
     return result.returncode, result.stdout + result.stderr
@@ -26,14 +26,14 @@ def start_and_fail(app: str, tmp_path) -> tuple[int, str]:  # type: ignore[no-un
         ("no_app", "Could not find top level function app instances in function_app.py"),
     ],
 )
-def test_fatal_errors_exit_non_zero_with_the_reason(app: str, expected: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_fatal_errors_exit_non_zero_with_the_reason(app: str, expected: str, tmp_path) -> None:
     code, output = start_and_fail(app, tmp_path)
     assert code != 0
     assert expected in output
     assert output.count("Traceback") <= 1
 
 
-def test_import_error_prints_the_traceback(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_import_error_prints_the_traceback(tmp_path) -> None:
     code, output = start_and_fail("broken_import", tmp_path)
     assert code == 3
     assert "Traceback (most recent call last)" in output
@@ -41,7 +41,7 @@ def test_import_error_prints_the_traceback(tmp_path) -> None:  # type: ignore[no
     assert "Cannot find module. Please check the requirements.txt file" in output
 
 
-def test_invalid_binding_name_is_a_per_function_error(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_binding_name_is_a_per_function_error(start_host) -> None:
     host = start_host("bad_binding_name")
     host.wait_for("The 'bad' function is in error: The binding name my_req is invalid.")
     assert host.client.get("/api/good").text == "good"
@@ -50,15 +50,16 @@ def test_invalid_binding_name_is_a_per_function_error(start_host) -> None:  # ty
     assert "The binding name my_req is invalid" in status.json()["errors"][0]
 
 
-def test_reserved_and_conflicting_routes(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_reserved_and_conflicting_routes(start_host) -> None:
     host = start_host("bad_routes")
-    host.wait_for("The 'reserved' function is in error: The specified route conflicts with one or more built in routes.")
+    host.wait_for("The 'reserved' function is in error: The specified route conflicts with one or more built in "
+                  "routes.")
     host.wait_for("The 'b_second' function is in error: The route specified conflicts with the route defined by "
                   "function 'a_first'.")
     assert host.client.get("/api/same").text == "first"
 
 
-def test_taken_port_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_taken_port_is_one_line(tmp_path) -> None:
     import socket
 
     with socket.socket() as sock:
@@ -72,7 +73,7 @@ def test_taken_port_is_one_line(tmp_path) -> None:  # type: ignore[no-untyped-de
                                      f"another port using --port [-p].")
 
 
-def test_encrypted_local_settings_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_encrypted_local_settings_is_a_clear_error(tmp_path) -> None:
     app = tmp_path / "app"
     app.mkdir()
     (app / "function_app.py").write_text((APPS / "basic" / "function_app.py").read_text())

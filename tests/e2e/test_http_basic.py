@@ -10,7 +10,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+def host(tmp_path_factory: pytest.TempPathFactory):
     from conftest import APPS, RunningHost
 
     running = RunningHost(APPS / "basic", tmp_path_factory.mktemp("data"), ["--no-auth"],
@@ -20,7 +20,7 @@ def host(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     running.stop()
 
 
-def test_banner_lists_http_then_other_functions(host) -> None:  # type: ignore[no-untyped-def]
+def test_banner_lists_http_then_other_functions(host) -> None:
     line = host.wait_for("\thello: [GET,POST]")
     assert line.endswith(f"http://localhost:{host.port}/api/hello")
     host.wait_for("\tnightly: timerTrigger")
@@ -28,7 +28,7 @@ def test_banner_lists_http_then_other_functions(host) -> None:  # type: ignore[n
     assert host.output.index("hello: [GET,POST]") < host.output.index("nightly: timerTrigger")
 
 
-def test_query_and_json_body(host) -> None:  # type: ignore[no-untyped-def]
+def test_query_and_json_body(host) -> None:
     assert host.client.get("/api/hello", params={"name": "Ada"}).text == "Hello, Ada!"
     assert host.client.post("/api/hello", json={"name": "Bob"}).text == "Hello, Bob!"
     response = host.client.get("/api/ahello")
@@ -37,7 +37,7 @@ def test_query_and_json_body(host) -> None:  # type: ignore[no-untyped-def]
     assert response.headers["x-custom"] == "overcast"
 
 
-def test_route_constraints_and_case(host) -> None:  # type: ignore[no-untyped-def]
+def test_route_constraints_and_case(host) -> None:
     assert host.client.get("/api/items/42").json() == {"id": "42"}
     assert host.client.get("/API/ITEMS/42/").json() == {"id": "42"}
     assert host.client.get("/api/items/abc").status_code == 404
@@ -47,14 +47,14 @@ def test_route_constraints_and_case(host) -> None:  # type: ignore[no-untyped-de
     assert host.client.get("/api/opt/x%20y").json() == {"tag": "x y"}
 
 
-def test_method_mismatch_is_404_never_405(host) -> None:  # type: ignore[no-untyped-def]
+def test_method_mismatch_is_404_never_405(host) -> None:
     response = host.client.post("/api/items/42")
     assert response.status_code == 404
     assert response.content == b""
     assert host.client.get("/api/nothing-here").status_code == 404
 
 
-def test_request_conversion(host) -> None:  # type: ignore[no-untyped-def]
+def test_request_conversion(host) -> None:
     response = host.client.post(
         "/api/echo?a=1&a=2&empty=&b=x", content=b"\xff\x00raw", headers={"X-Thing": "One", "Content-Type": "x/y"}
     )
@@ -67,12 +67,12 @@ def test_request_conversion(host) -> None:  # type: ignore[no-untyped-def]
     assert host.client.get("/api/echo").json()["body_len"] == 0
 
 
-def test_form_and_files(host) -> None:  # type: ignore[no-untyped-def]
+def test_form_and_files(host) -> None:
     response = host.client.post("/api/form", data={"a": "1"}, files={"up": ("f.txt", b"file body")})
     assert response.json() == {"form": {"a": "1"}, "files": {"up": "file body"}}
 
 
-def test_string_results_follow_the_json_quirk(host) -> None:  # type: ignore[no-untyped-def]
+def test_string_results_follow_the_json_quirk(host) -> None:
     response = host.client.get("/api/strjson")
     assert (response.status_code, response.text, response.headers["x-made"]) == (201, "created", "yes")
     cases = {"Hello": "Hello", "123": "123", "1.0": "1", "true": "True", '"x"': "x", "null": "",
@@ -82,13 +82,13 @@ def test_string_results_follow_the_json_quirk(host) -> None:  # type: ignore[no-
         assert (response.status_code, response.text) == (200, expected), given
 
 
-def test_out_binding_and_unset_out_gives_204(host) -> None:  # type: ignore[no-untyped-def]
+def test_out_binding_and_unset_out_gives_204(host) -> None:
     response = host.client.get("/api/outresp", params={"set": "1"})
     assert (response.status_code, response.text) == (202, "from out")
     assert host.client.get("/api/outresp").status_code == 204
 
 
-def test_failures_are_empty_500_with_traceback_in_log(host) -> None:  # type: ignore[no-untyped-def]
+def test_failures_are_empty_500_with_traceback_in_log(host) -> None:
     response = host.client.get("/api/boom")
     assert (response.status_code, response.content) == (500, b"")
     host.wait_for("ValueError: boom for the log")
@@ -96,8 +96,9 @@ def test_failures_are_empty_500_with_traceback_in_log(host) -> None:  # type: ig
     assert host.client.get("/api/none").status_code == 500
 
 
-def test_context_and_globals_persist(host) -> None:  # type: ignore[no-untyped-def]
-    first = host.client.get("/api/ctx", headers={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
+def test_context_and_globals_persist(host) -> None:
+    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    first = host.client.get("/api/ctx", headers={"traceparent": parent})
     data = first.json()
     assert data["function_name"] == "ctx"
     assert data["trace_parent"] == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -111,17 +112,17 @@ def test_context_and_globals_persist(host) -> None:  # type: ignore[no-untyped-d
                   f"Id={data['invocation_id']})")
 
 
-def test_disabled_function_is_404(host) -> None:  # type: ignore[no-untyped-def]
+def test_disabled_function_is_404(host) -> None:
     assert host.client.get("/api/disabledfn").status_code == 404
 
 
-def test_async_timeout_cancels_with_500(host) -> None:  # type: ignore[no-untyped-def]
+def test_async_timeout_cancels_with_500(host) -> None:
     response = host.client.get("/api/slowasync", params={"s": "10"})
     assert response.status_code == 500
     host.wait_for("Timeout value of 00:00:02 exceeded by function 'Functions.slowasync'")
 
 
-def test_homepage_and_admin(host) -> None:  # type: ignore[no-untyped-def]
+def test_homepage_and_admin(host) -> None:
     home = host.client.get("/")
     assert home.status_code == 200 and "text/html" in home.headers["content-type"]
     ping = host.client.get("/admin/host/ping")
@@ -140,20 +141,20 @@ def test_homepage_and_admin(host) -> None:  # type: ignore[no-untyped-def]
     assert host.client.get("/runtime/health/ready").json()["status"] == "Healthy"
 
 
-def test_manual_invoke_validates_and_runs(host, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_manual_invoke_validates_and_runs(host, tmp_path) -> None:
     assert host.client.post("/admin/functions/nope", json={"input": ""}).status_code == 404
     assert host.client.post("/admin/functions/nightly", content=b"not json").status_code == 400
     assert host.client.post("/admin/functions/nightly", json={"input": ""}).status_code == 202
     host.wait_for("Executed 'Functions.nightly' (Succeeded")
 
 
-def test_logs_from_threads_and_tasks_carry_the_invocation(host) -> None:  # type: ignore[no-untyped-def]
+def test_logs_from_threads_and_tasks_carry_the_invocation(host) -> None:
     invocation_id = host.client.get("/api/logs").text
     for text in ("log from function", "log from thread", "log from task"):
         host.wait_for(text)
     del invocation_id
 
 
-def test_local_settings_values_reach_the_environment(host) -> None:  # type: ignore[no-untyped-def]
+def test_local_settings_values_reach_the_environment(host) -> None:
     functions = json.dumps(host.client.get("/admin/functions").json())
     assert "disabledfn" in functions

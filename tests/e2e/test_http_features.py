@@ -11,7 +11,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 
-def test_cors_preflight_and_simple_requests(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_cors_preflight_and_simple_requests(start_host) -> None:
     host = start_host("basic", "--no-auth", "--cors", "http://a.example,http://b.example", "--cors-credentials")
     preflight = host.client.options("/api/hello", headers={
         "Origin": "http://a.example", "Access-Control-Request-Method": "POST",
@@ -26,7 +26,7 @@ def test_cors_preflight_and_simple_requests(start_host) -> None:  # type: ignore
     assert "access-control-allow-origin" not in denied.headers
 
 
-def test_throttle_answers_429_with_scaleout_header(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_throttle_answers_429_with_scaleout_header(start_host) -> None:
     host = start_host("throttled")
     results: list[int] = []
 
@@ -45,7 +45,7 @@ def test_throttle_answers_429_with_scaleout_header(start_host) -> None:  # type:
     assert host.client.get("/admin/host/ping").status_code == 200
 
 
-def test_fastapi_asgi_app_served_natively(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_fastapi_asgi_app_served_natively(start_host) -> None:
     host = start_host("fastapi_app")
     data = host.client.get("/hello/ada").json()
     assert data == {"hello": "ada", "started": True, "fn": "http_app_func"}
@@ -57,31 +57,31 @@ def test_fastapi_asgi_app_served_natively(start_host) -> None:  # type: ignore[n
     host.wait_for("Executed 'Functions.http_app_func' (Succeeded")
 
 
-def test_flask_wsgi_app(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_flask_wsgi_app(start_host) -> None:
     host = start_host("flask_app")
     assert host.client.get("/hi/bob", params={"q": "1"}).text == "hi bob q=1"
     assert host.client.post("/echo", content=b"abc", headers={"content-type": "text/plain"}).json() == {
         "len": 3, "ct": "text/plain"}
 
 
-def test_http_streaming_extension(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_http_streaming_extension(start_host) -> None:
     host = start_host("streaming")
     with host.client.stream("GET", "/api/count/4") as response:
         assert list(response.iter_lines()) == ["0", "1", "2", "3"]
 
-    def body():  # type: ignore[no-untyped-def]
+    def body():
         for _ in range(64):
             yield b"y" * 65536
 
     assert host.client.post("/api/upload", content=body()).text == f"received {64 * 65536}"
 
 
-def test_v1_function_json_app(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_v1_function_json_app(start_host) -> None:
     host = start_host("v1app")
     assert host.client.get("/api/HttpV1", params={"name": "x"}).text == "v1 says hi to x"
 
 
-def test_json_logs_carry_invocation_ids_from_threads_and_tasks(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_json_logs_carry_invocation_ids_from_threads_and_tasks(start_host) -> None:
     host = start_host("basic", "--no-auth", "--json-logs")
     invocation_id = host.client.get("/api/logs").text
     for text in ("log from function", "log from thread", "log from task"):
@@ -91,7 +91,7 @@ def test_json_logs_carry_invocation_ids_from_threads_and_tasks(start_host) -> No
         assert record["category"] == "Function.logs.User"
 
 
-def test_user_log_level_hides_information(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_user_log_level_hides_information(start_host) -> None:
     host = start_host("basic", "--no-auth", "--user-log-level", "Warning")
     host.client.get("/api/logs")
     host.client.get("/api/hello")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import signal
 import threading
@@ -14,7 +15,7 @@ from conftest import APPS
 pytestmark = pytest.mark.e2e
 
 
-def pids(host, count: int = 40) -> set[str]:  # type: ignore[no-untyped-def]
+def pids(host, count: int = 40) -> set[str]:
     seen = set()
     for _ in range(count):
         with httpx.Client(base_url=host.base, timeout=10) as client:  # new connection each time
@@ -22,7 +23,7 @@ def pids(host, count: int = 40) -> set[str]:  # type: ignore[no-untyped-def]
     return seen
 
 
-def test_two_workers_share_the_socket(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_two_workers_share_the_socket(start_host) -> None:
     host = start_host("basic", "--no-auth", "--workers", "2")
     deadline = time.monotonic() + 30
     seen: set[str] = set()
@@ -32,7 +33,7 @@ def test_two_workers_share_the_socket(start_host) -> None:  # type: ignore[no-un
     assert host.output.count("Functions:") == 1  # one banner
 
 
-def test_sighup_replaces_instances_without_failing_a_request(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_sighup_replaces_instances_without_failing_a_request(start_host) -> None:
     host = start_host("basic", "--no-auth")
     before = pids(host, 3)
     failures: list[str] = []
@@ -63,7 +64,7 @@ def test_sighup_replaces_instances_without_failing_a_request(start_host) -> None
     assert failures == []
 
 
-def test_sigterm_drains_in_flight_requests_and_exits_zero(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_drains_in_flight_requests_and_exits_zero(start_host) -> None:
     host = start_host("basic", "--no-auth")
     results: list[int] = []
     thread = threading.Thread(target=lambda: results.append(
@@ -75,7 +76,7 @@ def test_sigterm_drains_in_flight_requests_and_exits_zero(start_host) -> None:  
     assert results == [200]
 
 
-def test_crashed_instance_is_restarted(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_crashed_instance_is_restarted(start_host) -> None:
     import os
 
     host = start_host("basic", "--no-auth")
@@ -86,7 +87,7 @@ def test_crashed_instance_is_restarted(start_host) -> None:  # type: ignore[no-u
     assert pids(host, 1) != {pid}
 
 
-def test_stuck_sync_function_times_out_and_instance_is_recycled(start_host) -> None:  # type: ignore[no-untyped-def]
+def test_stuck_sync_function_times_out_and_instance_is_recycled(start_host) -> None:
     host = start_host("basic", "--no-auth")
     (pid,) = pids(host, 1)
     assert host.client.get("/api/slowsync", params={"s": "30"}).status_code == 500
@@ -98,7 +99,7 @@ def test_stuck_sync_function_times_out_and_instance_is_recycled(start_host) -> N
     assert pids(host, 1) != {pid}
 
 
-def test_reload_on_code_change(start_host, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_reload_on_code_change(start_host, tmp_path) -> None:
     app = tmp_path / "app"
     shutil.copytree(APPS / "basic", app)
     host = start_host("basic", "--no-auth", "--reload", app_dir=app)
@@ -108,10 +109,8 @@ def test_reload_on_code_change(start_host, tmp_path) -> None:  # type: ignore[no
     deadline = time.monotonic() + 30
     text = ""
     while time.monotonic() < deadline:
-        try:
+        with contextlib.suppress(httpx.HTTPError):
             text = host.client.get("/api/hello").text
-        except httpx.HTTPError:
-            pass
         if text.startswith("Howdy"):
             break
         time.sleep(0.1)

@@ -20,6 +20,9 @@ def test_import_overcast_is_light() -> None:
 
 
 def test_help_is_light() -> None:
-    code = "import sys\nsys.argv = ['overcast', '--help']\nfrom overcast.cli import main\ntry:\n    main()\nexcept SystemExit:\n    pass"
+    code = (
+        "import sys\nsys.argv = ['overcast', '--help']\nfrom overcast.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass"
+    )
     modules = loaded_after(code)
     assert not [m for m in modules if m.split(".")[0] in HEAVY or m in HEAVY]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from overcast.supervisor import InstanceHandle
-from overcast.supervisor.process import bind, describe_status, read_lines
+from overcast.supervisor.process import SignalHandler, bind, child_handlers, describe_status, read_lines
 from overcast.supervisor.reload import is_watched
 
 
@@ -110,3 +110,17 @@ def test_read_lines_keeps_a_partial_line() -> None:
     os.close(write_fd)
     assert read_lines(read_fd, b"recy") == (["recycle"], b"", True)
     os.close(read_fd)
+
+
+def test_children_get_default_handlers_but_keep_ignored_signals_ignored() -> None:
+    before: dict[signal.Signals, SignalHandler | None] = {
+        signal.SIGINT: signal.SIG_IGN, signal.SIGTERM: lambda s, f: None, signal.SIGHUP: None,
+    }
+    handlers = child_handlers(before)
+    assert handlers == {
+        signal.SIGINT: signal.SIG_IGN,
+        signal.SIGTERM: signal.SIG_DFL,
+        signal.SIGHUP: signal.SIG_DFL,
+        signal.SIGCHLD: signal.SIG_DFL,
+    }
+    assert child_handlers({})[signal.SIGINT] is signal.default_int_handler

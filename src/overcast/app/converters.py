@@ -57,7 +57,7 @@ def get_converter(binding_type: str) -> Any:
         return GenericConverter
     from azure.functions import meta
 
-    converter = meta.get_binding_registry().get(binding_type)
+    converter = meta.get_binding_registry().get(binding_type)  # type: ignore[no-untyped-call]
     return converter if converter is not None else GenericConverter
 
 

@@ -41,7 +41,7 @@ def _classes() -> tuple[Any, Any, Any]:
         return _CLASSES
     from azure.functions import _abc
 
-    class RpcException(_abc.RpcException):  # type: ignore[misc]
+    class RpcException(_abc.RpcException):
         def __init__(self, error: BaseException) -> None:
             self._error = error
 
@@ -57,7 +57,7 @@ def _classes() -> tuple[Any, Any, Any]:
         def message(self) -> str:
             return f"{type(self._error).__name__}: {self._error}"
 
-    class TraceContext(_abc.TraceContext):  # type: ignore[misc]
+    class TraceContext(_abc.TraceContext):
         def __init__(self, trace_parent: str, trace_state: str, attributes: dict[str, str]) -> None:
             self._parent, self._state, self._attributes = trace_parent, trace_state, attributes
 
@@ -78,7 +78,7 @@ def _classes() -> tuple[Any, Any, Any]:
         Tracestate = trace_state
         Attributes = attributes
 
-    class RetryContext(_abc.RetryContext):  # type: ignore[misc]
+    class RetryContext(_abc.RetryContext):
         def __init__(self, retry_count: int, max_retry_count: int, error: BaseException | None) -> None:
             self._count, self._max = retry_count, max_retry_count
             self._exception = RpcException(error) if error is not None else None
@@ -99,7 +99,7 @@ def _classes() -> tuple[Any, Any, Any]:
         def rpc_exception(self) -> Any:  # the worker's name for the same thing
             return self._exception
 
-    class Context(_abc.Context):  # type: ignore[misc]
+    class Context(_abc.Context):
         def __init__(self, invocation_id: str, function_name: str, function_directory: str,
                      trace_context: Any, retry_context: Any) -> None:
             self._invocation_id = invocation_id

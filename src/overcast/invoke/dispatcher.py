@@ -28,7 +28,7 @@ class InvocationTimeout(Exception):
 def _out_class() -> Any:
     from azure.functions import Out
 
-    class OutValue(Out):  # type: ignore[misc]
+    class OutValue(Out[Any]):
         """The concrete ``func.Out``: set() stores the value the host writes after the call."""
 
         def __init__(self) -> None:

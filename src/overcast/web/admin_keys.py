@@ -40,7 +40,7 @@ class KeyApi:
         return {"name": name, "value": value, "links": [{"rel": "self", "href": href}]}
 
     @staticmethod
-    def _put_value(request: AdminRequest) -> str | None | tuple[int, Any]:
+    def _put_value(request: AdminRequest) -> str | tuple[int, Any] | None:
         """The value a PUT asks for (None for POST = generate); an error tuple for a bad body."""
         if request.method == "POST":
             return None

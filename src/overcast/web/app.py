@@ -7,6 +7,7 @@ empty 500 with the traceback in the host log; the pipeline itself never lets an 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -109,10 +110,9 @@ class HostApp:
                 await self._http(scope, receive, send)
             except Exception:
                 log.exception("Unhandled error while serving %s %s", scope.get("method"), scope.get("path"))
-                try:
+                # If the response had already started this fails, and the server closes the connection.
+                with contextlib.suppress(Exception):
                     await send_response(send, 500, self._extra_headers)
-                except Exception:
-                    pass  # the response had already started; the server closes the connection
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from overcast.app.index import AppIndex
 from overcast.app.spec import FunctionSpec
 from overcast.errors import AppLoadError, RouteTemplateError
-from overcast.web.routes import RouteTemplate, Router, build_template, is_reserved_route, routes_conflict
+from overcast.web.routes import Router, RouteTemplate, build_template, is_reserved_route, routes_conflict
 
 AUTH_LEVELS = ("anonymous", "function", "admin")
 
