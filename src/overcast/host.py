@@ -237,6 +237,14 @@ async def _serve(instance: Instance, handle: Any) -> int:
             instance.state.state = "Stopping"
             await super().shutdown(sockets=sockets)
 
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            # uvicorn re-raises the captured signal after draining, which would kill this process before the
+            # ASGI lifespan shutdown and our cleanup run; the supervisor only needs a clean exit.
+            captured = getattr(self, "_captured_signals", None)
+            if isinstance(captured, list):
+                captured.clear()
+
     if instance.native is not None:
         try:
             await instance.native.startup()

@@ -7,7 +7,7 @@ from urllib.parse import quote
 import pytest
 
 from overcast.errors import RouteTemplateError
-from overcast.web.routes import RouteTemplate, Router, build_template, is_reserved_route, routes_conflict
+from overcast.web.routes import Router, RouteTemplate, build_template, is_reserved_route, routes_conflict
 
 GET = frozenset({"GET"})
 POST = frozenset({"POST"})
@@ -623,3 +623,14 @@ def test_routes_conflict(
 ) -> None:
     assert routes_conflict(a, b, methods_a, methods_b) is conflict
     assert routes_conflict(b, a, methods_b, methods_a) is conflict
+
+
+@pytest.mark.parametrize("constraint", sorted({c for c, _, _ in CONSTRAINT_CASES} | {"datetime", "file"}))
+@pytest.mark.parametrize(
+    "value",
+    ["0" * 20000 + "x", "1" * 20000 + ",", "2024-01-31T10:00" + " " * 20000 + "x", " " * 20000 + "1x", "." * 20000],
+)
+def test_constraints_stay_linear_on_long_values(constraint: str, value: str) -> None:
+    """A quadratic constraint check would hang here (no timing assertion: it just has to finish)."""
+    RouteTemplate.parse(f"{{v:{constraint}}}").match("/" + quote(value, safe=""))
+    RouteTemplate.parse(f"{{*v:{constraint}}}").match("/" + value)

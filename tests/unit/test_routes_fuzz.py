@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from overcast.errors import RouteTemplateError
-from overcast.web.routes import RouteTemplate, Router
+from overcast.web.routes import Router, RouteTemplate
 
 FUZZ = settings(deadline=None, database=None, max_examples=300)
 
@@ -38,12 +38,12 @@ ROUTER: Router[str] = Router(
     [(RouteTemplate.parse(t), frozenset({"GET", "POST"}) if i % 2 else None, t) for i, t in enumerate(TEMPLATES)]
 )
 
-PATH_CHARS = st.sampled_from(list("/%aAzZ09.-_~{}?*:=()+ é€\x00\n") + ["%2F", "%2f", "%25", "%zz", "%FF", "%C3%A9"])
+PATH_CHARS = st.sampled_from([*"/%aAzZ09.-_~{}?*:=()+ é€\x00\n", "%2F", "%2f", "%25", "%zz", "%FF", "%C3%A9"])
 path_like = st.lists(PATH_CHARS, max_size=40).map("".join)
 any_path = st.one_of(st.text(), path_like, path_like.map(lambda p: "/" + p))
 methods = st.one_of(st.sampled_from(["GET", "get", "POST", "DELETE", "", "ünïcode"]), st.text(max_size=10))
 # Characters a URL path segment value may hold (quote() cannot encode lone surrogates).
-segment_chars = st.characters(blacklist_categories=("Cs",))
+segment_chars = st.characters(exclude_categories=["Cs"])
 values = st.text(segment_chars, min_size=1)
 
 
@@ -63,7 +63,7 @@ def test_long_paths_never_raise(path: str) -> None:
     ROUTER.match("GET", path)
 
 
-TEMPLATE_CHARS = st.sampled_from(list("{}/:?*=()~,.-ab1 \\^$") + ["int", "min(", "regex(", "}}", "{{", "length("])
+TEMPLATE_CHARS = st.sampled_from([*"{}/:?*=()~,.-ab1 \\^$", "int", "min(", "regex(", "}}", "{{", "length("])
 
 
 @FUZZ
@@ -79,7 +79,7 @@ def test_parse_raises_only_route_template_error(template: str, path: str) -> Non
 
 
 literal_segment = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="/?{}"), min_size=1, max_size=12
+    st.characters(exclude_categories=["Cs"], exclude_characters="/?{}"), min_size=1, max_size=12
 )
 
 
@@ -97,7 +97,9 @@ def literal_route(draw: st.DrawFn) -> tuple[list[str], list[str]]:
 
 @FUZZ
 @given(route=literal_route(), extra=literal_segment, trailing=st.booleans())
-def test_literal_template_matches_exactly_its_path(route: tuple[list[str], list[str]], extra: str, trailing: bool) -> None:
+def test_literal_template_matches_exactly_its_path(
+    route: tuple[list[str], list[str]], extra: str, trailing: bool
+) -> None:
     segments, flipped = route
     template = RouteTemplate.parse("/".join(segments))
     path = "/" + "/".join(quote(s, safe="") for s in flipped)
@@ -129,7 +131,7 @@ def test_catch_all_round_trips_segments(parts: list[str]) -> None:
 
 
 @FUZZ
-@given(name=values, ext=st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="."), min_size=1))
+@given(name=values, ext=st.text(st.characters(exclude_categories=["Cs"], exclude_characters="."), min_size=1))
 def test_complex_segment_splits_on_the_last_dot(name: str, ext: str) -> None:
     template = RouteTemplate.parse("{name}.{ext}")
     assert template.match("/" + quote(f"{name}.{ext}", safe="")) == {"name": name, "ext": ext}

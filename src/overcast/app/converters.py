@@ -51,14 +51,24 @@ class GenericConverter:
         raise NotImplementedError
 
 
-def get_converter(binding_type: str) -> Any:
-    """The library's converter class for a binding type, or the generic one."""
-    if binding_type == "generic":
-        return GenericConverter
-    from azure.functions import meta
+_CACHE: dict[str, Any] = {}
 
-    converter = meta.get_binding_registry().get(binding_type)  # type: ignore[no-untyped-call]
-    return converter if converter is not None else GenericConverter
+
+def get_converter(binding_type: str) -> Any:
+    """The library's converter class for a binding type, or the generic one (cached: called per invocation)."""
+    cached = _CACHE.get(binding_type)
+    if cached is not None:
+        return cached
+    if binding_type == "generic":
+        converter: Any = GenericConverter
+    else:
+        from azure.functions import meta
+
+        converter = meta.get_binding_registry().get(binding_type)  # type: ignore[no-untyped-call]
+        if converter is None:
+            converter = GenericConverter
+    _CACHE[binding_type] = converter
+    return converter
 
 
 def has_implicit_output(binding_type: str) -> bool:

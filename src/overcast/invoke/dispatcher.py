@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
-import logging
 import time
 import traceback
 from collections.abc import Callable
@@ -16,9 +15,11 @@ from overcast.app.spec import FunctionSpec, ParamSpec
 from overcast.invoke import extensions
 from overcast.invoke.context import make_context
 from overcast.invoke.model import Invocation, Result
+from overcast.invoke.timeout import Watchdog
+from overcast.observe.logs import host_line
 from overcast.observe.scope import InvocationScope, current, thread_local_storage
 
-log = logging.getLogger("overcast.function")
+INFO, ERROR = 20, 40
 
 
 class InvocationTimeout(Exception):
@@ -63,6 +64,7 @@ class Dispatcher:
     ) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=thread_count, thread_name_prefix="overcast-sync")
         self._timeout = function_timeout
+        self._watchdog = Watchdog(function_timeout) if function_timeout is not None else None
         self._extensions = worker_extensions
         self._on_stuck = on_stuck
 
@@ -155,12 +157,7 @@ class Dispatcher:
                     extensions.post_invocation(spec.name, context, args, value)
                 return value
 
-            if self._timeout is None:
-                return await run_async()
-            try:
-                return await asyncio.wait_for(run_async(), self._timeout)
-            except asyncio.TimeoutError:
-                raise InvocationTimeout() from None
+            return await self._bounded(run_async(), invocation, stuck_possible=False)
 
         def run_sync() -> Any:  # runs in a copy of this context, so the invocation scope comes along
             thread_local_storage.invocation_id = invocation.invocation_id
@@ -176,24 +173,40 @@ class Dispatcher:
 
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, contextvars.copy_context().run, run_sync)
-        if self._timeout is None:
-            return await future
+        return await self._bounded(future, invocation, stuck_possible=True)
+
+    async def _bounded(self, awaitable: Any, invocation: Invocation, *, stuck_possible: bool) -> Any:
+        """Await under functionTimeout; the watchdog cancels this task when the deadline passes."""
+        if self._watchdog is None:
+            return await awaitable
+        task = asyncio.current_task()
+        assert task is not None
+        self._watchdog.track(task)
+        timed_out = False
         try:
-            return await asyncio.wait_for(future, self._timeout)
-        except asyncio.TimeoutError:
-            if self._on_stuck is not None:
-                self._on_stuck(invocation)
-            raise InvocationTimeout() from None
+            return await awaitable
+        except asyncio.CancelledError:
+            timed_out = self._watchdog.untrack(task)
+            if not timed_out:
+                raise
+            if hasattr(task, "uncancel"):
+                task.uncancel()
+        finally:
+            if not timed_out:
+                self._watchdog.untrack(task)
+        # A sync function's thread cannot be stopped: ask for this instance to be replaced.
+        if stuck_possible and self._on_stuck is not None:
+            self._on_stuck(invocation)
+        raise InvocationTimeout()
 
     async def invoke(self, invocation: Invocation) -> Result:
         """Run one invocation; every failure is reported in the Result, nothing propagates."""
         spec = invocation.function
         started = time.perf_counter()
         result = Result(invocation_id=invocation.invocation_id, succeeded=False)
-        log.info(
-            "Executing 'Functions.%s' (Reason='%s', Id=%s)", spec.name, invocation.reason, invocation.invocation_id,
-            extra={"category": f"Function.{spec.name}"},
-        )
+        category = f"Function.{spec.name}"
+        host_line(category, INFO, f"Executing 'Functions.{spec.name}' (Reason='{invocation.reason}', "
+                                  f"Id={invocation.invocation_id})")
         token = current.set(InvocationScope(invocation.invocation_id, spec.name))
         try:
             args, outs = self._decode_args(invocation)
@@ -205,11 +218,9 @@ class Dispatcher:
         except InvocationTimeout as exc:
             result.timed_out = True
             result.error = exc
-            log.error(
-                "Timeout value of %s exceeded by function 'Functions.%s' (Id: '%s'). Initiating cancellation.",
-                _format_timeout(self._timeout), spec.name, invocation.invocation_id,
-                extra={"category": f"Function.{spec.name}"},
-            )
+            host_line(category, ERROR, f"Timeout value of {_format_timeout(self._timeout)} exceeded by function "
+                                       f"'Functions.{spec.name}' (Id: '{invocation.invocation_id}'). "
+                                       f"Initiating cancellation.")
         except asyncio.CancelledError:
             result.error = RuntimeError("the invocation was cancelled because the host is shutting down")
         except Exception as exc:
@@ -218,20 +229,16 @@ class Dispatcher:
             current.reset(token)
         result.duration_ms = (time.perf_counter() - started) * 1000
         if result.succeeded:
-            log.info(
-                "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", spec.name, invocation.invocation_id,
-                result.duration_ms, extra={"category": f"Function.{spec.name}"},
-            )
+            host_line(category, INFO, f"Executed 'Functions.{spec.name}' (Succeeded, Id={invocation.invocation_id}, "
+                                      f"Duration={int(result.duration_ms)}ms)")
         else:
             error = result.error
             detail = "" if error is None or result.timed_out else "\n" + "".join(
                 traceback.format_exception(type(error), error, error.__traceback__)
             ).rstrip()
-            log.error(
-                "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)\nResult: Failure Exception: %s%s",
-                spec.name, invocation.invocation_id, result.duration_ms, result.error_text or "Timeout", detail,
-                extra={"category": f"Function.{spec.name}"},
-            )
+            host_line(category, ERROR, f"Executed 'Functions.{spec.name}' (Failed, Id={invocation.invocation_id}, "
+                                       f"Duration={int(result.duration_ms)}ms)\nResult: Failure Exception: "
+                                       f"{result.error_text or 'Timeout'}{detail}")
         return result
 
 

@@ -14,6 +14,7 @@ import logging
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -118,47 +119,72 @@ class ConsoleHandler(logging.Handler):
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
         return f"{self._prefix}.{int((created - second) * 1000):03d}Z"
 
-    def format_line(self, record: logging.LogRecord, category: str) -> str:
-        message = record.getMessage()
-        if record.exc_info and not self.json_lines:
-            message = f"{message}\n{logging.Formatter().formatException(record.exc_info)}"
-        if self.json_lines:
-            scope = current.get()
-            payload: dict[str, Any] = {
-                "timestamp": self._timestamp(record.created),
-                "level": _LEVEL_NAMES.get(record.levelno, record.levelname),
-                "category": category,
-                "message": message,
-            }
-            invocation_id = getattr(record, "invocation_id", None) or (
-                scope.invocation_id if scope else getattr(thread_local_storage, "invocation_id", None)
-            )
-            if invocation_id:
-                payload["invocationId"] = invocation_id
-            if scope is not None:
-                payload["functionName"] = scope.function_name
-            if record.exc_info:
-                payload["exception"] = logging.Formatter().formatException(record.exc_info)
-            return json.dumps(payload) + "\n"
-        return f"[{self._timestamp(record.created)}] {message}\n"
+    def format_line(
+        self, created: float, levelno: int, category: str, message: str, exc_text: str | None,
+        invocation_id: str | None = None,
+    ) -> str:
+        if not self.json_lines:
+            text = f"{message}\n{exc_text}" if exc_text else message
+            return f"[{self._timestamp(created)}] {text}\n"
+        scope = current.get()
+        payload: dict[str, Any] = {
+            "timestamp": self._timestamp(created),
+            "level": _LEVEL_NAMES.get(levelno, logging.getLevelName(levelno)),
+            "category": category,
+            "message": message,
+        }
+        invocation_id = invocation_id or (
+            scope.invocation_id if scope else getattr(thread_local_storage, "invocation_id", None)
+        )
+        if invocation_id:
+            payload["invocationId"] = invocation_id
+        if scope is not None:
+            payload["functionName"] = scope.function_name
+        if exc_text:
+            payload["exception"] = exc_text
+        return json.dumps(payload) + "\n"
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
             category, is_user = category_of(record)
             if record.levelno < self.rules.threshold(category, is_user):
                 return
-            line = self.format_line(record, category)
-            with self._write_lock:
-                self.stream.write(line)
-            if record.levelno >= logging.WARNING:
-                self.flush()
-            else:
-                self._dirty = True
+            exc_text = logging.Formatter().formatException(record.exc_info) if record.exc_info else None
+            self.write(self.format_line(record.created, record.levelno, category, record.getMessage(), exc_text,
+                                        getattr(record, "invocation_id", None)), record.levelno)
         except Exception:
             self.handleError(record)
 
+    def write(self, line: str, levelno: int) -> None:
+        with self._write_lock:
+            self.stream.write(line)
+        if levelno >= logging.WARNING:
+            self.flush()
+        else:
+            self._dirty = True
+
 
 _handler: ConsoleHandler | None = None
+_host_logger = logging.getLogger("overcast.function")
+
+
+def host_line(category: str, level: int, message: str, exc_info: BaseException | None = None) -> None:
+    """Write a host log line (Executing/Executed, ...) straight to the console handler.
+
+    These lines belong to the host, not to the user's Python logging (in Azure they never pass through the
+    worker's root logger), and they are on the hot path of every invocation: skipping LogRecord creation and
+    caller lookup keeps per-request overhead small. Without a console handler they go through ``logging``.
+    """
+    handler = _handler
+    if handler is None:
+        _host_logger.log(level, message, extra={"category": category}, exc_info=exc_info)
+        return
+    if level < handler.rules.threshold(category, category.startswith("Function.")):
+        return
+    exc_text = None
+    if exc_info is not None:
+        exc_text = "".join(traceback.format_exception(type(exc_info), exc_info, exc_info.__traceback__)).rstrip()
+    handler.write(handler.format_line(time.time(), level, category, message, exc_text), level)
 
 
 def configure(*, rules: Mapping[str, str], user_level: str, verbose: bool, json_lines: bool,

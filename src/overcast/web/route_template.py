@@ -24,14 +24,14 @@ Check = Callable[[str], bool]
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
 _WS = r"[\t\n\v\f\r ]*"  # the white space .NET's NumberStyles.Allow{Leading,Trailing}White accept
-_INTEGER = re.compile(rf"{_WS}([+-]?)0*([0-9]+){_WS}")
+_INTEGER = re.compile(rf"{_WS}([+-]?)([0-9]+){_WS}")
 _NUMBER = r"(?:[0-9][0-9,]*(?:\.[0-9]*)?|\.[0-9]+)"  # invariant culture: ',' thousands, '.' decimal point
 _DECIMAL = re.compile(rf"{_WS}(?:[+-]?({_NUMBER})|({_NUMBER})[+-]){_WS}")  # NumberStyles.Number
 _FLOAT = re.compile(rf"{_WS}[+-]?{_NUMBER}(?:[eE][+-]?[0-9]+)?{_WS}")  # NumberStyles.Float | AllowThousands
 _DECIMAL_MAX = Decimal("79228162514264337593543950335")
 _DATETIME = re.compile(
     r"\s*([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})"
-    r"(?:[Tt ]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,7})?)?\s*(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?)?\s*",
+    r"(?:[Tt ]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,7})?)?(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?)?\s*",
     re.ASCII,
 )
 _HEX_D = "[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
@@ -46,9 +46,10 @@ class _BadConstraint(Exception):
 def _parse_int(text: str, bounds: tuple[int, int]) -> int | None:
     """``int.TryParse``/``long.TryParse`` with NumberStyles.Integer and the invariant culture."""
     match = _INTEGER.fullmatch(text)
-    if match is None or len(match[2]) > 19:
+    digits = match[2].lstrip("0") if match else ""
+    if match is None or len(digits) > 19:
         return None
-    value = -int(match[2]) if match[1] == "-" else int(match[2])
+    value = -int(digits or "0") if match[1] == "-" else int(digits or "0")
     return value if bounds[0] <= value <= bounds[1] else None
 
 

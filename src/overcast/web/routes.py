@@ -21,6 +21,8 @@ from overcast.web.route_template import Literal, Parameter, Part, fold, parse_se
 
 __all__ = ["RouteTemplate", "Router", "build_template", "is_reserved_route", "routes_conflict"]
 
+# -------------------------------------------------------------------------------------------- complex segments
+
 
 def _match_complex(parts: tuple[Part, ...], segment: str) -> dict[str, str] | None:
     """``RoutePatternMatcher.MatchComplexSegment``: a trailing ``.{x?}`` may be absent."""
@@ -74,7 +76,7 @@ def _match_complex_core(parts: tuple[Part, ...], segment: str, index: int) -> di
     return values if last_index == 0 or isinstance(parts[0], Parameter) else None
 
 
-# ----------------------------------------------------------------------------------------------- matcher
+# ------------------------------------------------------------------------------------------------ templates
 
 
 def _normalize(path: str) -> str:
@@ -124,6 +126,8 @@ class RouteTemplate:
         "_literal_key",
         "_names",
         "_plain",
+        "_prefix",
+        "_prefix_slash",
         "_regex",
         "parameters",
         "raw",
@@ -163,6 +167,12 @@ class RouteTemplate:
         literals = [s[0].text for s in segments if len(s) == 1 and isinstance(s[0], Literal)]
         all_literal = len(literals) == len(segments) and all(t.isascii() for t in literals)
         self._literal_key = "".join("/" + t.replace("%", "%25").lower() for t in literals) if all_literal else None
+        prefix = ""
+        for segment in segments:
+            if len(segment) > 1 or not isinstance(segment[0], Literal) or not segment[0].text.isascii():
+                break
+            prefix += "/" + segment[0].text.replace("%", "%25").lower()
+        self._prefix, self._prefix_slash = prefix, prefix + "/"
 
     @classmethod
     def parse(cls, template: str) -> RouteTemplate:
@@ -178,18 +188,27 @@ class RouteTemplate:
 
     def match_prepared(self, subject: str, encoded: bool, literal_key: str | None) -> dict[str, str] | None:
         """``match`` on the result of ``_prepare_path`` (the router prepares a path once for all templates)."""
-        if literal_key is not None and self._literal_key is not None:
-            return {} if literal_key == self._literal_key else None
+        if literal_key is not None:
+            if self._literal_key is not None:
+                return {} if literal_key == self._literal_key else None
+            prefix = self._prefix  # cheap rejection on the leading literal segments
+            if prefix and literal_key != prefix and not literal_key.startswith(self._prefix_slash):
+                return None
         found = self._regex.match(subject)
         if found is None:
             return None
-        groups = found.groups()
         if self._plain:
-            if encoded:
-                return {n: _unescape(g) for n, g in zip(self._names, groups, strict=True) if g is not None}
-            return {n: g for n, g in zip(self._names, groups, strict=True) if g is not None}
+            values: dict[str, str] = {}
+            for name, raw in zip(self._names, found.groups(), strict=False):
+                if raw is not None:
+                    values[name] = _unescape(raw) if encoded else raw
+            return values
+        return self._complete(found.groups(), encoded)
+
+    def _complete(self, groups: tuple[str | None, ...], encoded: bool) -> dict[str, str] | None:
+        """Values from complex segments and defaults, then the constraint checks."""
         values: dict[str, str] = {}
-        for capture, raw in zip(self._captures, groups, strict=True):
+        for capture, raw in zip(self._captures, groups, strict=False):
             if raw is None:
                 continue
             value = _unescape(raw) if encoded else raw
@@ -204,14 +223,17 @@ class RouteTemplate:
             if name not in values:
                 values[name] = default
         for param in self._constrained:
-            value_or_none = values.get(param.name)
-            if value_or_none is None:
-                if not param.optional and not all(c.absent_ok for c in param.constraints):
+            current = values.get(param.name)
+            for constraint in param.constraints:
+                if current is None:
+                    if not param.optional and not constraint.absent_ok:
+                        return None
+                elif not constraint.check(current):
                     return None
-            elif not all(c.check(value_or_none) for c in param.constraints):
-                return None
         return values
 
+
+# --------------------------------------------------------------------------------------------------- router
 
 T = TypeVar("T")
 
