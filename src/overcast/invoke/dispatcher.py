@@ -126,7 +126,8 @@ class Dispatcher:
             ) from None
 
     def _outputs(
-        self, spec: FunctionSpec, outs: dict[str, Any], returned: Any, result: Result, streamed: bool
+        self, spec: FunctionSpec, outs: dict[str, Any], returned: Any, result: Result, streamed: bool,
+        encode_return: Callable[[Any], Any] | None = None,
     ) -> None:
         for param in spec.params:
             if param.is_out:
@@ -136,7 +137,10 @@ class Dispatcher:
         if streamed:
             return
         if spec.return_converter is not None:
-            result.return_value = self._encode(spec.return_converter, returned, spec.return_pytype)
+            if encode_return is not None:
+                result.return_value = encode_return(returned)
+            else:
+                result.return_value = self._encode(spec.return_converter, returned, spec.return_pytype)
         elif returned is not None:
             trigger_type = spec.trigger.type
             if has_implicit_output(trigger_type):
@@ -148,13 +152,13 @@ class Dispatcher:
         context = args.get("context")
         hooks = self._extensions
         if spec.is_async:
+            if not hooks:
+                return await self._bounded(spec.func(**args), invocation, stuck_possible=False)
 
             async def run_async() -> Any:
-                if hooks:
-                    extensions.pre_invocation(spec.name, context, args)
+                extensions.pre_invocation(spec.name, context, args)
                 value = await spec.func(**args)
-                if hooks:
-                    extensions.post_invocation(spec.name, context, args, value)
+                extensions.post_invocation(spec.name, context, args, value)
                 return value
 
             return await self._bounded(run_async(), invocation, stuck_possible=False)
@@ -213,7 +217,8 @@ class Dispatcher:
             returned = await self._call(spec, args, invocation)
             result.raw_return = returned
             # HTTP streaming hands the unencoded return value straight to the web layer.
-            self._outputs(spec, outs, returned, result, streamed=invocation.direct_value is not None)
+            self._outputs(spec, outs, returned, result, streamed=invocation.raw_result,
+                          encode_return=invocation.encode_return)
             result.succeeded = True
         except InvocationTimeout as exc:
             result.timed_out = True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from dataclasses import dataclass
 from typing import Any
 
 # The worker exposes one process-wide threading.local() as context.thread_local_storage; user threads may
@@ -12,10 +11,14 @@ from typing import Any
 thread_local_storage = threading.local()
 
 
-@dataclass(frozen=True)
 class InvocationScope:
-    invocation_id: str
-    function_name: str
+    """Which invocation the running code belongs to (a plain slotted class: one is made per invocation)."""
+
+    __slots__ = ("function_name", "invocation_id")
+
+    def __init__(self, invocation_id: str, function_name: str) -> None:
+        self.invocation_id = invocation_id
+        self.function_name = function_name
 
 
 current: contextvars.ContextVar[InvocationScope | None] = contextvars.ContextVar(

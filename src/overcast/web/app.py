@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,8 +18,8 @@ from overcast.invoke.dispatcher import Dispatcher
 from overcast.invoke.model import Invocation
 from overcast.web.asgi_io import BodyTooLarge, Receive, Send, read_body, send_response
 from overcast.web.cors import CorsPolicy
-from overcast.web.http_in import http_datum, joined_headers, joined_query, raw_path
-from overcast.web.http_out import HttpReply, reply_from_datum
+from overcast.web.http_in import joined_headers, joined_query, make_request, raw_path
+from overcast.web.http_out import HttpReply, encode_http_return, reply_from_datum
 from overcast.web.keys import AuthLevel, KeyRing
 from overcast.web.routes import Router
 from overcast.web.routing import FunctionRoute
@@ -28,6 +27,7 @@ from overcast.web.throttle import Throttle
 
 log = logging.getLogger("overcast.host.http")
 REASON = "This function was programmatically called via the host APIs."
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
 HOMEPAGE = (
     b"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Your Functions app is up and running</title></head>"
     b"<body style='font-family:sans-serif;margin:4em'><h1>Your Functions app is up and running</h1>"
@@ -87,6 +87,7 @@ class HostApp:
         if http.hsts_header:
             extra.append(("strict-transport-security", http.hsts_header))
         self._extra_headers = extra
+        self._extra_encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
         self._homepage_disabled = False
         import os
 
@@ -135,8 +136,23 @@ class HostApp:
         return headers
 
     async def _reply(self, send: Send, reply: HttpReply, origin: str | None, method: str) -> None:
-        headers = [(k, v) for k, v in reply.headers if k.lower() not in ("content-length", "transfer-encoding")]
-        await send_response(send, reply.status, self._headers_out(headers, origin), reply.body, head=method == "HEAD")
+        """Send a function's reply: its headers (framing headers are ours to set), then host-wide headers."""
+        body = reply.body
+        headers = [
+            (k.encode("latin-1"), v.encode("latin-1", "replace"))
+            for k, v in reply.headers
+            if k.lower() not in _FRAMING
+        ]
+        headers.extend(self._extra_encoded)
+        if origin is not None and self._cors.enabled:
+            headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in self._cors.response_headers(origin))
+        status = reply.status
+        if status not in (204, 304) and status >= 200:
+            headers.append((b"content-length", str(len(body)).encode()))
+        else:
+            body = b""
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
 
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         method: str = scope["method"]
@@ -222,9 +238,10 @@ class HostApp:
             return
         invocation = Invocation(
             function=spec,
-            trigger=http_datum(scope, headers, query, params, body),
+            trigger=None,
+            direct_value=make_request(scope, headers, query, params, body),
+            encode_return=encode_http_return,
             reason=REASON,
-            invocation_id=str(uuid.uuid4()),
             traceparent=headers.get("traceparent"),
             tracestate=headers.get("tracestate"),
         )
@@ -233,7 +250,8 @@ class HostApp:
             await send_response(send, 500, self._headers_out([], origin))
             return
         try:
-            reply = reply_from_datum(self._http_output(route, result))
+            output = self._http_output(route, result)
+            reply = output if isinstance(output, HttpReply) else reply_from_datum(output)
         except (TypeError, ValueError, KeyError) as exc:
             log.error("Executed 'Functions.%s' produced an invalid HTTP response: %s", spec.name, exc)
             reply = HttpReply(500)

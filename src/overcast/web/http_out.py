@@ -97,3 +97,53 @@ def reply_from_datum(datum: Any) -> HttpReply:
     if isinstance(body, str):
         body = body.encode()
     return HttpReply(status, headers, bytes(body or b""))
+
+
+_RESPONSE_TYPE: Any = None
+
+
+def reply_from_response(response: Any) -> HttpReply:
+    """``func.HttpResponse`` → reply, exactly as ``HttpResponseConverter.encode`` + :func:`reply_from_datum` do
+    (default content type from mimetype/charset, one value per header name, ``Set-Cookie`` parsed as cookies),
+    without the Datums and werkzeug lookups. ``tests/unit/test_http_conversion.py`` proves the equivalence.
+    """
+    from http.cookies import SimpleCookie
+
+    flat: dict[str, str] = {}
+    cookies: list[str] = []
+    has_type = False
+    for name, value in response.headers.items():
+        lowered = name.lower()
+        if lowered == "set-cookie":
+            cookies.append(value)
+            continue
+        if lowered == "content-type":
+            has_type = True
+        flat[name] = value
+    if not has_type:
+        mimetype = response.mimetype
+        flat["content-type"] = f"{mimetype}; charset={response.charset}" if mimetype.startswith("text/") else mimetype
+    headers = list(flat.items())
+    for cookie in cookies:
+        headers.extend(("set-cookie", morsel.OutputString()) for morsel in SimpleCookie(cookie).values())
+    return HttpReply(int(response.status_code), headers, response.get_body() or b"")
+
+
+def encode_http_return(value: Any) -> HttpReply:
+    """Encode what a function returned through an ``http`` output; raises TypeError like the worker's encoder."""
+    global _RESPONSE_TYPE
+    if _RESPONSE_TYPE is None:
+        from azure.functions import HttpResponse
+
+        _RESPONSE_TYPE = HttpResponse
+    if type(value) is _RESPONSE_TYPE:
+        return reply_from_response(value)
+    from overcast.app.converters import get_converter
+
+    try:
+        datum = get_converter("http").encode(value, expected_type=None)
+    except NotImplementedError:
+        raise TypeError(
+            f'unable to encode outgoing TypedData: unsupported type "http" for Python type "{type(value).__name__}"'
+        ) from None
+    return reply_from_datum(datum)

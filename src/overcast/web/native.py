@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
 from typing import Any
 
 from overcast.invoke.context import make_context
+from overcast.invoke.model import new_invocation_id
 from overcast.observe.scope import InvocationScope, current, thread_local_storage
 from overcast.web.asgi_io import Receive, Send, send_response
 from overcast.web.routing import FunctionRoute
@@ -67,7 +67,7 @@ class NativeAsgi:
         self, route: FunctionRoute, scope: dict[str, Any], receive: Receive, send: Send, params: dict[str, str]
     ) -> None:
         spec = route.spec
-        invocation_id = str(uuid.uuid4())
+        invocation_id = new_invocation_id()
         headers = dict(scope["headers"])
         context = make_context(
             invocation_id=invocation_id, function_name=spec.name, function_directory=spec.directory,

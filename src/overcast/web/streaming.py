@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from overcast.invoke.dispatcher import Dispatcher
@@ -47,9 +46,9 @@ class StreamingHttp:
             function=route.spec,
             trigger=None,
             reason=REASON,
-            invocation_id=str(uuid.uuid4()),
             traceparent=(headers.get(b"traceparent") or b"").decode("latin-1") or None,
             direct_value=request,
+            raw_result=True,
         )
         result = await self._dispatcher.invoke(invocation)
         if not result.succeeded:
