@@ -4,7 +4,7 @@ import os
 import sys
 
 sys.path.append(os.environ["BENCH_SCRIPT_ROOT"])
-import function_app  # noqa: E402,F401  (the import is the point: same user code as Overcast loads)
+import function_app  # noqa: F401  (the import is the point: same user code as Overcast loads)
 
 
 async def app(scope, receive, send):  # type: ignore[no-untyped-def]

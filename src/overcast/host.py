@@ -221,6 +221,7 @@ async def _serve(instance: Instance, handle: Any) -> int:
         access_log=False,
         timeout_graceful_shutdown=30,
         server_header=False,
+        proxy_headers=False,  # the host builds URLs from the Host header; X-Forwarded-* is not trusted
         date_header=True,
         limit_concurrency=None,
         h11_max_incomplete_event_size=32 * 1024,

@@ -190,7 +190,8 @@ class HostApp:
         self, scope: dict[str, Any], receive: Receive, send: Send, method: str, headers: dict[str, str],
         origin: str | None,
     ) -> None:
-        matched = self._router.match(method, raw_path(scope))
+        path = raw_path(scope)
+        matched = self._router.match(method, path)
         if matched is None:
             if scope["path"] == "/" and method in ("GET", "HEAD"):
                 if self._homepage_disabled:
@@ -204,12 +205,12 @@ class HostApp:
         route, params = matched
         spec = route.spec
         query = joined_query(scope.get("query_string", b""))
-        if spec.disabled or route.auth_level != "anonymous" or not self._auth:
+        if spec.disabled or (self._auth and route.auth_level != "anonymous"):
             caller = self.caller(headers, query, spec.name)
             if spec.disabled and not (caller.is_admin and caller.name != "local"):
                 await send_response(send, 404, self._headers_out([], origin))
                 return
-            if route.auth_level != "anonymous" and not (
+            if self._auth and route.auth_level != "anonymous" and not (
                 caller.is_admin or (route.auth_level == "function" and caller.level is AuthLevel.FUNCTION)
             ):
                 await send_response(send, 401, self._headers_out([], origin))
@@ -239,7 +240,7 @@ class HostApp:
         invocation = Invocation(
             function=spec,
             trigger=None,
-            direct_value=make_request(scope, headers, query, params, body),
+            direct_value=make_request(scope, headers, query, params, body, path),
             encode_return=encode_http_return,
             reason=REASON,
             traceparent=headers.get("traceparent"),

@@ -36,14 +36,14 @@ def raw_path(scope: dict[str, Any]) -> str:
     return quote(scope.get("path", "/"))
 
 
-def request_url(scope: dict[str, Any], headers: dict[str, str]) -> str:
+def request_url(scope: dict[str, Any], headers: dict[str, str], path: str | None = None) -> str:
     host = headers.get("host")
     if not host:
         server = scope.get("server") or ("localhost", None)
         host = f"{server[0]}:{server[1]}" if server[1] else str(server[0])
     query = scope.get("query_string") or b""
     suffix = f"?{query.decode('latin-1')}" if query else ""
-    return f"{scope.get('scheme', 'http')}://{host}{raw_path(scope)}{suffix}"
+    return f"{scope.get('scheme', 'http')}://{host}{path if path is not None else raw_path(scope)}{suffix}"
 
 
 def http_datum(
@@ -65,7 +65,8 @@ def http_datum(
 
 
 def make_request(
-    scope: dict[str, Any], headers: dict[str, str], query: dict[str, str], params: dict[str, str], body: bytes
+    scope: dict[str, Any], headers: dict[str, str], query: dict[str, str], params: dict[str, str], body: bytes,
+    path: str | None = None,
 ) -> Any:
     """The library's ``func.HttpRequest`` built with exactly the arguments its converter passes when it decodes
     :func:`http_datum` (``HttpRequestConverter.decode``), without the intermediate Datums: this is the hot path
@@ -75,7 +76,7 @@ def make_request(
 
     return HttpRequest(
         method=scope["method"],
-        url=request_url(scope, headers),
+        url=request_url(scope, headers, path),
         headers=headers,
         params=query,
         route_params=params,
