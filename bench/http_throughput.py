@@ -56,8 +56,8 @@ def main() -> int:
         "async": start(overcast_cmd(APPS / "hello_async", ports["async"], tmp / "d1"), tmp / "async.log"),
         "sync": start(overcast_cmd(APPS / "hello_sync", ports["sync"], tmp / "d2"), tmp / "sync.log"),
         # Not a target, a diagnosis: the same async app with the Executing/Executed lines switched off.
-        "async-nolog": start(overcast_cmd(APPS / "hello_async", ports["async-nolog"], tmp / "d3")
-                             + ["--user-log-level", "None"], tmp / "async-nolog.log"),
+        "async-nolog": start([*overcast_cmd(APPS / "hello_async", ports["async-nolog"], tmp / "d3"),
+                              "--user-log-level", "None"], tmp / "async-nolog.log"),
     }
     paths = {"bare": "/", "async": "/api/hello", "sync": "/api/hello", "async-nolog": "/api/hello"}
     results: dict[str, list[tuple[float, float]]] = {k: [] for k in procs}
@@ -78,9 +78,10 @@ def main() -> int:
     print(f"{'config':12} {'req/s (median)':>15} {'p99 ms (median)':>16} {'ratio req/s':>12} {'ratio p99':>10}")
     base = results["bare"]
     for name, runs in results.items():
-        ratios = [r[0] / b[0] for r, b in zip(runs, base)]
-        p99_ratios = [r[1] / b[1] for r, b in zip(runs, base)]
-        print(f"{name:12} {statistics.median(r[0] for r in runs):>15,.0f} {statistics.median(r[1] for r in runs):>16.2f} "
+        ratios = [r[0] / b[0] for r, b in zip(runs, base, strict=True)]
+        p99_ratios = [r[1] / b[1] for r, b in zip(runs, base, strict=True)]
+        rps, p99 = statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+        print(f"{name:12} {rps:>15,.0f} {p99:>16.2f} "
               f"{statistics.median(ratios):>12.2f} {statistics.median(p99_ratios):>10.2f}")
     print("\ntargets: async ratio >= 0.60, sync ratio >= 0.40, async p99 ratio <= 2.0")
     return 0
