@@ -15,7 +15,7 @@ from overcast.backends import StateStore
 from overcast.backends.memory import MemoryStateStore
 from overcast.backends.sqlite import SqliteStateStore
 from overcast.errors import ConfigError, StoreError
-from overcast.web import keys as keys_module
+from overcast.web import key_pins
 from overcast.web.keys import AuthLevel, KeyMatch, KeyPinnedError, KeyRing
 
 URLSAFE = set(string.ascii_letters + string.digits + "-_")
@@ -297,7 +297,7 @@ def test_kubernetes_secret_folder(store: StateStore, tmp_path: Path, monkeypatch
     assert plain.master_key() != "k8s-master"  # only with AzureWebJobsSecretStorageType=kubernetes
     named = ring(store, AzureWebJobsSecretStorageType="Kubernetes", AzureWebJobsKubernetesSecretName=str(tmp_path))
     assert named.master_key() == "k8s-master"
-    monkeypatch.setattr(keys_module, "DEFAULT_PIN_DIR", tmp_path)
+    monkeypatch.setattr(key_pins, "DEFAULT_PIN_DIR", tmp_path)
     mounted = ring(store, AzureWebJobsSecretStorageType="kubernetes", AzureWebJobsKubernetesSecretName="my-secret")
     assert mounted.master_key() == "k8s-master"
 

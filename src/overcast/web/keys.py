@@ -18,21 +18,19 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from overcast.backends.base import StateStore
-from overcast.errors import ConfigError, OvercastError, StoreError
+from overcast.errors import OvercastError, StoreError
+from overcast.web.key_pins import MASTER_NAME, HostKind, Pin, Pins, is_pin_name, pin_folder, read_folder
 
-HostKind = Literal["functionKeys", "systemKeys"]
 HOST_DOC = "secrets/host"
 FUNCTION_DOC_PREFIX = "secrets/functions/"
-MASTER_NAME = "master"
+
 MASTER_ALIAS = "_master"
 DEFAULT_NAME = "default"
 REFRESH_SECONDS = 2.0
 MISS_REFRESH_SECONDS = 0.2
-DEFAULT_PIN_DIR = Path("/run/secrets/functions-keys")  # where Azure Container Apps mounts pinned keys
 
 _KINDS: dict[str, HostKind] = {"functionkeys": "functionKeys", "keys": "functionKeys", "systemkeys": "systemKeys"}
 _T = TypeVar("_T")
@@ -147,87 +145,7 @@ def _remove(items: list[Any], name: str) -> bool:
     return removed
 
 
-@dataclass(frozen=True)
-class _Pin:
-    name: str
-    value: str
-    source: str
-
-
-@dataclass
-class _Pins:
-    master: _Pin | None = None
-    host: dict[str, _Pin] = field(default_factory=dict)  # by lower-cased key name
-    system: dict[str, _Pin] = field(default_factory=dict)
-    functions: dict[str, dict[str, _Pin]] = field(default_factory=dict)  # by lower-cased function name
-
-    def table(self, kind: HostKind) -> dict[str, _Pin]:
-        return self.host if kind == "functionKeys" else self.system
-
-    def add(self, entry: str, value: str, source: str) -> None:
-        """Record one pinned key; an earlier one of the same name wins (the environment is read first)."""
-        value = value.strip()
-        lower = entry.lower()
-        if not value:
-            return
-        if lower == "host.master":
-            self.master = self.master or _Pin(MASTER_NAME, value, source)
-            return
-        for prefix, table in (("host.function.", self.host), ("host.systemkey.", self.system)):
-            if lower.startswith(prefix) and len(entry) > len(prefix):
-                table.setdefault(lower[len(prefix):], _Pin(entry[len(prefix):], value, source))
-                return
-        function, _, name = entry[len("functions."):].partition(".")
-        if lower.startswith("functions.") and function and name:
-            self.functions.setdefault(function.lower(), {}).setdefault(name.lower(), _Pin(name, value, source))
-
-
-def _is_pin_name(name: str) -> bool:
-    lower = name.lower()
-    return lower == "host.master" or lower.startswith(("host.function.", "host.systemkey.", "functions."))
-
-
-def _pin_folder(environ: Mapping[str, str]) -> Path | None:
-    explicit = environ.get("OVERCAST_KEYS_DIR", "")
-    if explicit:
-        if not Path(explicit).is_dir():
-            raise ConfigError(
-                f"OVERCAST_KEYS_DIR is '{explicit}', which is not a folder. Create it (one file per key, named like "
-                f"'host.master' or 'functions.<function>.<name>') or unset the variable."
-            )
-        return Path(explicit)
-    if environ.get("AzureWebJobsSecretStorageType", "").strip().lower() != "kubernetes":
-        return None
-    secret_name = environ.get("AzureWebJobsKubernetesSecretName", "")
-    if secret_name and Path(secret_name).is_dir():
-        return Path(secret_name)
-    if DEFAULT_PIN_DIR.is_dir():
-        return DEFAULT_PIN_DIR
-    log.warning(
-        "AzureWebJobsSecretStorageType is 'kubernetes' but no keys folder was found (AzureWebJobsKubernetesSecretName "
-        "is not a folder and %s does not exist); keys are kept in the Overcast store. Mount the secret as a folder "
-        "or set OVERCAST_KEYS_DIR.",
-        DEFAULT_PIN_DIR,
-    )
-    return None
-
-
-def _read_folder(folder: Path, pins: _Pins) -> None:
-    try:
-        entries = sorted(os.scandir(folder), key=lambda e: e.name)
-    except OSError:
-        return  # an unmounted secret pins nothing; the stored keys apply
-    for entry in entries:
-        # Kubernetes mounts add '..data' and timestamped folders next to the key files.
-        if entry.name.startswith(".") or not _is_pin_name(entry.name) or not entry.is_file():
-            continue
-        try:
-            pins.add(entry.name, Path(entry.path).read_text(encoding="utf-8"), f"file '{entry.path}'")
-        except (OSError, UnicodeDecodeError):
-            continue
-
-
-def _merge(stored: dict[str, str], pinned: dict[str, _Pin]) -> dict[str, str]:
+def _merge(stored: dict[str, str], pinned: dict[str, Pin]) -> dict[str, str]:
     merged = {n: v for n, v in stored.items() if n.lower() not in pinned}
     merged.update({p.name: p.value for p in pinned.values()})
     return merged
@@ -250,7 +168,7 @@ class _Keys:
     _function_tiers: dict[str, tuple[tuple[str, bytes], ...]] = field(default_factory=dict)
 
     @staticmethod
-    def build(loaded_at: float, pins: _Pins, stored: Mapping[str, str]) -> _Keys:
+    def build(loaded_at: float, pins: Pins, stored: Mapping[str, str]) -> _Keys:
         raw_host = stored.get(HOST_DOC)
         host_doc = _parse(raw_host, HOST_DOC) if raw_host is not None else {}
         master_entry = _readable(host_doc.get("masterKey"))
@@ -299,20 +217,20 @@ class KeyRing:
         self._clock = clock
         # The environment is fixed for the life of a process; the folder is re-read on every refresh, because
         # Kubernetes updates a mounted secret in place.
-        self._env_pins = [(name, value) for name, value in env.items() if _is_pin_name(name)]
-        self._folder = _pin_folder(env)
+        self._env_pins = [(name, value) for name, value in env.items() if is_pin_name(name)]
+        self._folder = pin_folder(env)
         self._cache: _Keys | None = None
         self._read_lock = threading.Lock()
         self._write_lock = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------------------------------
 
-    def _pins(self) -> _Pins:
-        pins = _Pins()
+    def _pins(self) -> Pins:
+        pins = Pins()
         for name, value in self._env_pins:
             pins.add(name, value, f"environment variable '{name}'")
         if self._folder is not None:
-            _read_folder(self._folder, pins)
+            read_folder(self._folder, pins)
         return pins
 
     def _load(self) -> _Keys:
@@ -449,7 +367,7 @@ class KeyRing:
         return found if found is not None else self._modify(HOST_DOC, self._fresh_host, add, "")
 
     @staticmethod
-    def _refuse_pinned(pin: _Pin | None, what: str) -> None:
+    def _refuse_pinned(pin: Pin | None, what: str) -> None:
         if pin is not None:
             raise KeyPinnedError(f"The {what} is pinned by {pin.source}; change or remove it there.")
 
