@@ -101,8 +101,8 @@ def start_host(tmp_path: Path) -> Iterator[object]:
     started: list[RunningHost] = []
 
     def start(app: str, *args: str, env: dict[str, str] | None = None, ready: bool = True,
-              app_dir: Path | None = None) -> RunningHost:
-        host = RunningHost(app_dir or APPS / app, tmp_path / f"data{len(started)}", list(args), env)
+              app_dir: Path | None = None, data_dir: Path | None = None) -> RunningHost:
+        host = RunningHost(app_dir or APPS / app, data_dir or tmp_path / f"data{len(started)}", list(args), env)
         started.append(host)
         if ready:
             host.wait_ready()

@@ -82,12 +82,3 @@ def test_keys_pinned_from_environment_and_folder(start_host, tmp_path) -> None:
     host = start_host("basic", env={"host.master": "pinned-master-key", "OVERCAST_KEYS_DIR": str(folder)})
     assert host.client.get("/api/secure", params={"code": "pinned-function-key"}).status_code == 200
     assert host.client.get("/api/needsadmin", params={"code": "pinned-master-key"}).status_code == 200
-
-
-def test_keys_are_shared_across_restarts(start_host) -> None:
-    host = start_host("basic")
-    before = host.keys()
-    host.stop()
-    again = start_host("basic", app_dir=host.app_dir)
-    del again
-    assert before["master"]

@@ -153,8 +153,3 @@ def test_logs_from_threads_and_tasks_carry_the_invocation(host) -> None:
     for text in ("log from function", "log from thread", "log from task"):
         host.wait_for(text)
     del invocation_id
-
-
-def test_local_settings_values_reach_the_environment(host) -> None:
-    functions = json.dumps(host.client.get("/admin/functions").json())
-    assert "disabledfn" in functions

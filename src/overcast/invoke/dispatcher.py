@@ -71,12 +71,13 @@ class Dispatcher:
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _decode_args(self, invocation: Invocation) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _decode_args(self, invocation: Invocation) -> tuple[dict[str, Any], dict[str, Any], Any]:
         """Arguments for the call and the Out objects created for output parameters."""
         global _OUT
         spec = invocation.function
         args: dict[str, Any] = {}
         outs: dict[str, Any] = {}
+        context: Any = None
         for param in spec.params:
             if param.is_out:
                 if _OUT is None:
@@ -86,8 +87,9 @@ class Dispatcher:
                 args[param.name] = self._decode(param, invocation.trigger, invocation)
             else:
                 args[param.name] = self._decode(param, invocation.inputs.get(param.name), invocation)
-        if spec.needs_context:
-            args["context"] = make_context(
+        # Extension hooks get the context even when the function does not ask for one, as in the worker.
+        if spec.needs_context or self._extensions:
+            context = make_context(
                 invocation_id=invocation.invocation_id,
                 function_name=spec.name,
                 function_directory=spec.directory,
@@ -97,7 +99,9 @@ class Dispatcher:
                 max_retry_count=invocation.max_retry_count,
                 previous_error=invocation.previous_error,
             )
-        return args, outs
+            if spec.needs_context:
+                args["context"] = context
+        return args, outs, context
 
     @staticmethod
     def _decode(param: ParamSpec, datum: Any, invocation: Invocation) -> Any:
@@ -148,8 +152,7 @@ class Dispatcher:
             else:
                 raise RuntimeError(f"function '{spec.name}' without a $return binding returned a non-None value")
 
-    async def _call(self, spec: FunctionSpec, args: dict[str, Any], invocation: Invocation) -> Any:
-        context = args.get("context")
+    async def _call(self, spec: FunctionSpec, args: dict[str, Any], context: Any, invocation: Invocation) -> Any:
         hooks = self._extensions
         if spec.is_async:
             if not hooks:
@@ -213,8 +216,8 @@ class Dispatcher:
                                   f"Id={invocation.invocation_id})")
         token = current.set(InvocationScope(invocation.invocation_id, spec.name))
         try:
-            args, outs = self._decode_args(invocation)
-            returned = await self._call(spec, args, invocation)
+            args, outs, context = self._decode_args(invocation)
+            returned = await self._call(spec, args, context, invocation)
             result.raw_return = returned
             # HTTP streaming hands the unencoded return value straight to the web layer.
             self._outputs(spec, outs, returned, result, streamed=invocation.raw_result,

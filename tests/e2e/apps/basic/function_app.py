@@ -160,3 +160,15 @@ def nightly(timer: func.TimerRequest) -> None:
     import pathlib
 
     pathlib.Path(os.environ["MARKER_FILE"]).write_text(f"past_due={timer.past_due}")
+
+
+@app.route(route="env/{name}")
+def env(req: func.HttpRequest) -> func.HttpResponse:
+    import os
+
+    return func.HttpResponse(os.environ.get(req.route_params["name"], "<unset>"))
+
+
+@app.route(route="thread")
+def thread_name(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(threading.current_thread().name)
