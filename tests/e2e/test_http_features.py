@@ -96,3 +96,9 @@ def test_user_log_level_hides_information(start_host) -> None:
     host.client.get("/api/logs")
     host.client.get("/api/hello")
     assert "log from function" not in host.output
+
+
+def test_asgi_and_wsgi_middleware_inside_functions(start_host) -> None:
+    host = start_host("middleware")
+    assert host.client.get("/api/asgi/one").json() == {"item": "one", "via": "asgi"}
+    assert host.client.get("/api/wsgi/two").json() == {"item": "two", "via": "wsgi"}
