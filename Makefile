@@ -1,5 +1,5 @@
 # One place for the commands the README and CI use.
-PYTHON ?= python
+PYTHON ?= python3
 
 .PHONY: install check test bench
 
