@@ -17,7 +17,7 @@ DEFAULT_PORT = 7071
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_BODY_LIMIT = 104_857_600
 LOG_LEVELS = ("Trace", "Debug", "Information", "Warning", "Error", "Critical", "None")
-_SCRIPT_FILE = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py$")
+_SCRIPT_FILE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py")
 
 
 @dataclass(frozen=True)
@@ -127,7 +127,7 @@ def load(options: StartOptions, environ: MutableMapping[str, str] | None = None)
             env[f"AzureFunctionsJobHost__functions__{i}"] = name
     host_json = load_host_json(root, env)
     script_file = env.get("PYTHON_SCRIPT_FILE_NAME", "function_app.py")
-    if not _SCRIPT_FILE.match(script_file):
+    if not _SCRIPT_FILE.fullmatch(script_file):
         raise ConfigError(f"Invalid file name: {script_file} (PYTHON_SCRIPT_FILE_NAME).")
     port = options.port or local.local_http_port or DEFAULT_PORT
     if not 0 <= port <= 65535:
