@@ -1,0 +1,1 @@
+"""Trigger listeners: they turn store events into invocations and settle them from the result."""

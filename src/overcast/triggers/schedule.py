@@ -1,0 +1,447 @@
+"""Timer schedules (§6.3): NCRONTAB and TimeSpan parsing, next occurrences with the host's DST rules, the time zone,
+the persisted schedule status and the listener's start/after-run decisions. Pure: no I/O, no clock, no sleeping.
+
+The cron parser is our own, not croniter: NCrontab differs from Vixie cron (and croniter) in ways apps can observe --
+day-of-month AND day-of-week, reversed ranges swapped (``Fri-Sun`` = Sun..Fri), any name prefix (``Ju`` = June),
+``*/0`` allowed, ``7``/``?``/``L`` rejected -- and the host's DST handling has to be layered on top anyway.
+Returned datetimes carry a fixed UTC offset (like .NET's DateTimeOffset) so that subtracting them from a ZoneInfo
+``now`` is exact across DST; Python ignores offsets when both sides share one ZoneInfo object.
+"""
+
+from __future__ import annotations
+
+import bisect
+import calendar
+import itertools
+import json
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import MAXYEAR, date, datetime, timedelta, timezone, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from overcast.config.timespan import parse_timespan
+from overcast.errors import ConfigError
+
+UTC = timezone.utc
+MIN = datetime.min.replace(tzinfo=UTC)  # .NET DateTime.MinValue: the status "Last" of a timer that never ran
+NEVER = datetime.max.replace(tzinfo=UTC)  # the next occurrence of a schedule that cannot fire (e.g. 30 February)
+_NOT_RECOGNIZED = "The schedule expression '{}' was not recognized as a valid cron expression or timespan string."
+_MAX_TIMESPAN_SECONDS = 10675199 * 86400.0  # .NET TimeSpan.MaxValue (whole days); beyond it TryParse fails
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # longest length, so 29 February is reachable
+
+# NCrontab's fields: name, minimum, maximum, names (matched by case-insensitive prefix, first match wins).
+_FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
+    ("second", 0, 59, ()),
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day", 1, 31, ()),
+    ("month", 1, 12, ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+                      "October", "November", "December")),
+    ("day-of-week", 0, 6, ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")),
+)
+
+
+class CronSyntaxError(ValueError):
+    """Why NCrontab rejects an expression; chained under the host's ConfigError so the detail is not lost."""
+
+
+def _value(text: str, field: int) -> int:
+    what, low, _high, names = _FIELDS[field]
+    if not text:
+        raise CronSyntaxError(f"a {what} value is empty")
+    if text[0] in "0123456789":
+        if not re.fullmatch(r"[0-9]+", text):
+            raise CronSyntaxError(f"{text!r} is not a number ({what})")
+        return int(text)
+    folded = text.casefold()
+    for index, name in enumerate(names):
+        if name.casefold().startswith(folded):
+            return index + low
+    raise CronSyntaxError(f"{text!r} is not a valid {what} value")
+
+
+def _parse_field(text: str, field: int) -> tuple[int, ...]:
+    """The sorted values one NCrontab field allows (``CrontabFieldImpl.InternalParse`` + ``Accumulate``)."""
+    what, low, high, _names = _FIELDS[field]
+    values: set[int] = set()
+    for item in text.split(","):
+        step: int | None = None
+        if (slash := item.find("/")) > 0:
+            if not re.fullmatch(r"[+-]?[0-9]+", item[slash + 1:]):
+                raise CronSyntaxError(f"{item!r} has an invalid step ({what})")
+            step, item = int(item[slash + 1:]), item[:slash]
+        if item == "*":
+            start, end = low, high
+        else:
+            if (dash := item.find("-")) > 0:
+                start, end = _value(item[:dash], field), _value(item[dash + 1:], field)
+            else:
+                start = _value(item, field)
+                end = high if step is not None else start  # "5/15" means 5-max/15
+            start, end = min(start, end), max(start, end)  # NCrontab swaps a reversed range
+            if start < low or end > high:
+                raise CronSyntaxError(f"{item!r} is outside {low}-{high} ({what})")
+        values.update(range(start, end + 1, max(step or 1, 1)))  # a step below 1 counts as 1
+    return tuple(sorted(values))
+
+
+def _at_or_after(values: tuple[int, ...], start: int) -> int | None:
+    index = bisect.bisect_left(values, start)
+    return values[index] if index < len(values) else None
+
+
+def _aware(moment: datetime, what: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{what} must be a timezone-aware datetime, got {moment!r}")
+
+
+def _fixed(moment: datetime) -> datetime:
+    """The same instant with a fixed offset (see the module docstring)."""
+    if isinstance(moment.tzinfo, timezone):
+        return moment
+    offset = moment.utcoffset()  # replace, not astimezone: no overflow converting the year-1 MIN
+    return moment.replace(tzinfo=timezone(offset) if offset else UTC, fold=0)
+
+
+def _is_ambiguous(wall: datetime, tz: tzinfo) -> bool:
+    """True for a wall time that occurs twice (fall back); gap times have two offsets too but do not round-trip."""
+    first = wall.replace(tzinfo=tz, fold=0)
+    if first.utcoffset() == wall.replace(tzinfo=tz, fold=1).utcoffset():
+        return False
+    return first.astimezone(UTC).astimezone(tz).replace(tzinfo=None, fold=0) == wall.replace(fold=0)
+
+
+def _resolve(wall: datetime, tz: tzinfo) -> datetime:
+    """A wall time as .NET's ``new DateTimeOffset(local).ToLocalTime()`` reads it: an ambiguous time takes the
+    standard (second) offset, a time in the spring-forward gap the offset before it, which shifts it forward."""
+    fold = 1 if _is_ambiguous(wall, tz) else 0
+    return wall.replace(tzinfo=tz, fold=fold).astimezone(UTC).astimezone(tz)
+
+
+class Schedule(ABC):
+    """A parsed ``schedule``. ``tz`` is the zone cron fields are read in; None means the zone of the datetime passed
+    in (so pass ``resolve_time_zone(...)`` to ``parse_schedule`` unless every caller passes ZoneInfo datetimes)."""
+
+    adjust_for_dst: bool = True
+
+    def __init__(self, expression: str, tz: tzinfo | None) -> None:
+        self.expression = expression
+        self.tz = tz
+
+    def zone(self, moment: datetime, zone: tzinfo | None = None) -> tzinfo:
+        chosen = zone if zone is not None else self.tz if self.tz is not None else moment.tzinfo
+        assert chosen is not None  # callers check awareness first
+        return chosen
+
+    @abstractmethod
+    def next_after(self, after: datetime, *, zone: tzinfo | None = None) -> datetime:
+        """The first occurrence strictly after ``after`` (fixed-offset aware), or NEVER."""
+
+    @abstractmethod
+    def is_sub_minute(self) -> bool:
+        """True when the host turns useMonitor off because the schedule fires more than once a minute."""
+
+    def occurrences(self, after: datetime, count: int) -> list[datetime]:
+        """The next ``count`` occurrences (fewer if the schedule ends), as the host logs them on start."""
+        _aware(after, "after")
+        zone, moment = self.zone(after), after
+        found: list[datetime] = []
+        while len(found) < count and (moment := self.next_after(moment, zone=zone)) != NEVER:
+            found.append(moment)
+        return found
+
+    def __str__(self) -> str:
+        return self.expression
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.expression!r}, tz={self.tz!r})"
+
+
+class CronSchedule(Schedule):
+    """NCRONTAB ``{second} {minute} {hour} {day} {month} {day-of-week}`` (5 fields: second 0), host DST rules."""
+
+    def __init__(self, expression: str, tz: tzinfo | None = None) -> None:
+        super().__init__(expression, tz)
+        tokens = [token for token in expression.split(" ") if token]  # NCrontab splits on spaces only
+        self.has_seconds = len(tokens) != 5
+        if not self.has_seconds:
+            tokens.insert(0, "0")
+        elif len(tokens) != 6:
+            raise CronSyntaxError(f"{len(tokens)} fields; a cron expression has 6 (or 5, without seconds)")
+        self.fields = tuple(_parse_field(token, index) for index, token in enumerate(tokens))
+        self._weekdays = frozenset(self.fields[5])
+        self._never = not any(day <= _MONTH_DAYS[month - 1] for month in self.fields[4] for day in self.fields[3])
+        # CronSchedule.IsInterval: a run of consecutive values ("*" or "a-b" once NCrontab re-formats the
+        # expression) in the second (6 fields only), minute or hour field makes it an "interval" schedule.
+        checked = self.fields[0:3] if self.has_seconds else self.fields[1:3]
+        self.is_interval = any(b - a == 1 for values in checked for a, b in itertools.pairwise(values))
+
+    def is_sub_minute(self) -> bool:
+        # ShouldDisableScheduleMonitor: minute..day-of-week all "*" and two or more seconds in a minute.
+        full = all(len(self.fields[i]) == _FIELDS[i][2] - _FIELDS[i][1] + 1 for i in range(1, 6))
+        return self.has_seconds and len(self.fields[0]) >= 2 and full
+
+    def next_wall(self, base: datetime) -> datetime | None:
+        """NCrontab's next occurrence: the first matching wall-clock second strictly after naive ``base``, searched
+        field by field (month, day, hour, minute, second), with day-of-month AND day-of-week."""
+        if self._never:
+            return None
+        seconds, minutes, hours, days, months, _ = self.fields
+        start = base.replace(microsecond=0, fold=0) + timedelta(seconds=1)
+        year, month, day, hour, minute, second = start.timetuple()[:6]
+        while year <= MAXYEAR:
+            found = _at_or_after(months, month)
+            if found is None:
+                year, month, day, hour, minute, second = year + 1, 1, 1, 0, 0, 0
+                continue
+            if found != month:
+                month, day, hour, minute, second = found, 1, 0, 0, 0
+            month_days = calendar.monthrange(year, month)[1]
+            found = _at_or_after(days, day)
+            while found is not None and found <= month_days and date(year, month, found).isoweekday() % 7 not in (
+                    self._weekdays):
+                found = _at_or_after(days, found + 1)
+            if found is None or found > month_days:
+                month, day, hour, minute, second = month + 1, 1, 0, 0, 0
+                continue
+            if found != day:
+                day, hour, minute, second = found, 0, 0, 0
+            if (found := _at_or_after(hours, hour)) is None:
+                day, hour, minute, second = day + 1, 0, 0, 0
+                continue
+            if found != hour:
+                hour, minute, second = found, 0, 0
+            if (found := _at_or_after(minutes, minute)) is None:
+                hour, minute, second = hour + 1, 0, 0
+                continue
+            if found != minute:
+                minute, second = found, 0
+            if (found := _at_or_after(seconds, second)) is None:
+                minute, second = minute + 1, 0
+                continue
+            return datetime(year, month, day, hour, minute, found)
+        return None
+
+    def next_after(self, after: datetime, *, zone: tzinfo | None = None) -> datetime:
+        # CronSchedule.GetNextOccurrence: cron on local wall time, then TryAdjustAmbiguousTime for fall back.
+        _aware(after, "after")
+        tz = self.zone(after, zone)
+        now = after.astimezone(tz)
+        wall = self.next_wall(now.replace(tzinfo=None))
+        if wall is None:
+            return NEVER
+        nxt = _resolve(wall, tz)
+        now_ambiguous = _is_ambiguous(now.replace(tzinfo=None), tz)
+        next_ambiguous = _is_ambiguous(nxt.replace(tzinfo=None), tz)
+        if now_ambiguous or next_ambiguous:
+            shift = nxt.utcoffset() - now.utcoffset()  # type: ignore[operator]  # both aware, never None
+            if shift and (self.is_interval or next_ambiguous):
+                # Crossing into standard time: a point-in-time schedule runs in the first (daylight) pass of the
+                # repeated hour; an interval schedule runs through both passes.
+                nxt = (nxt.astimezone(UTC) + shift).astimezone(tz)
+            elif next_ambiguous and not self.is_interval:
+                # Already in the second pass: assume the first pass ran and skip the repeated wall times.
+                while wall is not None and _is_ambiguous(wall, tz):
+                    wall = self.next_wall(wall)
+                if wall is None:
+                    return NEVER
+                nxt = _resolve(wall, tz)
+        return _fixed(nxt)
+
+
+class IntervalSchedule(Schedule):
+    """A TimeSpan schedule (the host's ConstantSchedule): a fixed elapsed interval, blind to DST."""
+
+    adjust_for_dst = False
+
+    def __init__(self, expression: str, interval: timedelta, tz: tzinfo | None = None) -> None:
+        super().__init__(expression, tz)
+        self.interval = interval
+
+    def is_sub_minute(self) -> bool:
+        return self.interval < timedelta(minutes=1)
+
+    def next_after(self, after: datetime, *, zone: tzinfo | None = None) -> datetime:
+        _aware(after, "after")
+        try:
+            return _fixed((after.astimezone(UTC) + self.interval).astimezone(self.zone(after, zone)))
+        except OverflowError:
+            return NEVER
+
+
+def parse_schedule(expression: str, tz: tzinfo | None = None) -> Schedule:
+    """NCRONTAB first, then a TimeSpan, as ``TimerSchedule.Create`` does; neither is the host's error."""
+    try:
+        return CronSchedule(expression, tz)
+    except CronSyntaxError as error:
+        cron_error = error
+    try:
+        seconds = parse_timespan(expression, what="schedule")
+    except ConfigError as timespan_error:
+        # Chain whichever reason fits what the user probably meant: fields mean cron, one word a TimeSpan.
+        cause = cron_error if len(expression.split()) > 1 else timespan_error
+        raise ConfigError(_NOT_RECOGNIZED.format(expression)) from cause
+    if abs(seconds) > _MAX_TIMESPAN_SECONDS:
+        raise ConfigError(_NOT_RECOGNIZED.format(expression)) from cron_error
+    if seconds <= 0:
+        # The host accepts these and then fires in a tight loop; refusing is kinder than copying that.
+        raise ConfigError(f"The schedule expression '{expression}' is a TimeSpan of zero or less; a timer needs a "
+                          "positive interval such as \"00:05:00\".")
+    return IntervalSchedule(expression, timedelta(seconds=seconds), tz)
+
+
+def use_monitor_for(schedule: Schedule, requested: bool) -> bool:
+    """The host turns useMonitor off (quietly) for schedules that fire more than once a minute."""
+    return requested and not schedule.is_sub_minute()
+
+
+# Time zones. Windows ids are what WEBSITE_TIME_ZONE holds on Windows plans; CLDR's territory-001 mapping.
+_UTC_NAMES = frozenset({"utc", "etc/utc", "coordinated universal time", "gmt", "etc/gmt", "universal", "zulu"})
+_WINDOWS_ZONES = {key.casefold(): value for key, value in {
+    "Pacific Standard Time": "America/Los_Angeles", "Mountain Standard Time": "America/Denver",
+    "US Mountain Standard Time": "America/Phoenix", "Central Standard Time": "America/Chicago",
+    "Eastern Standard Time": "America/New_York", "Atlantic Standard Time": "America/Halifax",
+    "Hawaiian Standard Time": "Pacific/Honolulu", "E. South America Standard Time": "America/Sao_Paulo",
+    "GMT Standard Time": "Europe/London", "W. Europe Standard Time": "Europe/Berlin",
+    "Romance Standard Time": "Europe/Paris", "Central European Standard Time": "Europe/Warsaw",
+    "FLE Standard Time": "Europe/Kiev", "Russian Standard Time": "Europe/Moscow",
+    "South Africa Standard Time": "Africa/Johannesburg", "India Standard Time": "Asia/Kolkata",
+    "China Standard Time": "Asia/Shanghai", "Singapore Standard Time": "Asia/Singapore",
+    "Tokyo Standard Time": "Asia/Tokyo", "AUS Eastern Standard Time": "Australia/Sydney",
+}.items()}
+
+
+def resolve_time_zone(environ: Mapping[str, str]) -> tzinfo:
+    """The zone schedules are read in: ``WEBSITE_TIME_ZONE``, else ``TZ``, else UTC (the host's local zone)."""
+    for variable in ("WEBSITE_TIME_ZONE", "TZ"):
+        raw = environ.get(variable, "").strip()
+        if raw:
+            return _time_zone(variable, raw)
+    return UTC
+
+
+def _time_zone(variable: str, raw: str) -> tzinfo:
+    name = raw[1:] if raw.startswith(":") else raw  # POSIX allows TZ=":Europe/Amsterdam"
+    if name.casefold() in _UTC_NAMES:
+        return UTC
+    name = _WINDOWS_ZONES.get(name.casefold(), name)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        pass
+    same = sorted(zone for zone in available_timezones() if zone.casefold() == name.casefold())
+    hint = f"did you mean '{same[0]}'?" if same else "use an IANA name such as 'Europe/Amsterdam'."
+    raise ConfigError(f"{variable}={raw!r} is not a known time zone; {hint}")
+
+
+def _parse_iso(value: Any, key: str) -> datetime:
+    if value is None:
+        return MIN  # Newtonsoft leaves a missing DateTime at MinValue
+    if not isinstance(value, str):
+        raise ValueError(f"schedule status {key}: {value!r} is not a date string")
+    # Python 3.10's fromisoformat takes neither "Z" nor .NET's 7 fraction digits; normalise both.
+    text = re.sub(r"[Zz]$", "+00:00", value.strip())
+    text = re.sub(r"\.(\d+)", lambda match: "." + match[1][:6].ljust(6, "0"), text, count=1)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"schedule status {key}: {value!r} is not an ISO 8601 date") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ScheduleStatus:
+    """``{"Last","Next","LastUpdated"}``: the last run, the occurrence expected next, and when Next was computed."""
+
+    last: datetime
+    next: datetime
+    last_updated: datetime
+
+    def __post_init__(self) -> None:
+        # Fixed offsets, because Python never finds a ZoneInfo time in a repeated hour equal to another zone's.
+        for what in ("last", "next", "last_updated"):
+            _aware(getattr(self, what), what)
+            object.__setattr__(self, what, _fixed(getattr(self, what)))
+
+    def to_dict(self) -> dict[str, str]:
+        return {"Last": self.last.isoformat(), "Next": self.next.isoformat(),
+                "LastUpdated": self.last_updated.isoformat()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, raw: str | bytes | Mapping[str, Any]) -> ScheduleStatus:
+        """Raises ValueError when ``raw`` is not a status (the host fails the listener's start on that too)."""
+        try:
+            data = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+        except ValueError:
+            data = None
+        if not isinstance(data, Mapping):
+            raise ValueError(f"schedule status is not a JSON object: {raw!r}")
+        return cls(*(_parse_iso(data.get(key), key) for key in ("Last", "Next", "LastUpdated")))
+
+
+@dataclass(frozen=True)
+class StartDecision:
+    fire_now: bool  # past due, or runOnStartup
+    past_due: bool
+    next_due: datetime  # when to fire; ``now`` when fire_now
+    status_to_write: ScheduleStatus | None  # a new or corrected status to persist before anything else
+    missed: datetime | None = None  # the recorded Next that was missed (the host's OriginalSchedule)
+
+
+def decide_on_start(schedule: Schedule, status: ScheduleStatus | None, now: datetime, run_on_startup: bool,
+                    use_monitor: bool) -> StartDecision:
+    """``TimerListener.StartAsync`` + ``ScheduleMonitor.CheckPastDueAsync``; sub-minute schedules are never
+    monitored, whatever ``use_monitor`` says."""
+    _aware(now, "now")
+    zone = schedule.zone(now)
+    to_write: ScheduleStatus | None = None
+    past_due = False
+    if use_monitor_for(schedule, use_monitor):
+        if status is None:
+            to_write = ScheduleStatus(MIN, schedule.next_after(now, zone=zone), _fixed(now))
+            recorded = to_write.next
+        else:
+            # Recompute Next from what it was computed from; a mismatch means the schedule changed.
+            basis = status.last if status.last != MIN else status.last_updated if status.last_updated != MIN else now
+            expected = schedule.next_after(basis, zone=zone)
+            recorded = status.next
+            if status.next != expected:
+                if now > expected:  # a changed schedule must not make the timer past due
+                    basis, expected = now, schedule.next_after(now, zone=zone)
+                to_write = ScheduleStatus(MIN, expected, _fixed(basis))
+                recorded = expected
+        past_due = now > recorded
+    else:
+        recorded = schedule.next_after(now, zone=zone)
+    fire_now = past_due or run_on_startup
+    return StartDecision(fire_now, past_due, _fixed(now) if fire_now else recorded, to_write,
+                         recorded if past_due else None)
+
+
+def after_run(schedule: Schedule, started: datetime, scheduled: datetime | None,
+              now: datetime) -> tuple[datetime, ScheduleStatus]:
+    """The next due time and the status to persist after a run (``TimerListener.InvokeJobFunction``).
+
+    Next is computed from the run's start -- or from ``scheduled`` when the timer fired a little early, so the same
+    occurrence is not due twice. Ticks missed during a long run are not queued: the due time is at most one
+    immediate catch-up (``now``)."""
+    _aware(started, "started")
+    _aware(now, "now")
+    basis = _fixed(scheduled if scheduled is not None and scheduled > started else started)
+    nxt = schedule.next_after(basis, zone=schedule.zone(started))
+    return max(nxt, _fixed(now)), ScheduleStatus(basis, nxt, basis)
+
+
+def timer_request_json(past_due: bool, status: ScheduleStatus | None, schedule: Schedule | None = None) -> str:
+    """The trigger payload ``azure.functions.TimerRequest``'s converter decodes (ScheduleStatus null: unmonitored)."""
+    return json.dumps({
+        "Schedule": {"AdjustForDST": schedule.adjust_for_dst if schedule is not None else True},
+        "ScheduleStatus": status.to_dict() if status is not None else None,
+        "IsPastDue": past_due,
+    }, separators=(",", ":"))
