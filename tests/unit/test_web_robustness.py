@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
@@ -27,9 +28,11 @@ from overcast.web.routing import make_router
 
 BASIC = Path(__file__).resolve().parents[1] / "e2e" / "apps" / "basic"
 SMALL_LIMIT = 256
-ALLOWED_STATUSES = frozenset({200, 201, 202, 204, 400, 401, 404, 413, 429, 500})
+ALLOWED_STATUSES = frozenset({200, 201, 202, 204, 400, 401, 404, 413, 429, 431, 500})
 # Functions of the basic app that fail by design (boom raises; none returns None for an HttpResponse).
 FAILING_BY_DESIGN = frozenset({"boom", "returns_none", "slowasync", "slowsync"})
+TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # an HTTP header name (RFC 9110 token)
+CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # control characters (tab allowed) in a header value
 FUZZ = settings(
     deadline=None, database=None, max_examples=200,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
@@ -120,11 +123,20 @@ def exchange(instance: Instance, scope: dict[str, Any], chunks: list[bytes]) -> 
     body = b"".join(m.get("body", b"") for m in rest)
     headers = list(start.get("headers", []))
     assert all(isinstance(k, bytes) and isinstance(v, bytes) for k, v in headers)
+    assert_sendable(start["status"], headers)
     lengths = [v for k, v in headers if k.lower() == b"content-length"]
     assert len(lengths) <= 1
     if lengths and scope["method"] != "HEAD" and start["status"] not in (204, 304):
         assert int(lengths[0]) == len(body)
     return Exchange(start["status"], headers, body, messages)
+
+
+def assert_sendable(status: int, headers: list[tuple[bytes, bytes]]) -> None:
+    """What an HTTP/1.1 server can put on the wire as a final response (uvicorn refuses anything else)."""
+    assert 200 <= status <= 599, f"status {status} cannot be a final HTTP/1.1 response here"
+    for name, value in headers:
+        assert TOKEN.fullmatch(name), f"invalid header name {name!r}"
+        assert not CONTROL.search(value), f"invalid header value {value!r}"
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -288,7 +300,9 @@ def test_any_request_gets_exactly_one_sane_response(
             int(declared)
     if result.status == 401:
         assert which == "auth"
-    if matched_function(instance, scope) is None and result.status not in (200, 204):
+    if result.status == 431:
+        assert sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > 32 * 1024
+    elif matched_function(instance, scope) is None and result.status not in (200, 204):
         assert result.status == 404  # no function: the homepage (GET/HEAD /) or a 404
 
 
@@ -308,6 +322,7 @@ def test_echo_round_trips_the_request(
     instance = instances["open"]
     headers = [(k, v) for k, v in headers if k.lower() != b"content-length"]
     headers.append((b"content-length", str(len(body)).encode()))
+    assume(sum(len(k) + len(v) + 4 for k, v in headers) <= 32 * 1024)  # larger request headers get 431
     scope = make_scope(method, suffix, query, headers)
     result = exchange(instance, scope, split(body, cuts))
     assert result.status == 200, result.body[:200]
@@ -384,3 +399,35 @@ def test_examples(instances: dict[str, Instance], method: str, raw: bytes, query
 def test_auth_rejects_bad_keys(instances: dict[str, Instance], raw: bytes, headers: list[tuple[bytes, bytes]],
                                status: int) -> None:
     assert exchange(instances["auth"], make_scope("GET", raw, b"", headers), []).status == status
+
+
+@pytest.mark.parametrize(
+    "description",
+    [
+        pytest.param({"body": "x", "status": 100}, id="status-100"),
+        pytest.param({"body": "x", "status": 101}, id="status-101"),
+        pytest.param({"body": "x", "status": 600}, id="status-600"),
+        pytest.param({"body": "x", "status": 999}, id="status-999"),
+        pytest.param({"body": "x", "headers": {"X-A": "a\r\nInjected: yes"}}, id="crlf-in-header-value"),
+        pytest.param({"body": "x", "headers": {"X-A": "a\u0000b"}}, id="nul-in-header-value"),
+        pytest.param({"body": "x", "headers": {"X A": "v"}}, id="space-in-header-name"),
+        pytest.param({"body": "x", "headers": {"": "v"}}, id="empty-header-name"),
+    ],
+)
+def test_function_responses_are_sendable(instances: dict[str, Instance], description: dict[str, Any]) -> None:
+    scope = make_scope("GET", b"/api/strplain", b"v=" + quote(json.dumps(description)).encode(), [])
+    exchange(instances["open"], scope, [])
+
+
+@pytest.mark.parametrize(
+    ("description", "status"),
+    [
+        ({"body": "x", "status": 599}, 599),
+        ({"body": "x", "status": 42}, 200),
+        ({"body": "x", "headers": {"X-Snow": "\u2603"}}, 200),
+        ({"body": "x", "headers": {"X-\u2603": "v"}}, 500),
+    ],
+)
+def test_odd_function_responses(instances: dict[str, Instance], description: dict[str, Any], status: int) -> None:
+    scope = make_scope("GET", b"/api/strplain", b"v=" + quote(json.dumps(description)).encode(), [])
+    assert exchange(instances["open"], scope, []).status == status

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,10 @@ from overcast.web.throttle import Throttle
 log = logging.getLogger("overcast.host.http")
 REASON = "This function was programmatically called via the host APIs."
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+# Kestrel's MaxRequestHeadersTotalSize: larger request headers get 431, before any routing.
+MAX_HEADER_BYTES = 32 * 1024
 HOMEPAGE = (
     b"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Your Functions app is up and running</title></head>"
     b"<body style='font-family:sans-serif;margin:4em'><h1>Your Functions app is up and running</h1>"
@@ -138,16 +143,28 @@ class HostApp:
     async def _reply(self, send: Send, reply: HttpReply, origin: str | None, method: str) -> None:
         """Send a function's reply: its headers (framing headers are ours to set), then host-wide headers."""
         body = reply.body
-        headers = [
-            (k.encode("latin-1"), v.encode("latin-1", "replace"))
-            for k, v in reply.headers
-            if k.lower() not in _FRAMING
-        ]
+        status = reply.status
+        try:
+            headers = [
+                (k.encode("latin-1"), v.encode("latin-1", "replace"))
+                for k, v in reply.headers
+                if k.lower() not in _FRAMING
+            ]
+            bad = not 200 <= status <= 599 or any(
+                not _TOKEN.fullmatch(k) or _CONTROL.search(v) for k, v in headers
+            )
+        except UnicodeEncodeError:
+            bad = True
+        if bad:
+            # What the server could not put on the wire (a 1xx or 600+ status, a header name that is not a token, a
+            # value with CR/LF): Kestrel fails such a response, so the client gets an empty 500, not a broken stream.
+            log.error("The function's HTTP response cannot be sent (status %s or an invalid header); answering 500.",
+                      status)
+            headers, status, body = [], 500, b""
         headers.extend(self._extra_encoded)
         if origin is not None and self._cors.enabled:
             headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in self._cors.response_headers(origin))
-        status = reply.status
-        if status not in (204, 304) and status >= 200:
+        if status not in (204, 304):
             headers.append((b"content-length", str(len(body)).encode()))
         else:
             body = b""
@@ -157,6 +174,10 @@ class HostApp:
     async def _http(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         method: str = scope["method"]
         path: str = scope["path"]
+        raw_headers = scope["headers"]
+        if sum(len(k) + len(v) + 4 for k, v in raw_headers) > MAX_HEADER_BYTES:  # ": " and CRLF per line
+            await send_response(send, 431, [])
+            return
         headers = joined_headers(scope)
         origin = headers.get("origin")
         if self._cors.enabled and origin is not None and method == "OPTIONS" and (
