@@ -39,8 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _start_parser(sub)
     from overcast.cli_keys import add_keys_parser
+    from overcast.cli_queues import add_queue_parsers
 
     add_keys_parser(sub)
+    add_queue_parsers(sub)
     return parser
 
 
@@ -99,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         from overcast.cli_keys import run_keys
 
         return run_keys(args)
+    if args.command in ("queue", "poison"):
+        from overcast.cli_queues import run_queue
+
+        return run_queue(args)
     parser.print_help()
     return 0
 

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from overcast.config.local_settings import load_local_settings
+from overcast.cli_common import app_environment, data_dir_for, location_options, script_root_for
 from overcast.errors import ConfigError, OvercastError
 
 if TYPE_CHECKING:
@@ -27,14 +25,6 @@ _HINTS = {
 }
 
 
-def _location_options(parser: argparse.ArgumentParser) -> None:
-    # SUPPRESS: an option given before the sub-command must survive the sub-command's own (absent) default.
-    parser.add_argument("--script-root", "--prefix", default=argparse.SUPPRESS, metavar="DIR",
-                        help="the app folder (default: the current folder)")
-    parser.add_argument("--data-dir", default=argparse.SUPPRESS, metavar="DIR",
-                        help="the store folder (default: OVERCAST_DATA_DIR or <script root>/.overcast)")
-
-
 def _target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--function", metavar="FN", default=None, help="a key of this function (default: a host key)")
     parser.add_argument("--system", action="store_true", help="a host system key instead of a host function key")
@@ -43,11 +33,11 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
 def add_keys_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add ``keys`` and its sub-commands (list, set, new, delete) to the ``overcast`` parser."""
     location = argparse.ArgumentParser(add_help=False)
-    _location_options(location)
+    location_options(location)
     keys = subparsers.add_parser(
         "keys", help="list or change function keys", description="List or change the function keys of the app."
     )
-    _location_options(keys)
+    location_options(keys)
     commands = keys.add_subparsers(dest="keys_command", metavar="COMMAND", required=True)
     listing = commands.add_parser("list", parents=[location], help="show every key")
     listing.add_argument("--json", action="store_true", help="print one JSON object (master, host, system, functions)")
@@ -61,23 +51,6 @@ def add_keys_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
     deleter = commands.add_parser("delete", parents=[location], help="delete a key")
     _target_options(deleter)
     deleter.add_argument("name", metavar="NAME", help="key name")
-
-
-def _environment(script_root: Path) -> dict[str, str]:
-    """The variables the host would see: the environment, completed by local.settings.json Values."""
-    environ = dict(os.environ)
-    for name, value in load_local_settings(script_root).values.items():
-        environ.setdefault(name, value)
-    return environ
-
-
-def _data_dir(args: argparse.Namespace, script_root: Path, environ: dict[str, str]) -> Path:
-    given = getattr(args, "data_dir", None)
-    if given:
-        return Path(given).resolve()
-    if environ.get("OVERCAST_DATA_DIR"):
-        return Path(environ["OVERCAST_DATA_DIR"]).resolve()
-    return script_root / ".overcast"
 
 
 def _describe(args: argparse.Namespace) -> str:
@@ -149,15 +122,12 @@ def _run(ring: KeyRing, args: argparse.Namespace) -> int:
 def run_keys(args: argparse.Namespace) -> int:
     """Run one ``overcast keys`` command: 0 on success, 1 when it failed, 2 when the request was invalid."""
     try:
-        script_root = Path(getattr(args, "script_root", None) or Path.cwd()).resolve()
-        if not script_root.is_dir():
-            raise ConfigError(f"Script root '{script_root}' is not a directory. Pass --script-root with your app's "
-                              f"folder.")
-        environ = _environment(script_root)
+        script_root = script_root_for(args)
+        environ = app_environment(script_root)
         from overcast.backends import open_state_store
         from overcast.web.keys import KeyRing
 
-        store = open_state_store(_data_dir(args, script_root, environ))
+        store = open_state_store(data_dir_for(args, script_root, environ))
         try:
             return _run(KeyRing(store, environ), args)
         finally:

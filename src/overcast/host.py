@@ -24,9 +24,12 @@ from overcast.observe.scope import propagate_into_threads
 
 log = logging.getLogger("overcast.host.startup")
 EXIT_FATAL = 3
+GRACEFUL_SECONDS = 30
 # Triggers with a listener in this release; others run only through POST /admin/functions/{name}.
-LISTENED_TRIGGERS = frozenset({"httpTrigger"})
-SUPPORTED_BINDINGS = frozenset({"http"})
+LISTENED_TRIGGERS = frozenset({"httpTrigger", "queueTrigger", "timerTrigger"})
+SUPPORTED_BINDINGS = frozenset({"http", "queue"})
+STORAGE_TYPES = frozenset({"queueTrigger", "queue", "blobTrigger", "blob", "table"})
+LISTENER_TYPES = frozenset({"queueTrigger", "queue", "timerTrigger"})
 
 
 def host_id(settings: Settings) -> str:
@@ -39,9 +42,23 @@ def host_id(settings: Settings) -> str:
 
 
 def _mark_unsupported(index: AppIndex) -> None:
+    from overcast.config.connections import resolve_connection
+
     for spec in index.functions:
         if spec.in_error:
             continue
+        for binding in spec.bindings:
+            if binding.type in STORAGE_TYPES:
+                problem = resolve_connection(binding.get("connection"), os.environ).problem(spec.name, binding.name)
+                if problem:
+                    spec.errors.append(problem)
+            if binding.type == "timerTrigger":
+                from overcast.triggers.schedule import parse_schedule, resolve_time_zone
+
+                try:
+                    parse_schedule(str(binding.get("schedule") or ""), resolve_time_zone(os.environ))
+                except ConfigError as exc:
+                    spec.errors.append(str(exc))
         for binding in spec.bindings:
             if binding.is_trigger or binding.type in SUPPORTED_BINDINGS:
                 continue
@@ -75,6 +92,7 @@ class Instance:
     native: Any
     state: Any
     store: Any
+    triggers: Any = None
 
     def close(self) -> None:
         self.dispatcher.shutdown()
@@ -112,6 +130,7 @@ def build(settings: Settings, on_stuck: Any = None) -> Instance:
         worker_extensions=settings.worker_extensions,
         on_stuck=on_stuck,
     )
+    triggers = _storage_triggers(settings, index, dispatcher, store)
     state = HostState()
     admin = AdminApi(
         index=index, dispatcher=dispatcher, state=state, host_id=host_id(settings),
@@ -126,7 +145,29 @@ def build(settings: Settings, on_stuck: Any = None) -> Instance:
         settings=settings, router=make_router(routes), dispatcher=dispatcher, keys=keys, state=state,
         admin=admin, native=native, streaming=streaming,
     )
-    return Instance(settings, index, app, routes, keys, dispatcher, native, state, store)
+    return Instance(settings, index, app, routes, keys, dispatcher, native, state, store, triggers)
+
+
+def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, state: Any) -> Any:
+    """Stores, binding I/O and trigger listeners, only when some loaded function uses them."""
+    used = {b.type for f in index.functions if not f.in_error and not f.disabled for b in f.bindings}
+    if not used & LISTENER_TYPES:
+        return None
+    from overcast.backends import open_lease_store, open_queue_store
+    from overcast.bindings.io import BindingIO
+    from overcast.triggers.manager import StoreIO, Stores, TriggerManager
+    from overcast.triggers.wakeup import Wakeups
+
+    stores = Stores(state=state)
+    if used & {"queueTrigger", "queue"}:
+        stores.queues = open_queue_store(settings.data_dir)
+    if "timerTrigger" in used:
+        stores.leases = open_lease_store(settings.data_dir)
+    wakeups, io = Wakeups(), StoreIO()
+    manager = TriggerManager(settings, index, dispatcher, stores, wakeups, io, host_id(settings))
+    if stores.queues is not None:
+        dispatcher.binding_io = BindingIO(stores.queues, wakeups, manager.queue_options.message_encoding, io)
+    return manager
 
 
 def _banner_key(instance: Instance) -> Any:
@@ -219,7 +260,7 @@ async def _serve(instance: Instance, handle: Any) -> int:
         loop="none",
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
         server_header=False,
         proxy_headers=False,  # the host builds URLs from the Host header; X-Forwarded-* is not trusted
         date_header=True,
@@ -231,12 +272,17 @@ async def _serve(instance: Instance, handle: Any) -> int:
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets=sockets)
             if self.started:
+                if instance.triggers is not None:
+                    instance.triggers.start()
                 instance.state.state = "Running"
                 handle.notify("ready")
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             instance.state.state = "Stopping"
+            # HTTP first, exactly as uvicorn drains it; then the listeners stop taking messages and settle theirs.
             await super().shutdown(sockets=sockets)
+            if instance.triggers is not None:
+                await instance.triggers.stop(GRACEFUL_SECONDS)
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             super().handle_exit(sig, frame)

@@ -8,7 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -180,6 +180,31 @@ def _index_v1(script_root: Path) -> AppIndex:
     return index
 
 
+# Binding properties where the host resolves %AppSetting% references once, at indexing (§7).
+SETTING_PROPERTIES = ("queueName", "schedule", "path", "tableName", "partitionKey", "rowKey", "filter", "take")
+
+
+def _resolve_app_settings(spec: FunctionSpec, environ: Mapping[str, str]) -> None:
+    from overcast.bindings.expressions import resolve_app_settings
+
+    resolved: list[BindingSpec] = []
+    for binding in spec.bindings:
+        raw = dict(binding.raw)
+        for key, value in binding.raw.items():
+            if isinstance(value, str) and "%" in value and key.lower() in {p.lower() for p in SETTING_PROPERTIES}:
+                try:
+                    raw[key] = resolve_app_settings(
+                        value, environ, what=f"function '{spec.name}', binding '{binding.name}' {key}"
+                    )
+                except ConfigError as exc:
+                    spec.errors.append(str(exc))
+        resolved.append(BindingSpec(binding.name, binding.type, binding.direction, binding.data_type, raw))
+    spec.bindings = tuple(resolved)
+    spec.params = tuple(
+        replace(p, binding=next(b for b in spec.bindings if b.name == p.name)) for p in spec.params
+    )
+
+
 def index_app(script_root: Path, script_file: str, allow_list: tuple[str, ...] | None,
               environ: Mapping[str, str] = os.environ) -> AppIndex:
     """Import and index the app under ``script_root``; raises AppLoadError when the app cannot load at all."""
@@ -198,5 +223,6 @@ def index_app(script_root: Path, script_file: str, allow_list: tuple[str, ...] |
     for spec in index.functions:
         if parse_bool(environ.get(f"AzureWebJobs.{spec.name}.Disabled")):
             spec.disabled = True
+        _resolve_app_settings(spec, environ)
     index.functions.sort(key=lambda f: f.name.lower())
     return index

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 from overcast.backends.base import StateStore
 from overcast.errors import StoreError
 
-__all__ = ["StateStore", "open_state_store"]
+__all__ = ["StateStore", "open_lease_store", "open_queue_store", "open_state_store"]
 
 _GITIGNORE = "# Created by Overcast: this folder holds the app's keys and state. Do not commit it.\n*\n"
 
@@ -30,3 +31,19 @@ def open_state_store(data_dir: Path) -> StateStore:
     from overcast.backends.sqlite import SqliteStateStore
 
     return SqliteStateStore(data_dir / "overcast.db")
+
+
+def open_queue_store(data_dir: Path) -> Any:
+    """Queues in ``<data_dir>/overcast.db`` (SQLite), shared by every instance."""
+    open_state_store(data_dir).close()  # creates the folder (and its .gitignore) like the state store does
+    from overcast.backends.sqlite.queues import SqliteQueueStore
+
+    return SqliteQueueStore(data_dir / "overcast.db")
+
+
+def open_lease_store(data_dir: Path) -> Any:
+    """Singleton leases in ``<data_dir>/overcast.db`` (SQLite), shared by every instance."""
+    open_state_store(data_dir).close()
+    from overcast.backends.sqlite.leases import SqliteLeaseStore
+
+    return SqliteLeaseStore(data_dir / "overcast.db")

@@ -26,7 +26,14 @@ def _generic(text: str) -> tuple[Any, dict[str, Any]]:
     return Datum(text, "string"), {}
 
 
-MANUAL_INPUTS: dict[str, ManualInput] = {"timerTrigger": _timer}
+def _queue(text: str) -> tuple[Any, dict[str, Any]]:
+    """A message that was never enqueued: no id, no pop receipt, dequeue count 0 (as the host builds it)."""
+    from azure.functions.meta import Datum
+
+    return Datum(text, "string"), {"DequeueCount": Datum("0", "json"), "QueueTrigger": Datum(text, "string")}
+
+
+MANUAL_INPUTS: dict[str, ManualInput] = {"timerTrigger": _timer, "queueTrigger": _queue}
 
 
 def manual_input(trigger_type: str, text: str) -> tuple[Any, dict[str, Any]]:

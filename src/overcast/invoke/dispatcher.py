@@ -67,6 +67,8 @@ class Dispatcher:
         self._watchdog = Watchdog(function_timeout) if function_timeout is not None else None
         self._extensions = worker_extensions
         self._on_stuck = on_stuck
+        # Loads input bindings and writes output bindings other than HTTP (see overcast.bindings.io); set by the host.
+        self.binding_io: Any = None
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -152,6 +154,22 @@ class Dispatcher:
             else:
                 raise RuntimeError(f"function '{spec.name}' without a $return binding returned a non-None value")
 
+    async def _load_inputs(self, invocation: Invocation) -> None:
+        for param in invocation.function.params:
+            if not param.is_out and not param.binding.is_trigger and param.name not in invocation.inputs:
+                invocation.inputs[param.name] = await self.binding_io.load(invocation, param.binding)
+
+    async def _write_outputs(self, invocation: Invocation, result: Result) -> None:
+        """Write every non-HTTP output (Out parameters, then $return); a failed write fails the invocation."""
+        spec = invocation.function
+        for param in spec.params:
+            datum = result.outputs.get(param.name)
+            if param.is_out and datum is not None and param.binding.type != "http":
+                await self.binding_io.store(invocation, param.binding, datum)
+        if result.return_value is not None and spec.return_converter not in (None, "http"):
+            binding = next(b for b in spec.bindings if b.name == "$return")
+            await self.binding_io.store(invocation, binding, result.return_value)
+
     async def _call(self, spec: FunctionSpec, args: dict[str, Any], context: Any, invocation: Invocation) -> Any:
         hooks = self._extensions
         if spec.is_async:
@@ -216,12 +234,16 @@ class Dispatcher:
                                   f"Id={invocation.invocation_id})")
         token = current.set(InvocationScope(invocation.invocation_id, spec.name))
         try:
+            if self.binding_io is not None:
+                await self._load_inputs(invocation)
             args, outs, context = self._decode_args(invocation)
             returned = await self._call(spec, args, context, invocation)
             result.raw_return = returned
             # HTTP streaming hands the unencoded return value straight to the web layer.
             self._outputs(spec, outs, returned, result, streamed=invocation.raw_result,
                           encode_return=invocation.encode_return)
+            if self.binding_io is not None:
+                await self._write_outputs(invocation, result)
             result.succeeded = True
         except InvocationTimeout as exc:
             result.timed_out = True

@@ -29,6 +29,7 @@ class Invocation:
     reason: str
     trigger_metadata: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)  # other input bindings, by binding name
+    binding_data: dict[str, Any] = field(default_factory=dict)  # values for {expressions} in binding paths
     invocation_id: str = field(default_factory=new_invocation_id)
     traceparent: str | None = None
     tracestate: str | None = None

@@ -76,17 +76,20 @@ def _hint(exc: sqlite3.Error) -> str:
     return "check that the folder is writable and on a local disk (SQLite WAL does not work on network shares)"
 
 
-class SqliteStateStore:
-    """One connection per store, guarded by a lock: SQLite serialises writers anyway, and callers cache hot reads."""
+class SqliteDatabase:
+    """One connection to ``overcast.db`` guarded by a lock (SQLite serialises writers anyway); the stores build on it.
 
-    def __init__(self, path: Path) -> None:
+    ``schema`` lists the idempotent statements a store needs; every store applies its own at open.
+    """
+
+    def __init__(self, path: Path, schema: Iterable[str] = SCHEMA) -> None:
         self.path = path
         self._lock = threading.RLock()
         self._pid = os.getpid()
         try:
             conn = connect(path)
             try:
-                apply_schema(conn)
+                apply_schema(conn, schema)
             except BaseException:
                 conn.close()
                 raise
@@ -119,6 +122,16 @@ class SqliteStateStore:
                 if isinstance(exc, sqlite3.Error):
                     raise self._error(action, exc) from exc
                 raise
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None and os.getpid() == self._pid:
+                conn.close()
+
+
+class SqliteStateStore(SqliteDatabase):
+    """The key/value state; callers cache hot reads."""
 
     def get(self, key: str) -> str | None:
         with self._connection(f"read {key!r}") as conn:
@@ -160,9 +173,3 @@ class SqliteStateStore:
                     "SELECT key, value FROM state WHERE key >= ? AND key < ?", (prefix, upper)
                 ).fetchall()
         return {str(k): str(v) for k, v in rows}
-
-    def close(self) -> None:
-        with self._lock:
-            conn, self._conn = self._conn, None
-            if conn is not None and os.getpid() == self._pid:
-                conn.close()

@@ -1,0 +1,41 @@
+"""SqliteLeaseStore: expiring singleton leases in ``overcast.db`` (one owner at a time across processes)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from overcast.backends.sqlite.state import SCHEMA, SqliteDatabase
+
+LEASE_SCHEMA = ["CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL)"]
+
+
+class SqliteLeaseStore(SqliteDatabase):
+    def __init__(self, path: Path, clock: object = time.time) -> None:
+        super().__init__(path, [*SCHEMA, *LEASE_SCHEMA])
+        self._clock = clock
+
+    def _now(self) -> float:
+        return float(self._clock())  # type: ignore[operator]
+
+    def acquire(self, name: str, owner: str, duration: float) -> bool:
+        now = self._now()
+        with self._connection(f"acquire lease {name!r}") as conn:
+            # One statement: insert, or take over when the lease expired or is already ours.
+            cursor = conn.execute(
+                "INSERT INTO leases (name, owner, expires) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+                "owner = excluded.owner, expires = excluded.expires WHERE leases.owner = excluded.owner "
+                "OR leases.expires <= ?",
+                (name, owner, now + duration, now),
+            )
+        return cursor.rowcount == 1
+
+    def release(self, name: str, owner: str) -> None:
+        with self._connection(f"release lease {name!r}") as conn:
+            conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    def holder(self, name: str) -> str | None:
+        with self._connection(f"read lease {name!r}") as conn:
+            query = "SELECT owner FROM leases WHERE name = ? AND expires > ?"
+            row = conn.execute(query, (name, self._now())).fetchone()
+        return None if row is None else str(row[0])

@@ -1,0 +1,116 @@
+"""Builds and runs every trigger listener of one instance, and the store access they share."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from overcast.app.index import AppIndex, parse_retry
+from overcast.app.spec import FunctionSpec, RetrySpec
+from overcast.config.settings import Settings
+from overcast.invoke.dispatcher import Dispatcher
+from overcast.triggers import schedule as sched
+from overcast.triggers.queue import QueueListener
+from overcast.triggers.queue_options import QueueOptions, queue_options
+from overcast.triggers.timer import TimerListener
+from overcast.triggers.wakeup import Wakeups
+
+log = logging.getLogger("overcast.host.triggers")
+T = TypeVar("T")
+RETRY_DOCUMENTED = frozenset({"timerTrigger", "eventHubTrigger", "cosmosDBTrigger", "kafkaTrigger"})
+
+
+class StoreIO:
+    """Runs blocking store calls on a small pool, so a busy SQLite lock never stalls the event loop (and HTTP)."""
+
+    def __init__(self) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="overcast-store")
+
+    async def __call__(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False)
+
+
+@dataclass
+class Stores:
+    """The embedded stores the listeners and bindings use (opened only when a function needs them)."""
+
+    state: Any
+    queues: Any = None
+    leases: Any = None
+
+
+class TriggerManager:
+    def __init__(self, settings: Settings, index: AppIndex, dispatcher: Dispatcher, stores: Stores,
+                 wakeups: Wakeups, io: StoreIO, host_id: str) -> None:
+        self.settings = settings
+        self.queue_options: QueueOptions = queue_options(settings.host_json.section("extensions", "queues"))
+        self._host_retry = parse_retry(settings.host_json.section("retry"), what="host.json retry")
+        self._listeners: list[Any] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._wakeups = wakeups
+        self._io = io
+        for spec in index.functions:
+            if spec.in_error or spec.disabled:
+                continue
+            trigger = spec.trigger
+            if trigger.type == "queueTrigger":
+                queue = str(trigger.get("queueName") or "").lower()
+                self._listeners.append(QueueListener(
+                    spec, queue, stores.queues, dispatcher.invoke, self.queue_options, wakeups, io,
+                    self._retry_for(spec),
+                ))
+            elif trigger.type == "timerTrigger":
+                self._listeners.append(self._timer(spec, stores, dispatcher, host_id))
+
+    def _timer(self, spec: FunctionSpec, stores: Stores, dispatcher: Dispatcher, host_id: str) -> TimerListener:
+        trigger = spec.trigger
+        tz = sched.resolve_time_zone(os.environ)
+        schedule = sched.parse_schedule(str(trigger.get("schedule") or ""), tz)
+        requested = trigger.get("useMonitor")
+        use_monitor = sched.use_monitor_for(schedule, True if requested is None else bool(requested))
+        return TimerListener(
+            spec, schedule, tz, use_monitor=use_monitor, run_on_startup=bool(trigger.get("runOnStartup")),
+            state=stores.state, leases=stores.leases, invoke=dispatcher.invoke, io=self._io, host_id=host_id,
+            owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}", retry=self._retry_for(spec),
+        )
+
+    def _retry_for(self, spec: FunctionSpec) -> RetrySpec | None:
+        """The function's own policy wins over host.json's; HTTP triggers are never retried."""
+        if spec.is_http:
+            return None
+        policy = spec.retry or self._host_retry
+        if policy is not None and spec.trigger.type not in RETRY_DOCUMENTED:
+            # The SDK still applies the loop for these triggers, with this warning (§4.6).
+            log.warning(
+                "Soon retries will not be supported for function '%s'. For more information, please visit "
+                "http://aka.ms/func-retry-policies.", spec.name,
+            )
+        return policy
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._wakeups.bind(loop)
+        for listener in self._listeners:
+            self._tasks.append(loop.create_task(listener.run()))
+
+    async def stop(self, timeout: float) -> None:
+        """Stop taking new work, then wait (bounded) for in-flight invocations to settle their messages."""
+        for listener in self._listeners:
+            listener.stop()
+        try:
+            pending = [*self._tasks, *(listener.drain() for listener in self._listeners)]
+            await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), timeout)
+        except asyncio.TimeoutError:
+            log.warning("Triggers did not finish within %.0f s; unsettled messages return after their lease.", timeout)
+        self._io.shutdown()
