@@ -1,13 +1,26 @@
 """The storage seam: every backend (memory, SQLite, later PostgreSQL) offers these few operations.
 
-Values are strings so that a backend never has to guess a serialisation; callers store JSON when they need structure.
+State values are strings so that a backend never has to guess a serialisation; callers store JSON when they need
+structure. Queues, blobs, tables and leases follow Azure Storage semantics. Every store takes times from an injectable
+``clock`` (seconds since the epoch) so tests move time without sleeping; the small helpers here keep the backends'
+conversions (datetimes, ETags, entity JSON) identical.
 """
 
 from __future__ import annotations
 
+import json
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timezone
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from overcast.backends.names import validate_entity_key
+from overcast.errors import StoreError
+
+Clock = Callable[[], float]  # seconds since the epoch; every store takes one (default time.time) so tests move time
 
 
 class StateStore(Protocol):
@@ -41,6 +54,35 @@ class StateStore(Protocol):
         ...
 
 
+# -- Queues ------------------------------------------------------------------------------------------------------
+
+DEFAULT_TTL = 7 * 24 * 3600.0  # Azure's default message time-to-live
+NEVER_EXPIRES = 253402300799.0  # 9999-12-31T23:59:59Z: what Azure reports for a ttl of -1
+MAX_RECEIVE = 32  # Azure's limit on messages per receive
+
+
+def utc(seconds: float) -> datetime:
+    """A clock reading (seconds since the epoch) as the tz-aware UTC datetime the stores return."""
+    return datetime.fromtimestamp(seconds, timezone.utc)
+
+
+def iso_utc(seconds: float) -> str:
+    """``2024-05-01T12:00:00.123456Z``: the ISO form of table timestamps."""
+    return utc(seconds).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def expiry(now: float, ttl: float | None) -> float:
+    return NEVER_EXPIRES if ttl == -1 else now + (DEFAULT_TTL if ttl is None else ttl)
+
+
+def new_message_id() -> str:
+    return str(uuid.uuid4())
+
+
+def new_pop_receipt() -> str:
+    return secrets.token_urlsafe(12)
+
+
 @dataclass(frozen=True)
 class QueuedMessage:
     """A queue message as stored (the body is what the queue holds: base64 text with the default encoding)."""
@@ -55,44 +97,211 @@ class QueuedMessage:
 
 
 class QueueStore(Protocol):
-    """Azure Storage queue semantics: visibility timeouts, pop receipts, dequeue counts; safe across processes."""
+    """Azure Storage queue semantics: visibility timeouts, pop receipts, dequeue counts; safe across processes.
+
+    Queue names must be valid Azure queue names (lower-case; see :mod:`overcast.backends.names`).
+    """
 
     def enqueue(self, queue: str, body: bytes, *, delay: float = 0.0, ttl: float | None = None) -> QueuedMessage:
-        """Add a message (creating the queue); ``ttl`` default 7 days, -1 never expires."""
+        """Add a message (creating the queue), visible after ``delay`` s; ``ttl`` default 7 days, -1 never expires.
+
+        The returned message carries a pop receipt that deletes or updates it until someone receives it (as Azure).
+        """
         ...
 
     def receive(self, queue: str, max_messages: int, visibility_timeout: float) -> list[QueuedMessage]:
-        """Claim up to ``max_messages`` visible messages in insertion order, atomically (one transaction)."""
+        """Claim up to ``max_messages`` (1-32) visible messages atomically: in the order they became visible, then
+        of insertion. Each gets ``dequeue_count + 1``, a new pop receipt, and stays hidden ``visibility_timeout`` s.
+        Expired messages are dropped; a missing queue gives []."""
         ...
 
     def delete(self, queue: str, message_id: str, pop_receipt: str) -> bool:
-        """Delete a claimed message; False when the receipt is stale."""
+        """Delete a claimed message; False when the receipt is stale (the message was received again or is gone)."""
         ...
 
     def update_visibility(self, queue: str, message_id: str, pop_receipt: str, visibility_timeout: float) -> str | None:
-        """Hide the message for ``visibility_timeout`` more seconds; the new receipt, or None when stale."""
+        """Make the message visible ``visibility_timeout`` s from now (0: at once); the new receipt, None if stale."""
         ...
 
     def move(self, queue: str, message_id: str, pop_receipt: str, to_queue: str) -> bool:
-        """Poison handling in one transaction: copy the body to ``to_queue`` (dequeue count 0), delete the original."""
+        """Poison handling in one transaction: copy the body to ``to_queue`` (created if missing; fresh id,
+        dequeue count 0, default ttl) and delete the original. False (nothing changes) when the receipt is stale."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; later calls raise StoreError. Closing twice is harmless."""
         ...
 
 
 class QueueAdmin(Protocol):
-    def list_queues(self) -> dict[str, int]: ...
+    """What the CLI and admin tools need besides the runtime operations."""
 
-    def peek(self, queue: str, max_messages: int) -> list[QueuedMessage]: ...
+    def list_queues(self) -> dict[str, int]:
+        """Every queue (also empty ones) with its approximate count of unexpired messages."""
+        ...
 
-    def clear(self, queue: str) -> int: ...
+    def peek(self, queue: str, max_messages: int) -> list[QueuedMessage]:
+        """Up to ``max_messages`` visible messages in receive order, without claiming them (no pop receipt)."""
+        ...
+
+    def clear(self, queue: str) -> int:
+        """Delete every message (visible or not); how many unexpired ones there were. The queue stays."""
+        ...
+
+    def delete_queue(self, queue: str) -> bool:
+        """Delete the queue and its messages; False when it did not exist."""
+        ...
+
+
+class QueueBackend(QueueStore, QueueAdmin, Protocol):
+    """A queue store with its admin operations: what every backend implements and ``open_queue_store`` returns."""
+
+
+# -- Blobs -------------------------------------------------------------------------------------------------------
+
+
+def new_etag() -> str:
+    """A quoted hex ETag shaped like Azure's (``"0x8DC1A2B3C4D5E6F"``), random so that every write differs."""
+    return f'"0x8D{secrets.token_hex(7)[:13].upper()}"'
+
+
+@dataclass(frozen=True)
+class BlobProperties:
+    container: str
+    name: str
+    length: int
+    etag: str  # quoted, like the ETag header: '"0x8DC..."'; new on every write
+    last_modified: datetime  # tz-aware UTC
+    content_type: str
+    metadata: Mapping[str, str]  # read-only
+
+
+def blob_properties(container: str, name: str, length: int, etag: str, last_modified: float, content_type: str,
+                    metadata: Mapping[str, str]) -> BlobProperties:
+    return BlobProperties(container, name, length, etag, utc(last_modified), content_type,
+                          MappingProxyType(dict(metadata)))
+
+
+class BlobStore(Protocol):
+    """Block blobs: whole-content writes and reads. A reader sees either the old or the new content, never a mix."""
+
+    def put(self, container: str, name: str, data: bytes, *, content_type: str = "application/octet-stream",
+            metadata: Mapping[str, str] | None = None) -> BlobProperties:
+        """Create or overwrite (creating the container); a new ETag and last-modified time every time."""
+        ...
+
+    def get(self, container: str, name: str) -> tuple[bytes, BlobProperties] | None:
+        """Content and the properties of that very content; None when the blob does not exist."""
+        ...
+
+    def properties(self, container: str, name: str) -> BlobProperties | None: ...
+
+    def delete(self, container: str, name: str) -> bool:
+        """False when the blob did not exist."""
+        ...
+
+    def containers(self) -> list[str]:
+        """Every container, sorted."""
+        ...
+
+    # Declared after every method annotated with the builtin list: in the class body "list" names this method.
+    def list(self, container: str, prefix: str = "") -> list[BlobProperties]:
+        """Blobs whose name starts with ``prefix`` (literal; '/' is an ordinary character), ordered by name."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; later calls raise StoreError. Closing twice is harmless."""
+        ...
+
+
+# -- Tables ------------------------------------------------------------------------------------------------------
+
+Entity = dict[str, Any]
+EntityPredicate = Callable[[Mapping[str, Any]], bool]
+_SYSTEM_PROPERTIES = ("PartitionKey", "RowKey", "Timestamp")
+
+
+def encode_entity(table: str, entity: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(PartitionKey, RowKey, JSON of the other properties): the one form every backend stores.
+
+    A ``Timestamp`` given by the caller is ignored: the store sets it on every write, as Azure does.
+    """
+    partition_key = validate_entity_key("PartitionKey", entity.get("PartitionKey"), table)
+    row_key = validate_entity_key("RowKey", entity.get("RowKey"), table)
+    properties = {k: v for k, v in entity.items() if k not in _SYSTEM_PROPERTIES}
+    for key in properties:
+        if not isinstance(key, str):
+            raise StoreError(f"Entity for table '{table}': property name {key!r} must be a string.")
+    try:
+        # ASCII JSON: lone surrogates (valid in Python strings) then survive every backend's text column.
+        text = json.dumps(properties, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise StoreError(
+            f"Entity ({partition_key!r}, {row_key!r}) for table '{table}' cannot be stored: {exc}; use strings, "
+            f"numbers, booleans (dates as ISO strings)."
+        ) from exc
+    return partition_key, row_key, text
+
+
+def decode_entity(partition_key: str, row_key: str, properties: str, timestamp: float) -> Entity:
+    entity: Entity = {"PartitionKey": partition_key, "RowKey": row_key, "Timestamp": iso_utc(timestamp)}
+    entity.update(json.loads(properties))
+    return entity
+
+
+class TableStore(Protocol):
+    """Azure Tables: entities keyed by (PartitionKey, RowKey) within a table; table names ignore case."""
+
+    def insert(self, table: str, entity: Mapping[str, Any]) -> None:
+        """Add a new entity (creating the table); StoreError when one with the same keys exists."""
+        ...
+
+    def upsert(self, table: str, entity: Mapping[str, Any]) -> None:
+        """Insert or replace the whole entity."""
+        ...
+
+    def get(self, table: str, partition_key: str, row_key: str) -> Entity | None: ...
+
+    def query(self, table: str, predicate: EntityPredicate | None = None, partition_key: str | None = None,
+              take: int | None = None) -> list[Entity]:
+        """Entities ordered by (PartitionKey, RowKey), optionally of one partition, that satisfy ``predicate``
+        (called with each full entity); at most ``take`` of them."""
+        ...
+
+    def delete(self, table: str, partition_key: str, row_key: str) -> bool:
+        """False when the entity did not exist."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; later calls raise StoreError. Closing twice is harmless."""
+        ...
+
+
+# -- Leases ------------------------------------------------------------------------------------------------------
 
 
 class LeaseStore(Protocol):
-    """Singleton locks shared by instances (timers): one owner at a time, expiring unless renewed."""
+    """Singleton locks shared by instances (timers, blob scans): one owner at a time, expiring unless renewed."""
 
     def acquire(self, name: str, owner: str, duration: float) -> bool:
-        """True when the lease was free, expired, or already ours (then it is renewed)."""
+        """True when the lease was free, expired, or already ours; it is then held ``duration`` s from now."""
         ...
 
-    def release(self, name: str, owner: str) -> None: ...
+    def release(self, name: str, owner: str) -> None:
+        """Free the lease when ``owner`` holds it; otherwise nothing happens."""
+        ...
 
-    def holder(self, name: str) -> str | None: ...
+    def holder(self, name: str) -> str | None:
+        """The owner of the unexpired lease, or None."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; later calls raise StoreError. Closing twice is harmless."""
+        ...
+
+
+def check_lease(name: str, owner: str, duration: float) -> None:
+    if not name or not owner:
+        raise StoreError("A lease needs a non-empty name and owner.")
+    if duration <= 0:
+        raise StoreError(f"Lease '{name}': the duration must be positive (got {duration} s).")

@@ -5,23 +5,26 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from overcast.backends.base import Clock, check_lease
 from overcast.backends.sqlite.state import SCHEMA, SqliteDatabase
 
 LEASE_SCHEMA = ["CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL)"]
 
 
 class SqliteLeaseStore(SqliteDatabase):
-    def __init__(self, path: Path, clock: object = time.time) -> None:
+    """Implements LeaseStore."""
+
+    kind = "lease store"
+
+    def __init__(self, path: Path, clock: Clock = time.time) -> None:
         super().__init__(path, [*SCHEMA, *LEASE_SCHEMA])
         self._clock = clock
 
-    def _now(self) -> float:
-        return float(self._clock())  # type: ignore[operator]
-
     def acquire(self, name: str, owner: str, duration: float) -> bool:
-        now = self._now()
+        check_lease(name, owner, duration)
         with self._connection(f"acquire lease {name!r}") as conn:
-            # One statement: insert, or take over when the lease expired or is already ours.
+            now = self._clock()
+            # One statement, so atomic across processes: insert, or take over when the lease expired or is ours.
             cursor = conn.execute(
                 "INSERT INTO leases (name, owner, expires) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
                 "owner = excluded.owner, expires = excluded.expires WHERE leases.owner = excluded.owner "
@@ -37,5 +40,5 @@ class SqliteLeaseStore(SqliteDatabase):
     def holder(self, name: str) -> str | None:
         with self._connection(f"read lease {name!r}") as conn:
             query = "SELECT owner FROM leases WHERE name = ? AND expires > ?"
-            row = conn.execute(query, (name, self._now())).fetchone()
+            row = conn.execute(query, (name, self._clock())).fetchone()
         return None if row is None else str(row[0])

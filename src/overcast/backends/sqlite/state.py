@@ -1,8 +1,8 @@
 """SqliteStateStore: the key/value state in ``<data dir>/overcast.db``, shared by every instance process.
 
 WAL mode lets readers run while one process writes; ``busy_timeout`` makes a writer wait for another process's
-write instead of failing at once. Later stores (queues, blobs, tables) live in the same file: they add their
-tables to :data:`SCHEMA` and open their connections with :func:`connect`.
+write instead of failing at once. The other stores (queues, blobs, tables, leases) live in the same file: each
+subclasses :class:`SqliteDatabase` with its own schema list (applied with :data:`SCHEMA` at open).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ def apply_schema(conn: sqlite3.Connection, statements: Iterable[str] = SCHEMA) -
         conn.execute(statement)
 
 
-def _prefix_upper_bound(prefix: str) -> str | None:
+def prefix_upper_bound(prefix: str) -> str | None:
     """The smallest string greater than every string that starts with ``prefix`` (None: no bound).
 
     SQLite compares TEXT by its UTF-8 bytes, which is code point order, so ``prefix <= key < bound`` selects exactly
@@ -79,8 +79,11 @@ def _hint(exc: sqlite3.Error) -> str:
 class SqliteDatabase:
     """One connection to ``overcast.db`` guarded by a lock (SQLite serialises writers anyway); the stores build on it.
 
-    ``schema`` lists the idempotent statements a store needs; every store applies its own at open.
+    ``schema`` lists the idempotent statements a store needs; every store applies its own at open. ``kind`` names
+    the store in error messages.
     """
+
+    kind = "state store"
 
     def __init__(self, path: Path, schema: Iterable[str] = SCHEMA) -> None:
         self.path = path
@@ -98,18 +101,18 @@ class SqliteDatabase:
         self._conn: sqlite3.Connection | None = conn
 
     def _error(self, action: str, exc: sqlite3.Error) -> StoreError:
-        return StoreError(f"SQLite state store '{self.path}': cannot {action} ({exc}); {_hint(exc)}.")
+        return StoreError(f"SQLite {self.kind} '{self.path}': cannot {action} ({exc}); {_hint(exc)}.")
 
     @contextmanager
     def _connection(self, action: str) -> Iterator[sqlite3.Connection]:
         with self._lock:
             conn = self._conn
             if conn is None:
-                raise StoreError(f"SQLite state store '{self.path}' is closed; open it again to use it.")
+                raise StoreError(f"SQLite {self.kind} '{self.path}' is closed; open it again to use it.")
             if os.getpid() != self._pid:
                 # A connection inherited through fork() must not be used: both processes would share its locks.
                 raise StoreError(
-                    f"SQLite state store '{self.path}' was opened in another process (pid {self._pid}); "
+                    f"SQLite {self.kind} '{self.path}' was opened in another process (pid {self._pid}); "
                     f"open the store in each process after it starts."
                 )
             try:
@@ -164,7 +167,7 @@ class SqliteStateStore(SqliteDatabase):
         return cursor.rowcount > 0
 
     def list_prefix(self, prefix: str) -> dict[str, str]:
-        upper = _prefix_upper_bound(prefix)
+        upper = prefix_upper_bound(prefix)
         with self._connection(f"list keys starting with {prefix!r}") as conn:
             if upper is None:
                 rows = conn.execute("SELECT key, value FROM state WHERE key >= ?", (prefix,)).fetchall()

@@ -2,48 +2,34 @@
 
 from __future__ import annotations
 
-import threading
-
-from overcast.errors import StoreError
+from overcast.backends.memory.common import MemoryStore
 
 
-class MemoryStateStore:
+class MemoryStateStore(MemoryStore):
     """A dict behind a lock. Shared by the threads of one process only."""
 
-    def __init__(self) -> None:
-        self._data: dict[str, str] = {}
-        self._lock = threading.Lock()
-        self._closed = False
+    kind = "state store"
 
-    def _check_open(self) -> None:
-        if self._closed:
-            raise StoreError("The in-memory state store is closed; open a new one.")
+    def __init__(self) -> None:
+        super().__init__()
+        self._data: dict[str, str] = {}
 
     def get(self, key: str) -> str | None:
-        with self._lock:
-            self._check_open()
+        with self._open():
             return self._data.get(key)
 
     def put(self, key: str, value: str) -> None:
-        with self._lock:
-            self._check_open()
+        with self._open():
             self._data[key] = value
 
     def put_if_absent(self, key: str, value: str) -> str:
-        with self._lock:
-            self._check_open()
+        with self._open():
             return self._data.setdefault(key, value)
 
     def delete(self, key: str) -> bool:
-        with self._lock:
-            self._check_open()
+        with self._open():
             return self._data.pop(key, None) is not None
 
     def list_prefix(self, prefix: str) -> dict[str, str]:
-        with self._lock:
-            self._check_open()
+        with self._open():
             return {k: v for k, v in self._data.items() if k.startswith(prefix)}
-
-    def close(self) -> None:
-        with self._lock:
-            self._closed = True
