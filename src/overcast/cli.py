@@ -38,11 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"overcast {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _start_parser(sub)
+    from overcast.cli_blobs import add_blob_parser
     from overcast.cli_keys import add_keys_parser
     from overcast.cli_queues import add_queue_parsers
 
     add_keys_parser(sub)
     add_queue_parsers(sub)
+    add_blob_parser(sub)
     return parser
 
 
@@ -101,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
         from overcast.cli_keys import run_keys
 
         return run_keys(args)
+    if args.command == "blob":
+        from overcast.cli_blobs import run_blob
+
+        return run_blob(args)
     if args.command in ("queue", "poison"):
         from overcast.cli_queues import run_queue
 

@@ -26,10 +26,10 @@ log = logging.getLogger("overcast.host.startup")
 EXIT_FATAL = 3
 GRACEFUL_SECONDS = 30
 # Triggers with a listener in this release; others run only through POST /admin/functions/{name}.
-LISTENED_TRIGGERS = frozenset({"httpTrigger", "queueTrigger", "timerTrigger"})
-SUPPORTED_BINDINGS = frozenset({"http", "queue"})
+LISTENED_TRIGGERS = frozenset({"httpTrigger", "queueTrigger", "timerTrigger", "blobTrigger"})
+SUPPORTED_BINDINGS = frozenset({"http", "queue", "blob", "table"})
 STORAGE_TYPES = frozenset({"queueTrigger", "queue", "blobTrigger", "blob", "table"})
-LISTENER_TYPES = frozenset({"queueTrigger", "queue", "timerTrigger"})
+LISTENER_TYPES = frozenset({"queueTrigger", "queue", "timerTrigger", "blobTrigger", "blob", "table"})
 
 
 def host_id(settings: Settings) -> str:
@@ -52,6 +52,10 @@ def _mark_unsupported(index: AppIndex) -> None:
                 problem = resolve_connection(binding.get("connection"), os.environ).problem(spec.name, binding.name)
                 if problem:
                     spec.errors.append(problem)
+            if binding.type in ("blobTrigger", "blob"):
+                problem = _blob_path_problem(binding)
+                if problem:
+                    spec.errors.append(problem)
             if binding.type == "timerTrigger":
                 from overcast.triggers.schedule import parse_schedule, resolve_time_zone
 
@@ -71,6 +75,23 @@ def _mark_unsupported(index: AppIndex) -> None:
                 "Function '%s': Overcast has no listener for '%s' triggers yet; it runs only when invoked through "
                 "POST /admin/functions/%s.", spec.name, spec.trigger.type, spec.name,
             )
+
+
+def _blob_path_problem(binding: Any) -> str | None:
+    """A blob path that can never work, found at start rather than on every invocation."""
+    path = str(binding.get("path") or "")
+    if binding.type == "blobTrigger":
+        from overcast.bindings.expressions import BlobPathPattern
+
+        try:
+            BlobPathPattern.parse(path)
+        except ConfigError as exc:
+            return str(exc)
+        return None
+    container, slash, name = path.partition("/")
+    if not slash or not container or not name:
+        return f"Blob binding '{binding.name}': the path '{path}' must be 'container/blob name'."
+    return None
 
 
 def _report_errors(index: AppIndex) -> None:
@@ -153,20 +174,28 @@ def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, stat
     used = {b.type for f in index.functions if not f.in_error and not f.disabled for b in f.bindings}
     if not used & LISTENER_TYPES:
         return None
-    from overcast.backends import open_lease_store, open_queue_store
+    from overcast.backends import open_blob_store, open_lease_store, open_queue_store, open_table_store
     from overcast.bindings.io import BindingIO
     from overcast.triggers.manager import StoreIO, Stores, TriggerManager
     from overcast.triggers.wakeup import Wakeups
 
     stores = Stores(state=state)
-    if used & {"queueTrigger", "queue"}:
+    # The blob trigger runs through a queue and scans under a lease.
+    if used & {"queueTrigger", "queue", "blobTrigger"}:
         stores.queues = open_queue_store(settings.data_dir)
-    if "timerTrigger" in used:
+    if used & {"timerTrigger", "blobTrigger"}:
         stores.leases = open_lease_store(settings.data_dir)
+    if used & {"blobTrigger", "blob"}:
+        stores.blobs = open_blob_store(settings.data_dir)
+    if "table" in used:
+        stores.tables = open_table_store(settings.data_dir)
     wakeups, io = Wakeups(), StoreIO()
     manager = TriggerManager(settings, index, dispatcher, stores, wakeups, io, host_id(settings))
-    if stores.queues is not None:
-        dispatcher.binding_io = BindingIO(stores.queues, wakeups, manager.queue_options.message_encoding, io)
+    if used & {"queue", "blob", "table", "blobTrigger"}:
+        dispatcher.binding_io = BindingIO(
+            stores.queues, wakeups, manager.queue_options.message_encoding, io, blobs=stores.blobs,
+            tables=stores.tables, on_blob_written=manager.blob_written,
+        )
     return manager
 
 

@@ -28,6 +28,11 @@ T = TypeVar("T")
 RETRY_DOCUMENTED = frozenset({"timerTrigger", "eventHubTrigger", "cosmosDBTrigger", "kafkaTrigger"})
 
 
+def _owner() -> str:
+    """A lease owner name unique to this listener in this process."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 class StoreIO:
     """Runs blocking store calls on a small pool, so a busy SQLite lock never stalls the event loop (and HTTP)."""
 
@@ -48,6 +53,8 @@ class Stores:
     state: Any
     queues: Any = None
     leases: Any = None
+    blobs: Any = None
+    tables: Any = None
 
 
 class TriggerManager:
@@ -72,6 +79,35 @@ class TriggerManager:
                 ))
             elif trigger.type == "timerTrigger":
                 self._listeners.append(self._timer(spec, stores, dispatcher, host_id))
+        self.blob_triggers = self._blob_triggers(index, stores, dispatcher, host_id)
+        if self.blob_triggers is not None:
+            self._listeners += [self.blob_triggers, self.blob_triggers.listener]
+
+    def _blob_triggers(self, index: AppIndex, stores: Stores, dispatcher: Dispatcher, host_id: str) -> Any:
+        specs = [s for s in index.functions
+                 if not s.in_error and not s.disabled and s.trigger.type == "blobTrigger"]
+        if not specs:
+            return None
+        from overcast.bindings.expressions import BlobPathPattern
+        from overcast.triggers.blob import BlobQueueListener, BlobTriggers, blob_queue_options
+        from overcast.triggers.blob_receipts import BlobReceipts, BlobWatch
+
+        watches = [BlobWatch(s, BlobPathPattern.parse(str(s.trigger.get("path") or ""))) for s in specs]
+        options = blob_queue_options(self.queue_options, self.settings.host_json.section("extensions", "blobs"),
+                                     os.cpu_count() or 1)
+        receipts = BlobReceipts(stores.state, stores.queues, host_id, options.message_encoding)
+        retries = {w.function_id: self._retry_for(w.spec) for w in watches}
+        listener = BlobQueueListener(
+            {w.function_id: w for w in watches}, stores.blobs, retries,
+            receipts.queue, stores.queues, dispatcher.invoke, options, self._wakeups, self._io,
+        )
+        return BlobTriggers(watches, stores.blobs, stores.state, stores.leases, receipts, listener, self._wakeups,
+                            self._io, host_id, _owner())
+
+    def blob_written(self, props: Any) -> None:
+        """An output binding of this instance wrote a blob: blob triggers hear of it at once."""
+        if self.blob_triggers is not None:
+            self.blob_triggers.notify_written(props)
 
     def _timer(self, spec: FunctionSpec, stores: Stores, dispatcher: Dispatcher, host_id: str) -> TimerListener:
         trigger = spec.trigger
@@ -82,7 +118,7 @@ class TriggerManager:
         return TimerListener(
             spec, schedule, tz, use_monitor=use_monitor, run_on_startup=bool(trigger.get("runOnStartup")),
             state=stores.state, leases=stores.leases, invoke=dispatcher.invoke, io=self._io, host_id=host_id,
-            owner=f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}", retry=self._retry_for(spec),
+            owner=_owner(), retry=self._retry_for(spec),
         )
 
     def _retry_for(self, spec: FunctionSpec) -> RetrySpec | None:

@@ -35,9 +35,12 @@ def poison_queue_name(queue: str) -> str | None:
 
 
 class QueueListener:
+    """Receives, dispatches and settles the messages of one queue. Subclasses (the blob trigger's shared queue)
+    override ``prepare`` to turn a message into an invocation and ``poison_queue`` to pick the poison queue."""
+
     def __init__(
         self,
-        spec: FunctionSpec,
+        spec: FunctionSpec | None,
         queue: str,
         store: QueueStore,
         invoke: Callable[[Invocation], Awaitable[Result]],
@@ -96,8 +99,21 @@ class QueueListener:
         self._inflight.discard(task)
         self._slot_free.set()
 
+    def poison_queue(self) -> str | None:
+        return poison_queue_name(self.queue)
+
+    async def prepare(self, message: QueuedMessage, body: bytes) -> tuple[Invocation, RetrySpec | None] | None:
+        """The invocation for a message and its retry policy; None drops the message (it is deleted)."""
+        assert self.spec is not None
+        datum, metadata = trigger_datum(message, body)
+        invocation = Invocation(
+            function=self.spec, trigger=datum, trigger_metadata=metadata,
+            reason=f"New queue message detected on '{self.queue}'.", binding_data=binding_data(message, body),
+        )
+        return invocation, self._retry
+
     async def _to_poison(self, message: QueuedMessage, receipt: str, why: str) -> None:
-        poison = poison_queue_name(self.queue)
+        poison = self.poison_queue()
         if poison is None:
             log.warning("%s Queue '%s' has no poison queue; the message stays invisible.", why, self.queue)
             return
@@ -129,14 +145,14 @@ class QueueListener:
             except UndecodableMessage as exc:
                 await self._to_poison(message, receipt[0], f"{exc} MessageId={message.id}.")
                 return
-            datum, metadata = trigger_datum(message, body)
-            invocation = Invocation(
-                function=self.spec, trigger=datum, trigger_metadata=metadata,
-                reason=f"New queue message detected on '{self.queue}'.", binding_data=binding_data(message, body),
-            )
+            prepared = await self.prepare(message, body)
+            if prepared is None:
+                await self._io(self._store.delete, self.queue, message.id, receipt[0])
+                return
+            invocation, retry = prepared
             renewer = asyncio.get_running_loop().create_task(self._renew(message, receipt))
             try:
-                result = await invoke_with_retry(self._invoke, invocation, self._retry)
+                result = await invoke_with_retry(self._invoke, invocation, retry)
             finally:
                 renewer.cancel()
             if result.succeeded:

@@ -15,6 +15,7 @@ from overcast import __version__
 from overcast.app.index import AppIndex
 from overcast.app.spec import FunctionSpec
 from overcast.bindings.manual import manual_input
+from overcast.errors import OvercastError
 from overcast.invoke.dispatcher import Dispatcher
 from overcast.invoke.model import Invocation
 from overcast.web.admin_keys import KeyApi
@@ -183,9 +184,20 @@ class AdminApi:
             return 400, {"error": "The request body must be JSON like {\"input\": \"...\"}."}
         if not isinstance(payload, dict) or not isinstance(payload.get("input", ""), str):
             return 400, {"error": "The request body must be a JSON object with a string \"input\"."}
-        trigger, metadata = manual_input(spec.trigger.type, payload.get("input") or "")
-        invocation = Invocation(function=spec, trigger=trigger, trigger_metadata=metadata,
-                                reason="This function was programmatically called via the host APIs.")
+        text = payload.get("input") or ""
+        if spec.trigger.type == "blobTrigger" and self._dispatcher.binding_io is not None:
+            # As in the host, the input names the blob to read.
+            try:
+                found = await self._dispatcher.binding_io.manual_blob(spec, text)
+            except OvercastError as exc:
+                return 400, {"error": str(exc)}
+            if found is None:
+                return 400, {"error": f"There is no blob '{text}'. The input names a blob as 'container/blob name'."}
+            invocation = found
+        else:
+            trigger, metadata = manual_input(spec.trigger.type, text)
+            invocation = Invocation(function=spec, trigger=trigger, trigger_metadata=metadata,
+                                    reason="This function was programmatically called via the host APIs.")
         task = asyncio.get_running_loop().create_task(self._dispatcher.invoke(invocation))
         self._background.add(task)  # keep a reference: the result is only logged, as in the host
         task.add_done_callback(self._background.discard)

@@ -1,0 +1,82 @@
+"""Table input and output bindings (the ``azure.functions`` table decorators).
+
+The library has no table converter, so the worker's generic converter hands the function the JSON text the host
+sends: one entity (an object, or ``None`` when it does not exist) for ``partitionKey`` + ``rowKey``, otherwise an
+array (``partitionKey``, ``filter`` in OData syntax and ``take`` narrow it). The output takes the JSON of one entity
+or of a list; as in Azure it only inserts, so an entity that exists already fails the invocation.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from overcast.backends.base import TableStore
+from overcast.bindings.odata import compile_filter
+from overcast.errors import OvercastError
+
+
+class TableBindingError(OvercastError):
+    """A table binding that cannot run with this invocation's values; the invocation fails."""
+
+
+# Filters are templates, so the same text comes back invocation after invocation: compile each text once.
+_compiled_filter = functools.lru_cache(maxsize=256)(compile_filter)
+
+
+def load(store: TableStore, table: str, partition_key: str | None, row_key: str | None, filter_text: str | None,
+         take: int | None, binding: str) -> Any:
+    """The Datum the function's table input receives."""
+    from azure.functions.meta import Datum
+
+    if row_key and partition_key is not None:
+        entity = store.get(table, partition_key, row_key)
+        return Datum(None, None) if entity is None else Datum(json.dumps(entity), "json")
+    if row_key:
+        raise TableBindingError(f"Table input '{binding}': a rowKey needs a partitionKey.")
+    predicate: Callable[[Mapping[str, Any]], bool] | None = None
+    if filter_text:
+        try:
+            predicate = _compiled_filter(filter_text)
+        except OvercastError as exc:
+            raise TableBindingError(f"Table input '{binding}': the filter {filter_text!r} is not valid: {exc}") from exc
+    if take is not None and take < 1:
+        raise TableBindingError(f"Table input '{binding}': take must be at least 1, got {take}.")
+    entities = store.query(table, predicate, partition_key or None, take)
+    return Datum(json.dumps(entities), "json")
+
+
+def entities(datum: Any, partition_key: str | None, row_key: str | None, binding: str) -> list[dict[str, Any]]:
+    """The entities an encoded table output stands for; keys missing from an entity come from the binding."""
+    if datum is None or datum.type is None:
+        return []
+    value = datum.value
+    if datum.type in ("string", "json"):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            raise TableBindingError(
+                f"Table output '{binding}': the value must be the JSON of an entity or a list of entities ({exc})."
+            ) from exc
+    elif datum.type == "bytes":
+        raise TableBindingError(f"Table output '{binding}': set a JSON string (json.dumps(entity)), not bytes.")
+    items = value if isinstance(value, list) else [value]
+    out: list[dict[str, Any]] = []
+    for item in items:
+        if not isinstance(item, dict):
+            raise TableBindingError(
+                f"Table output '{binding}': each entity must be a JSON object with PartitionKey and RowKey, "
+                f"got {type(item).__name__}."
+            )
+        entity = dict(item)
+        for key, default in (("PartitionKey", partition_key), ("RowKey", row_key)):
+            if entity.get(key) is None and default:
+                entity[key] = default
+            if entity.get(key) is None:
+                raise TableBindingError(
+                    f"Table output '{binding}': the entity has no {key}; set it in the entity or in the binding."
+                )
+        out.append(entity)
+    return out

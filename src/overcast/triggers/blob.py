@@ -1,0 +1,180 @@
+"""The blob trigger (§6.2): detection by container scans and in-process notifications, execution through the
+host's shared blob-trigger queue, so failures retry with queue semantics and end in ``webjobs-blobtrigger-poison``.
+
+Detection. Blobs written by this instance's output bindings are notified at once. Every other write (another
+instance, ``overcast blob put``) is found by a scan of each watched container every ``scan_interval`` seconds: one
+instance at a time holds the container's scan lease, and only blobs modified since the last complete scan (kept
+in the StateStore, so downtime is caught up after a restart) are looked at. Receipts make each version trigger
+each function once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from overcast.app.spec import RetrySpec
+from overcast.backends.base import BlobProperties, BlobStore, LeaseStore, QueuedMessage, QueueStore, StateStore
+from overcast.bindings import blob as blob_binding
+from overcast.invoke.model import Invocation, Result
+from overcast.triggers.blob_receipts import POISON_QUEUE, BlobReceipts, BlobWatch
+from overcast.triggers.queue import QueueListener
+from overcast.triggers.queue_options import QueueOptions
+from overcast.triggers.wakeup import Wakeups
+
+log = logging.getLogger("overcast.host.triggers.blobs")
+# The host scans every 10 s because listing a real account costs money; listing the embedded store is a local
+# query, so Overcast looks more often. OVERCAST_BLOB_SCAN_SECONDS changes it.
+DEFAULT_SCAN_SECONDS = 2.0
+SCAN_LEASE_SECONDS = 30.0
+# A write commits a little after it reads the clock; looking this far back keeps such writes from slipping between
+# two scans (receipts stop the repeats).
+SCAN_OVERLAP_SECONDS = 2.0
+
+
+def blob_queue_options(queues: QueueOptions, section: Mapping[str, Any], cpu_count: int) -> QueueOptions:
+    """The shared queue's settings from host.json ``extensions.blobs`` (§4.5)."""
+    from overcast.errors import ConfigError
+
+    def number(key: str, default: int) -> int:
+        raw = section.get(key.lower(), default)
+        try:
+            value = int(str(raw))
+        except ValueError:
+            raise ConfigError(f"host.json extensions.blobs.{key} must be an integer, got {raw!r}.") from None
+        if value < 1:
+            raise ConfigError(f"host.json extensions.blobs.{key} must be at least 1, got {value}.")
+        return value
+
+    parallelism = number("maxDegreeOfParallelism", 8 * cpu_count)
+    batch = min(32, parallelism // 2 + 1)
+    return replace(queues, batch_size=batch, new_batch_threshold=max(0, parallelism - batch),
+                   max_dequeue_count=number("poisonBlobThreshold", 5))
+
+
+class BlobQueueListener(QueueListener):
+    """Runs the blob-triggered function a trigger message names, with the blob's current content."""
+
+    def __init__(self, watches: dict[str, BlobWatch], blobs: BlobStore, retries: dict[str, RetrySpec | None],
+                 queue: str, store: QueueStore, invoke: Callable[[Invocation], Awaitable[Result]],
+                 options: QueueOptions, wakeups: Wakeups, io: Callable[..., Awaitable[Any]]) -> None:
+        super().__init__(None, queue, store, invoke, options, wakeups, io, None)
+        self._watches = watches
+        self._blobs = blobs
+        self._retries = retries
+
+    def poison_queue(self) -> str | None:
+        return POISON_QUEUE
+
+    async def prepare(self, message: QueuedMessage, body: bytes) -> tuple[Invocation, RetrySpec | None] | None:
+        try:
+            fields = json.loads(body)
+            watch = self._watches.get(fields["FunctionId"])
+            container, name, etag = fields["ContainerName"], fields["BlobName"], fields["ETag"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("Dropping an unreadable blob trigger message %s: %r", message.id, body[:200])
+            return None
+        if watch is None:
+            return None  # the function was renamed or removed: the host drops these too
+        found = await self._io(self._blobs.get, container, name)
+        if found is None:
+            return None  # deleted since it was noticed
+        data, props = found
+        if props.etag != etag:
+            return None  # overwritten since: the new version has its own receipt and message
+        captures = watch.pattern.match(container, name) or {}
+        invocation = blob_binding.blob_invocation(watch.spec, data, props, captures,
+                                     reason=f"New blob detected(LogsAndContainerScan): {container}/{name}")
+        return invocation, self._retries.get(watch.function_id)
+
+
+class BlobTriggers:
+    """Every blob-triggered function of one instance: notifications, container scans and the shared queue."""
+
+    def __init__(self, watches: list[BlobWatch], blobs: BlobStore, state: StateStore, leases: LeaseStore,
+                 receipts: BlobReceipts, listener: BlobQueueListener, wakeups: Wakeups,
+                 io: Callable[..., Awaitable[Any]], host_id: str, owner: str) -> None:
+        self._watches = watches
+        self._blobs = blobs
+        self._state = state
+        self._leases = leases
+        self._receipts = receipts
+        self.listener = listener
+        self._wakeups = wakeups
+        self._io = io
+        self._host_id = host_id
+        self._owner = owner
+        self._stopping = False
+        interval = os.environ.get("OVERCAST_BLOB_SCAN_SECONDS")
+        self.scan_interval = max(0.1, float(interval)) if interval else DEFAULT_SCAN_SECONDS
+        self._wake = asyncio.Event()
+
+    @property
+    def containers(self) -> list[str]:
+        return sorted({w.pattern.container for w in self._watches})
+
+    def notify_written(self, props: BlobProperties) -> None:
+        """Called (blocking, on the store pool) after an output binding of this instance wrote a blob."""
+        enqueued = False
+        for watch in self._watches:
+            if watch.pattern.match(props.container, props.name) is not None:
+                enqueued |= self._receipts.notify(watch, props)
+        if enqueued:
+            self._wakeups.wake(self._receipts.queue)
+
+    async def run(self) -> None:
+        """Scan until stopped; never raises (a failed scan is logged and tried again next time)."""
+        while not self._stopping:
+            for container in self.containers:
+                try:
+                    if await self._io(self._scan, container):
+                        self._wakeups.wake(self._receipts.queue)
+                except Exception:
+                    log.exception("Scanning container '%s' for new blobs failed; retrying.", container)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.scan_interval)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def drain(self) -> None:
+        """Scans hold no work in flight: the shared queue's listener drains the invocations."""
+
+    def _scan(self, container: str) -> bool:
+        """One scan of a container (blocking); True when trigger messages were enqueued."""
+        lease = f"blobscan/{self._host_id}/{container}"
+        if not self._leases.acquire(lease, self._owner, SCAN_LEASE_SECONDS):
+            return False  # another instance scans this container now
+        key = f"blobscaninfo/{self._host_id}/{container}/scanInfo"
+        stored = self._state.get(key)
+        since = float("-inf")
+        if stored:
+            try:
+                since = float(json.loads(stored)["LatestScanEpoch"]) - SCAN_OVERLAP_SECONDS
+            except (ValueError, KeyError, TypeError):
+                log.warning("The scan info of container '%s' is not valid; scanning every blob.", container)
+        started = time.time()
+        enqueued = False
+        for props in self._blobs.list(container):
+            if props.last_modified.timestamp() < since:
+                continue
+            for watch in self._watches:
+                if watch.pattern.match(container, props.name) is not None:
+                    enqueued |= self._receipts.notify(watch, props, take_over_stale=True)
+        latest = {"LatestScan": blob_iso(started), "LatestScanEpoch": started}
+        self._state.put(key, json.dumps(latest))
+        return enqueued
+
+
+def blob_iso(seconds: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
