@@ -79,7 +79,11 @@ def _mark_unsupported(index: AppIndex) -> None:
 
 def _blob_path_problem(binding: Any) -> str | None:
     """A blob path that can never work, found at start rather than on every invocation."""
+    from overcast.backends.names import validate_container_name
+    from overcast.errors import StoreError
+
     path = str(binding.get("path") or "")
+    container, slash, name = path.partition("/")
     if binding.type == "blobTrigger":
         from overcast.bindings.expressions import BlobPathPattern
 
@@ -87,10 +91,13 @@ def _blob_path_problem(binding: Any) -> str | None:
             BlobPathPattern.parse(path)
         except ConfigError as exc:
             return str(exc)
-        return None
-    container, slash, name = path.partition("/")
-    if not slash or not container or not name:
+    elif not slash or not container or not name:
         return f"Blob binding '{binding.name}': the path '{path}' must be 'container/blob name'."
+    if "{" not in container:
+        try:
+            validate_container_name(container)
+        except StoreError as exc:
+            return f"Blob binding '{binding.name}': {exc}"
     return None
 
 
