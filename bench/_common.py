@@ -79,3 +79,27 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def command_line() -> str:
+    """The command that is running, as a user would type it from the repository root."""
+    return " ".join(["python", *(os.path.relpath(a, ROOT) if a.endswith(".py") else a for a in sys.argv)])
+
+
+def wait_for_file(path: Path, deadline_s: float, proc: subprocess.Popen[bytes] | None = None,
+                  interval: float = 0.05) -> None:
+    """Wait until ``path`` exists (a server writes it when done); a slow poll, so it costs the server no CPU."""
+    start = time.perf_counter()
+    while not path.exists():
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before writing {path}")
+        if time.perf_counter() - start > deadline_s:
+            raise RuntimeError(f"{path} did not appear within {deadline_s}s")
+        time.sleep(interval)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile (``pct`` in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), int(-(-pct * len(ordered) // 100))))
+    return ordered[rank - 1]

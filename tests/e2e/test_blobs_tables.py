@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_overcast
+from hosting import run_overcast
 from test_queues import cli, markers, wait_until
 
 pytestmark = pytest.mark.e2e

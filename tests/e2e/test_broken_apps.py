@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import APPS, free_port, run_overcast
+from hosting import APPS, free_port, run_overcast
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import time
 
 import httpx
 import pytest
-from conftest import APPS
+from hosting import APPS
 
 pytestmark = pytest.mark.e2e
 

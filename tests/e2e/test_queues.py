@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import APPS, run_overcast
+from hosting import APPS, run_overcast
 
 pytestmark = pytest.mark.e2e
 
