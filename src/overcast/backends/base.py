@@ -299,9 +299,3 @@ class LeaseStore(Protocol):
         """Release connections; later calls raise StoreError. Closing twice is harmless."""
         ...
 
-
-def check_lease(name: str, owner: str, duration: float) -> None:
-    if not name or not owner:
-        raise StoreError("A lease needs a non-empty name and owner.")
-    if duration <= 0:
-        raise StoreError(f"Lease '{name}': the duration must be positive (got {duration} s).")

@@ -115,6 +115,13 @@ def validate_entity_key(kind: str, value: object, table: str) -> str:
     return check_text(f"Entity for table '{table}': {kind}", value)
 
 
+def validate_entity_keys(table: str, partition_key: str, row_key: str) -> None:
+    """The keys of a read or delete: refused as a write would refuse them (no entity can have such keys, and some
+    drivers cannot even encode them, e.g. a lone surrogate)."""
+    validate_entity_key("PartitionKey", partition_key, table)
+    validate_entity_key("RowKey", row_key, table)
+
+
 def validate_metadata(metadata: Mapping[str, str] | None, blob: str) -> dict[str, str]:
     """A copy of blob metadata; names must be C# identifiers (they travel as ``x-ms-meta-<name>`` headers)."""
     if not metadata:
@@ -132,6 +139,16 @@ def validate_metadata(metadata: Mapping[str, str] | None, blob: str) -> dict[str
             )
         checked[key] = value
     return checked
+
+
+def validate_lease(name: str, owner: str, duration: float) -> None:
+    """The arguments of a lease acquire: a name and an owner (non-empty text) and a positive duration in seconds."""
+    if not name or not owner:
+        raise StoreError("A lease needs a non-empty name and owner.")
+    check_text("Lease name", name)
+    check_text(f"Owner of lease {name!r}:", owner)
+    if not duration > 0:  # written so that NaN, which no comparison accepts, is refused too
+        raise StoreError(f"Lease '{name}': the duration must be positive (got {duration} s).")
 
 
 def check_message_times(delay: float, ttl: float | None) -> None:

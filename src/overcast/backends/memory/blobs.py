@@ -36,6 +36,7 @@ class MemoryBlobStore(MemoryStore):
 
     def get(self, container: str, name: str) -> tuple[bytes, BlobProperties] | None:
         validate_container_name(container)
+        validate_blob_name(name)
         with self._open():
             return self._containers.get(container, {}).get(name)
 
@@ -45,6 +46,7 @@ class MemoryBlobStore(MemoryStore):
 
     def delete(self, container: str, name: str) -> bool:
         validate_container_name(container)
+        validate_blob_name(name)
         with self._open():
             return self._containers.get(container, {}).pop(name, None) is not None
 
@@ -55,6 +57,7 @@ class MemoryBlobStore(MemoryStore):
     # Declared after every method annotated with the builtin list: in the class body "list" names this method.
     def list(self, container: str, prefix: str = "") -> list[BlobProperties]:
         validate_container_name(container)
+        check_text("Blob prefix", prefix)
         with self._open():
             blobs = self._containers.get(container, {})
             return [blobs[name][1] for name in sorted(blobs) if name.startswith(prefix)]

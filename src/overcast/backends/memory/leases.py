@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 
-from overcast.backends.base import check_lease
 from overcast.backends.memory.common import Clock, MemoryStore
+from overcast.backends.names import check_text, validate_lease
 
 
 class MemoryLeaseStore(MemoryStore):
@@ -16,7 +16,7 @@ class MemoryLeaseStore(MemoryStore):
         self._leases: dict[str, tuple[str, float]] = {}  # name -> (owner, expires)
 
     def acquire(self, name: str, owner: str, duration: float) -> bool:
-        check_lease(name, owner, duration)
+        validate_lease(name, owner, duration)
         with self._open() as now:
             current = self._leases.get(name)
             if current is not None and current[0] != owner and current[1] > now:
@@ -25,12 +25,15 @@ class MemoryLeaseStore(MemoryStore):
             return True
 
     def release(self, name: str, owner: str) -> None:
+        check_text("Lease name", name)
+        check_text(f"Owner of lease {name!r}:", owner)
         with self._open():
             current = self._leases.get(name)
             if current is not None and current[0] == owner:
                 del self._leases[name]
 
     def holder(self, name: str) -> str | None:
+        check_text("Lease name", name)
         with self._open() as now:
             current = self._leases.get(name)
             return current[0] if current is not None and current[1] > now else None

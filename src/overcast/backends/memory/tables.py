@@ -8,7 +8,7 @@ from typing import Any
 
 from overcast.backends.base import Entity, EntityPredicate, decode_entity, encode_entity
 from overcast.backends.memory.common import Clock, MemoryStore
-from overcast.backends.names import check_count, validate_table_name
+from overcast.backends.names import check_count, validate_entity_key, validate_entity_keys, validate_table_name
 from overcast.errors import StoreError
 
 # (PartitionKey, RowKey) -> (properties JSON, timestamp)
@@ -42,6 +42,7 @@ class MemoryTableStore(MemoryStore):
 
     def get(self, table: str, partition_key: str, row_key: str) -> Entity | None:
         key = validate_table_name(table).lower()
+        validate_entity_keys(table, partition_key, row_key)
         with self._open():
             found = self._tables.get(key, {}).get((partition_key, row_key))
         return None if found is None else decode_entity(partition_key, row_key, *found)
@@ -49,6 +50,8 @@ class MemoryTableStore(MemoryStore):
     def query(self, table: str, predicate: EntityPredicate | None = None, partition_key: str | None = None,
               take: int | None = None) -> list[Entity]:
         key = validate_table_name(table).lower()
+        if partition_key is not None:
+            validate_entity_key("PartitionKey", partition_key, table)
         if take is not None:
             check_count("take", take)
         with self._open():
@@ -66,5 +69,6 @@ class MemoryTableStore(MemoryStore):
 
     def delete(self, table: str, partition_key: str, row_key: str) -> bool:
         key = validate_table_name(table).lower()
+        validate_entity_keys(table, partition_key, row_key)
         with self._open():
             return self._tables.get(key, {}).pop((partition_key, row_key), None) is not None

@@ -111,6 +111,7 @@ class SqliteBlobStore(SqliteDatabase):
 
     def _row(self, container: str, name: str, action: str) -> tuple[Any, ...] | None:
         validate_container_name(container)
+        validate_blob_name(name)  # also keeps a name the driver cannot encode from escaping as UnicodeEncodeError
         with self._connection(f"{action} blob '{container}/{name}'") as conn:
             row: tuple[Any, ...] | None = conn.execute(
                 f"SELECT {_COLUMNS}, file FROM blobs WHERE container = ? AND name = ?", (container, name)
@@ -155,6 +156,7 @@ class SqliteBlobStore(SqliteDatabase):
 
     def delete(self, container: str, name: str) -> bool:
         validate_container_name(container)
+        validate_blob_name(name)
         with self._connection(f"delete blob '{container}/{name}'") as conn:
             conn.execute("BEGIN IMMEDIATE")
             row = conn.execute(
@@ -176,7 +178,7 @@ class SqliteBlobStore(SqliteDatabase):
     # Declared after every method annotated with the builtin list: in the class body "list" names this method.
     def list(self, container: str, prefix: str = "") -> list[BlobProperties]:
         validate_container_name(container)
-        upper = prefix_upper_bound(prefix)
+        upper = prefix_upper_bound(check_text("Blob prefix", prefix))
         query = f"SELECT {_COLUMNS} FROM blobs WHERE container = ? AND name >= ?"
         args: tuple[str, ...] = (container, prefix)
         if upper is not None:

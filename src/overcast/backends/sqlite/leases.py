@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from overcast.backends.base import Clock, check_lease
+from overcast.backends.base import Clock
+from overcast.backends.names import check_text, validate_lease
 from overcast.backends.sqlite.state import SCHEMA, SqliteDatabase
 
 LEASE_SCHEMA = ["CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires REAL NOT NULL)"]
@@ -21,7 +22,7 @@ class SqliteLeaseStore(SqliteDatabase):
         self._clock = clock
 
     def acquire(self, name: str, owner: str, duration: float) -> bool:
-        check_lease(name, owner, duration)
+        validate_lease(name, owner, duration)
         with self._connection(f"acquire lease {name!r}") as conn:
             now = self._clock()
             # One statement, so atomic across processes: insert, or take over when the lease expired or is ours.
@@ -34,10 +35,13 @@ class SqliteLeaseStore(SqliteDatabase):
         return cursor.rowcount == 1
 
     def release(self, name: str, owner: str) -> None:
+        check_text("Lease name", name)
+        check_text(f"Owner of lease {name!r}:", owner)
         with self._connection(f"release lease {name!r}") as conn:
             conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
 
     def holder(self, name: str) -> str | None:
+        check_text("Lease name", name)
         with self._connection(f"read lease {name!r}") as conn:
             query = "SELECT owner FROM leases WHERE name = ? AND expires > ?"
             row = conn.execute(query, (name, self._clock())).fetchone()

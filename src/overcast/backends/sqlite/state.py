@@ -33,12 +33,31 @@ def connect(path: Path) -> sqlite3.Connection:
     try:
         # busy_timeout first: switching to WAL needs a lock another process may hold for a moment.
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting out other processes doing the same on a new file.
+
+    SQLite answers "database is locked" at once (no busy handler) when processes switch a fresh file together, so
+    the switch is retried up to the busy timeout; a file already in WAL mode needs no switch at all.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def apply_schema(conn: sqlite3.Connection, statements: Iterable[str] = SCHEMA) -> None:

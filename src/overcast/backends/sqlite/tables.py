@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from overcast.backends.base import Clock, Entity, EntityPredicate, decode_entity, encode_entity
-from overcast.backends.names import check_count, validate_table_name
+from overcast.backends.names import check_count, validate_entity_key, validate_entity_keys, validate_table_name
 from overcast.backends.sqlite.state import SCHEMA, SqliteDatabase
 from overcast.errors import StoreError
 
@@ -60,6 +60,7 @@ class SqliteTableStore(SqliteDatabase):
 
     def get(self, table: str, partition_key: str, row_key: str) -> Entity | None:
         key = validate_table_name(table).lower()
+        validate_entity_keys(table, partition_key, row_key)
         with self._connection(f"read from table '{table}'") as conn:
             row = conn.execute(
                 "SELECT properties, timestamp FROM table_entities WHERE tbl = ? AND pk = ? AND rk = ?",
@@ -70,6 +71,8 @@ class SqliteTableStore(SqliteDatabase):
     def query(self, table: str, predicate: EntityPredicate | None = None, partition_key: str | None = None,
               take: int | None = None) -> list[Entity]:
         key = validate_table_name(table).lower()
+        if partition_key is not None:
+            validate_entity_key("PartitionKey", partition_key, table)
         if take is not None:
             check_count("take", take)
         where, args = "tbl = ?", [key]
@@ -102,6 +105,7 @@ class SqliteTableStore(SqliteDatabase):
 
     def delete(self, table: str, partition_key: str, row_key: str) -> bool:
         key = validate_table_name(table).lower()
+        validate_entity_keys(table, partition_key, row_key)
         with self._connection(f"delete from table '{table}'") as conn:
             cursor = conn.execute(
                 "DELETE FROM table_entities WHERE tbl = ? AND pk = ? AND rk = ?", (key, partition_key, row_key)
