@@ -26,10 +26,11 @@ log = logging.getLogger("overcast.host.startup")
 EXIT_FATAL = 3
 GRACEFUL_SECONDS = 30
 # Triggers with a listener in this release; others run only through POST /admin/functions/{name}.
-LISTENED_TRIGGERS = frozenset({"httpTrigger", "queueTrigger", "timerTrigger", "blobTrigger"})
-SUPPORTED_BINDINGS = frozenset({"http", "queue", "blob", "table"})
+DURABLE_TYPES = frozenset({"orchestrationTrigger", "activityTrigger", "entityTrigger", "durableClient"})
+LISTENED_TRIGGERS = frozenset({"httpTrigger", "queueTrigger", "timerTrigger", "blobTrigger", *DURABLE_TYPES})
+SUPPORTED_BINDINGS = frozenset({"http", "queue", "blob", "table", "durableClient"})
 STORAGE_TYPES = frozenset({"queueTrigger", "queue", "blobTrigger", "blob", "table"})
-LISTENER_TYPES = frozenset({"queueTrigger", "queue", "timerTrigger", "blobTrigger", "blob", "table"})
+LISTENER_TYPES = frozenset({"queueTrigger", "queue", "timerTrigger", "blobTrigger", "blob", "table", *DURABLE_TYPES})
 
 
 def host_id(settings: Settings) -> str:
@@ -198,12 +199,31 @@ def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, stat
         stores.tables = open_table_store(settings.data_dir)
     wakeups, io = Wakeups(), StoreIO()
     manager = TriggerManager(settings, index, dispatcher, stores, wakeups, io, host_id(settings))
-    if used & {"queue", "blob", "table", "blobTrigger"}:
+    if used & {"queue", "blob", "table", "blobTrigger", "durableClient"}:
         dispatcher.binding_io = BindingIO(
             stores.queues, wakeups, manager.queue_options.message_encoding, io, blobs=stores.blobs,
             tables=stores.tables, on_blob_written=manager.blob_written,
         )
+    if used & DURABLE_TYPES:
+        manager.add(_durable_engine(settings, index, dispatcher, io))
     return manager
+
+
+def _durable_engine(settings: Settings, index: AppIndex, dispatcher: Any, io: Any) -> Any:
+    """The durable engine on the embedded store, for the task hub of host.json."""
+    from overcast.durable.backends import open_durable_store
+    from overcast.durable.engine import DurableEngine
+    from overcast.durable.registry import DurableFunctions
+
+    hub = durable_hub_name(settings)
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    return DurableEngine(open_durable_store(settings.data_dir), hub, DurableFunctions.of(index.functions),
+                         dispatcher.invoke, io, owner)
+
+
+def durable_hub_name(settings: Settings) -> str:
+    """``extensions.durableTask.hubName`` of host.json; Core Tools' local default otherwise."""
+    return str(settings.host_json.section("extensions", "durableTask").get("hubname") or "TestHubName")
 
 
 def _banner_key(instance: Instance) -> Any:

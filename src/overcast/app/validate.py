@@ -12,7 +12,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from overcast.app.converters import get_converter
+from overcast.app.converters import get_converter, has_implicit_output
 from overcast.app.spec import BindingSpec, ParamSpec
 from overcast.errors import FunctionLoadError
 
@@ -84,7 +84,10 @@ def _check_param(
             f'binding {param.name} is declared to have the "in" direction, but its annotation is '
             f"azure.functions.Out in Python",
         )
-    converter_type = "generic" if has_anno and pytype in (str, bytes) else binding.type
+    # As the worker: str/bytes annotations use the generic converter, except on bindings with an implicit output
+    # (activity, orchestration and entity triggers), whose own converter decodes them.
+    generic = has_anno and pytype in (str, bytes) and not has_implicit_output(binding.type)
+    converter_type = "generic" if generic else binding.type
     if streaming is not None and binding.type == "httpTrigger":
         if not (has_anno and isinstance(pytype, type) and streaming(pytype)):
             raise FunctionLoadError(

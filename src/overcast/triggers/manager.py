@@ -104,6 +104,10 @@ class TriggerManager:
         return BlobTriggers(watches, stores.blobs, stores.state, stores.leases, receipts, listener, self._wakeups,
                             self._io, host_id, _owner())
 
+    def add(self, listener: Any) -> None:
+        """Another producer of invocations with ``run()``, ``stop()`` and ``drain()`` (the durable engine)."""
+        self._listeners.append(listener)
+
     def blob_written(self, props: Any) -> None:
         """An output binding of this instance wrote a blob: blob triggers hear of it at once."""
         if self.blob_triggers is not None:

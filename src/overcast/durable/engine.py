@@ -1,0 +1,270 @@
+"""The durable engine of one instance process: three loops that lease work from the DurableStore and run it through
+the dispatcher — orchestration episodes, activities, entity batches.
+
+Instances coordinate only through the store (leases with expiry), so any number of processes share a task hub.
+Work written by this process wakes the loops at once; work written by others (another instance, the CLI) is found
+by polling, which backs off from ``MIN_POLL`` to ``MAX_POLL`` while idle, and durable timers are waited for exactly
+(``next_due_time``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import traceback
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from overcast.durable import actions, context_json, episode
+from overcast.durable import history as h
+from overcast.durable.actions import OrchestratorResponse
+from overcast.durable.commit import snapshot, to_commit
+from overcast.durable.entity_runner import EntityRunner
+from overcast.durable.http_activity import run_http_activity
+from overcast.durable.model import DurableProtocolError, EpisodeInput, RuntimeStatus
+from overcast.durable.registry import DurableFunctions
+from overcast.durable.store import (
+    SUSPENDED,
+    ActivityWorkItem,
+    DurableStore,
+    EpisodeCommit,
+    InstanceUpdate,
+    OrchestrationLease,
+)
+from overcast.invoke.model import Invocation, Result
+
+log = logging.getLogger("overcast.host.durable")
+T = TypeVar("T")
+# Renewed at half while work runs, so a killed instance's work returns within a lease. OVERCAST_DURABLE_LEASE_SECONDS
+# shortens it (the tests use 3 s).
+LEASE = max(1.0, float(os.environ.get("OVERCAST_DURABLE_LEASE_SECONDS") or 60))
+ORCHESTRATION_LEASE = ACTIVITY_LEASE = LEASE
+MIN_POLL, MAX_POLL = 0.05, 1.0
+MAX_EPISODES = 8  # orchestration episodes in flight per process
+MAX_ACTIVITIES = 32
+FINISHED = frozenset(s.value for s in RuntimeStatus if s.is_finished)
+IO = Callable[..., Awaitable[Any]]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _error_text(result: Result) -> tuple[str, str]:
+    error = result.error
+    if error is None:
+        return "the function timed out", ""
+    details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return f"{type(error).__name__}: {error}", details
+
+
+class DurableEngine:
+    def __init__(self, store: DurableStore, hub: str, functions: DurableFunctions,
+                 invoke: Callable[[Invocation], Awaitable[Result]], io: IO, owner: str) -> None:
+        self.store = store
+        self.hub = hub
+        self.functions = functions
+        self._invoke = invoke
+        self._io = io
+        self._owner = owner
+        self._catalog = functions.catalog()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._entities = EntityRunner(store, hub, functions, invoke, io, owner)
+
+    # -- lifecycle -------------------------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Run the three loops until ``stop``; never raises."""
+        self._loop = asyncio.get_running_loop()
+        self._tasks = [self._loop.create_task(self._run(name, step)) for name, step in (
+            ("orchestrations", self._orchestration_step), ("activities", self._activity_step),
+            ("entities", self._entities.step),
+        )]
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def drain(self) -> None:
+        """Wait for the episodes and activities in flight (uncommitted work is retried after its lease anyway)."""
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    def wake(self) -> None:
+        """New work was written (by this process): look now instead of at the next poll. Safe from any thread."""
+        loop = self._loop
+        if loop is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            loop.call_soon_threadsafe(self._wake.set)
+
+    async def _run(self, name: str, step: Callable[[], Awaitable[bool]]) -> None:
+        """Run ``step`` until stopped; it returns False when it found nothing to do. Never raises."""
+        delay = MIN_POLL
+        while not self._stopping:
+            try:
+                busy = await step()
+            except Exception:
+                log.exception("The durable %s loop failed; retrying.", name)
+                busy = False
+            if busy:
+                delay = MIN_POLL
+                continue
+            await self._idle(delay)
+            delay = min(MAX_POLL, delay * 2)
+
+    async def _idle(self, delay: float) -> None:
+        due = await self._io(self.store.next_due_time, self.hub)
+        if due is not None:
+            delay = max(0.0, min(delay, due - time.time()))
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), delay)
+        self._wake.clear()
+
+    # -- orchestrations --------------------------------------------------------------------------------------------
+
+    async def _orchestration_step(self) -> bool:
+        if sum(1 for t in self._inflight if t.get_name().startswith("episode")) >= MAX_EPISODES:
+            await asyncio.sleep(0.005)
+            return True
+        lease = await self._io(self.store.lease_next_orchestration, self.hub, self._owner, ORCHESTRATION_LEASE)
+        if lease is None:
+            return False
+        task = asyncio.get_running_loop().create_task(self._episode_safely(lease), name=f"episode {lease.instance_id}")
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        return True
+
+    async def _episode_safely(self, lease: OrchestrationLease) -> None:
+        try:
+            await self._episode(lease)
+        except Exception:
+            # Nothing was committed: the lease expires and the messages are delivered again.
+            log.exception("Orchestration '%s' episode failed; it will be retried.", lease.instance_id)
+            with contextlib.suppress(Exception):
+                await self._io(self.store.release_lease, lease)
+
+    async def _drop(self, lease: OrchestrationLease, why: str) -> None:
+        log.debug("Dropping %d message(s) for '%s': %s", len(lease.messages), lease.instance_id, why)
+        await self._io(self.store.commit_episode, lease, EpisodeCommit(consumed=[m.id for m in lease.messages]))
+
+    async def _episode(self, lease: OrchestrationLease) -> None:
+        record = lease.instance
+        if record is None:
+            return await self._drop(lease, "no such instance")
+        if record.runtime_status in FINISHED:
+            return await self._drop(lease, f"the instance is {record.runtime_status}")
+        current = [m for m in lease.messages if m.execution_id in (None, record.execution_id)]
+        kinds = [h.event_type(m.event) for m in current]
+        if h.EventType.EXECUTION_SUSPENDED in kinds and h.EventType.EXECUTION_TERMINATED not in kinds:
+            return await self._suspend(lease, record.output, record.custom_status)
+        now = _now()
+        instance = snapshot(record)
+        consumed = [m.id for m in lease.messages]
+        try:
+            prepared = episode.prepare(EpisodeInput(instance, lease.history, [m.event for m in current], now,
+                                                    self._catalog))
+        except DurableProtocolError as exc:
+            return await self._drop(lease, str(exc))
+        response: OrchestratorResponse | None = None
+        if prepared.needs_invocation:
+            response = await self._orchestrate(record.name, context_json.build_context(prepared))
+        outcome = episode.finish(prepared, response)
+        if record.runtime_status == SUSPENDED and outcome.status is RuntimeStatus.RUNNING:
+            log.info("Orchestration '%s' resumed.", record.instance_id)
+        committed = await self._io(self.store.commit_episode, lease, to_commit(consumed, instance, outcome, now))
+        if committed:
+            if outcome.work or outcome.continue_as_new is not None:
+                self.wake()
+            if outcome.status is RuntimeStatus.FAILED and outcome.failure is not None:
+                log.warning("Orchestration '%s' (%s) failed: %s", record.instance_id, record.name,
+                            outcome.failure.reason)
+        else:
+            log.info("Orchestration '%s' changed during its episode; it runs again.", record.instance_id)
+
+    async def _suspend(self, lease: OrchestrationLease, output: str | None, custom_status: str | None) -> None:
+        """Only the suspend message is consumed: the rest waits (the store holds it) until resume or terminate."""
+        message = next(m for m in lease.messages if h.event_type(m.event) == h.EventType.EXECUTION_SUSPENDED)
+        commit = EpisodeCommit(consumed=[message.id], events=[dict(message.event)],
+                               update=InstanceUpdate(SUSPENDED, output, custom_status))
+        await self._io(self.store.commit_episode, lease, commit)
+
+    async def _orchestrate(self, name: str, context: str) -> OrchestratorResponse:
+        spec = self.functions.orchestrator(name)
+        if spec is None:
+            return actions.response_from_exception(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function.")
+        from azure.functions.meta import Datum
+
+        result = await self._invoke(Invocation(function=spec, trigger=Datum(context, "string"), reason="(null)"))
+        if result.succeeded:
+            return actions.response_from_return(result.raw_return)
+        message, details = _error_text(result)
+        error = result.error
+        return actions.response_from_exception(str(error) if error is not None else message, details)
+
+    # -- activities ------------------------------------------------------------------------------------------------
+
+    async def _activity_step(self) -> bool:
+        running = sum(1 for t in self._inflight if t.get_name().startswith("activity"))
+        if running >= MAX_ACTIVITIES:
+            await asyncio.sleep(0.005)
+            return True
+        items = await self._io(self.store.lease_activities, self.hub, self._owner, ACTIVITY_LEASE,
+                               min(8, MAX_ACTIVITIES - running))
+        for item in items:
+            task = asyncio.get_running_loop().create_task(self._activity(item), name=f"activity {item.name}")
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+        return bool(items)
+
+    async def _activity(self, item: ActivityWorkItem) -> None:
+        renewer = asyncio.get_running_loop().create_task(self._renew_activity(item))
+        try:
+            event = await self._run_activity(item)
+        except Exception:
+            log.exception("Activity '%s' of '%s' could not run; it will be retried.", item.name, item.instance_id)
+            with contextlib.suppress(Exception):
+                await self._io(self.store.abandon_activity, item, 1.0)
+            return
+        finally:
+            renewer.cancel()
+        if await self._io(self.store.complete_activity, item, event):
+            self.wake()
+
+    async def _renew_activity(self, item: ActivityWorkItem) -> None:
+        while True:
+            await asyncio.sleep(ACTIVITY_LEASE / 2)
+            if not await self._io(self.store.renew_activity, item, ACTIVITY_LEASE):
+                return
+
+    async def _run_activity(self, item: ActivityWorkItem) -> dict[str, Any]:
+        if item.name == h.HTTP_ACTIVITY_NAME:
+            try:
+                return h.task_completed(item.task_id, await run_http_activity(item.input), _now())
+            except Exception as exc:  # a failed request is the task's failure, as in the extension
+                reason = h.activity_failed_reason(item.name, f"{type(exc).__name__}: {exc}")
+                return h.task_failed(item.task_id, reason, None, _now())
+        spec = self.functions.activity(item.name)
+        if spec is None:
+            reason = f"The function '{item.name}' doesn't exist, is disabled, or is not an activity function."
+            return h.task_failed(item.task_id, reason, None, _now())
+        from azure.functions.meta import Datum
+
+        trigger = Datum(item.input if item.input is not None else "null", "string")
+        result = await self._invoke(Invocation(function=spec, trigger=trigger, reason="(null)"))
+        if result.succeeded:
+            value = result.return_value
+            text = value.value if value is not None and getattr(value, "type", None) is not None else "null"
+            return h.task_completed(item.task_id, str(text), _now())
+        message, details = _error_text(result)
+        return h.task_failed(item.task_id, h.activity_failed_reason(item.name, message), details, _now())
