@@ -39,12 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _start_parser(sub)
     from overcast.cli_blobs import add_blob_parser
+    from overcast.cli_durable import add_durable_parser
     from overcast.cli_keys import add_keys_parser
     from overcast.cli_queues import add_queue_parsers
 
     add_keys_parser(sub)
     add_queue_parsers(sub)
     add_blob_parser(sub)
+    add_durable_parser(sub)
     return parser
 
 
@@ -103,6 +105,10 @@ def main(argv: list[str] | None = None) -> int:
         from overcast.cli_keys import run_keys
 
         return run_keys(args)
+    if args.command == "durable":
+        from overcast.cli_durable import run_durable
+
+        return run_durable(args)
     if args.command == "blob":
         from overcast.cli_blobs import run_blob
 

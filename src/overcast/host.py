@@ -129,7 +129,7 @@ class Instance:
             self.store.close()
 
 
-def build(settings: Settings, on_stuck: Any = None) -> Instance:
+def build(settings: Settings, on_stuck: Any = None, port: int | None = None) -> Instance:
     """Index the app and assemble the web application; raises AppLoadError/ConfigError/StoreError."""
     from overcast.backends import open_state_store
     from overcast.invoke import extensions
@@ -174,6 +174,9 @@ def build(settings: Settings, on_stuck: Any = None) -> Instance:
         settings=settings, router=make_router(routes), dispatcher=dispatcher, keys=keys, state=state,
         admin=admin, native=native, streaming=streaming,
     )
+    engine = getattr(triggers, "durable", None)
+    if engine is not None:
+        _attach_durable(settings, app, keys, engine, dispatcher, port or settings.port)
     return Instance(settings, index, app, routes, keys, dispatcher, native, state, store, triggers)
 
 
@@ -205,7 +208,8 @@ def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, stat
             tables=stores.tables, on_blob_written=manager.blob_written,
         )
     if used & DURABLE_TYPES:
-        manager.add(_durable_engine(settings, index, dispatcher, io))
+        manager.durable = _durable_engine(settings, index, dispatcher, io)
+        manager.add(manager.durable)
     return manager
 
 
@@ -219,6 +223,36 @@ def _durable_engine(settings: Settings, index: AppIndex, dispatcher: Any, io: An
     owner = f"{socket.gethostname()}:{os.getpid()}"
     return DurableEngine(open_durable_store(settings.data_dir), hub, DurableFunctions.of(index.functions),
                          dispatcher.invoke, io, owner)
+
+
+def _attach_durable(settings: Settings, app: Any, keys: Any, engine: Any, dispatcher: Any, port: int) -> None:
+    """The durable HTTP API on the public port, and the client binding value that points the SDK at it."""
+    from overcast.durable.client_binding import SYSTEM_KEY_NAME, client_binding_json, rpc_base_url
+    from overcast.durable.http_api import DurableHttpApi
+
+    functions = engine.functions
+
+    def system_key() -> str | None:
+        return keys.ensure_system_key(SYSTEM_KEY_NAME) if settings.auth_enabled else None
+
+    app.attach_durable(DurableHttpApi(
+        engine.store, engine.hub, orchestrator_exists=lambda n: functions.orchestrator(n) is not None,
+        entity_exists=lambda n: functions.entity(n) is not None, wake=engine.wake, system_key=system_key,
+        io=engine.io,
+    ))
+    # The SDK calls rpcBaseUrl on loopback; a host bound to one other address is reached there instead.
+    rpc_host = "127.0.0.1" if settings.address in ("0.0.0.0", "::", "127.0.0.1", "localhost") else settings.address
+    rpc_base = rpc_base_url(port, rpc_host)
+    origin = "http://" + os.environ.get("WEBSITE_HOSTNAME", f"localhost:{port}")
+
+    def client_value(binding: Any) -> str:
+        return client_binding_json(
+            public_origin=origin, hub=str(binding.get("taskHub") or engine.hub),
+            connection=binding.get("connectionName"), system_key=system_key(), rpc_base=rpc_base,
+        )
+
+    if dispatcher.binding_io is not None:
+        dispatcher.binding_io.durable_client = client_value
 
 
 def durable_hub_name(settings: Settings) -> str:
@@ -278,7 +312,7 @@ def instance_main(handle: Any, options: StartOptions) -> int:
             handle.notify("recycle")
 
     try:
-        instance = build(settings, on_stuck=on_stuck)
+        instance = build(settings, on_stuck=on_stuck, port=port)
     except (AppLoadError, ConfigError, StoreError) as exc:
         _print_fatal(str(exc))
         return EXIT_FATAL

@@ -64,6 +64,8 @@ class BindingIO:
     tables: TableStore | None = None
     # Called (blocking, on the store pool) after a blob output is written: the blob trigger's notification.
     on_blob_written: Callable[[BlobProperties], None] | None = None
+    # The durable client parameter's value for a binding (set when the app has durable functions).
+    durable_client: Callable[[BindingSpec], str] | None = None
     _templates: dict[str, BindingTemplate] = field(default_factory=dict)
 
     def _data(self, invocation: Invocation) -> dict[str, Any]:
@@ -88,6 +90,10 @@ class BindingIO:
         return (self.resolve(invocation, binding, "queueName") or "").lower()
 
     async def load(self, invocation: Invocation, binding: BindingSpec) -> Any:
+        if binding.type == "durableClient" and self.durable_client is not None:
+            from azure.functions.meta import Datum
+
+            return Datum(self.durable_client(binding), "string")
         if binding.type == "blob":
             blobs = self._store(self.blobs, binding)
             path = self.resolve(invocation, binding, "path") or ""

@@ -10,6 +10,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from overcast.durable import episode
 from overcast.durable import history as h
@@ -112,3 +113,28 @@ def to_commit(consumed: Sequence[int], instance: InstanceSnapshot, outcome: Epis
                              start=starts)
     return EpisodeCommit(consumed=consumed, events=outcome.events, update=update, activities=activities,
                          messages=messages, start=starts)
+
+
+_FAILED_COMPLETIONS = {
+    int(h.EventType.TASK_FAILED): int(h.EventType.TASK_SCHEDULED),
+    int(h.EventType.SUB_ORCHESTRATION_INSTANCE_FAILED): int(h.EventType.SUB_ORCHESTRATION_INSTANCE_CREATED),
+}
+
+
+def rewound_history(history: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The history of a failed execution with its failure removed (rewind, §7.6): the ExecutionCompleted event and
+    every failed activity or sub-orchestration, with its scheduling event, so the next replay runs them again."""
+    failed: set[tuple[int, Any]] = set()
+    for event in history:
+        scheduling = _FAILED_COMPLETIONS.get(h.event_type(event))
+        if scheduling is not None:
+            failed.add((scheduling, event.get("TaskScheduledId")))
+    kept = []
+    for event in history:
+        kind = h.event_type(event)
+        if kind == h.EventType.EXECUTION_COMPLETED or kind in _FAILED_COMPLETIONS:
+            continue
+        if (kind, event.get("EventId")) in failed:
+            continue
+        kept.append(dict(event))
+    return kept

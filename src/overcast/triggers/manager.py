@@ -79,6 +79,7 @@ class TriggerManager:
                 ))
             elif trigger.type == "timerTrigger":
                 self._listeners.append(self._timer(spec, stores, dispatcher, host_id))
+        self.durable: Any = None  # the durable engine, when the app has durable functions
         self.blob_triggers = self._blob_triggers(index, stores, dispatcher, host_id)
         if self.blob_triggers is not None:
             self._listeners += [self.blob_triggers, self.blob_triggers.listener]

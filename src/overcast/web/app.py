@@ -8,18 +8,19 @@ empty 500 with the traceback in the host log; the pipeline itself never lets an 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from overcast.config.settings import Settings
 from overcast.invoke.dispatcher import Dispatcher
 from overcast.invoke.model import Invocation
 from overcast.web.asgi_io import BodyTooLarge, Receive, Send, read_body, send_response
 from overcast.web.cors import CorsPolicy
-from overcast.web.http_in import joined_headers, joined_query, make_request, raw_path
+from overcast.web.http_in import joined_headers, joined_query, make_request, raw_path, request_url
 from overcast.web.http_out import HttpReply, encode_http_return, reply_from_datum
 from overcast.web.keys import AuthLevel, KeyRing
 from overcast.web.routes import Router
@@ -40,6 +41,38 @@ HOMEPAGE = (
 )
 AdminHandler = Callable[[dict[str, Any], Receive, Send, dict[str, str], "Caller"], Awaitable[None]]
 NativeHandler = Callable[[FunctionRoute, dict[str, Any], Receive, Send, dict[str, str]], Awaitable[None]]
+# A reverse proxy on the same machine makes every caller look local: such requests never reach the RPC prefix.
+_FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
+
+
+class DurableApi(Protocol):
+    """The durable HTTP API (``overcast.durable.http_api.DurableHttpApi``), served at two path prefixes:
+    ``prefix`` needs the system key ``key_name`` or the master key (unless auth is off); ``rpc_prefix`` needs no
+    key but answers loopback callers only."""
+
+    prefix: str
+    rpc_prefix: str
+    key_name: str
+
+    async def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
+                     body: bytes, base_url: str, url: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+        ...
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith(prefix + "/")
+
+
+def is_loopback_call(scope: dict[str, Any], headers: Mapping[str, str]) -> bool:
+    """The TCP peer is a loopback address and no proxy says it forwarded the request."""
+    client = scope.get("client")
+    try:
+        address = ipaddress.ip_address(client[0]) if client else None
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address is not None and address.is_loopback and not any(h in headers for h in _FORWARDING_HEADERS)
 
 
 @dataclass
@@ -94,11 +127,16 @@ class HostApp:
         self._extra_headers = extra
         self._extra_encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
         self._homepage_disabled = False
+        self._durable: DurableApi | None = None
         import os
 
         from overcast.config.truthy import parse_bool
 
         self._homepage_disabled = parse_bool(os.environ.get("AzureWebJobsDisableHomepage"))
+
+    def attach_durable(self, api: DurableApi) -> None:
+        """Serve the durable HTTP API (requests under its two prefixes go to it, before the admin routes)."""
+        self._durable = api
 
     def caller(self, headers: dict[str, str], query: dict[str, str], function_name: str | None) -> Caller:
         key = headers.get("x-functions-key") or query.get("code")
@@ -188,6 +226,9 @@ class HostApp:
             await send_response(send, 204, cors + self._extra_headers)
             return
         lowered = path.lower()
+        if self._durable is not None and _under(lowered, self._durable.prefix.lower()):
+            await self._durable_request(scope, receive, send, headers, self._durable)
+            return
         if lowered in ("/admin", "/runtime") or lowered.startswith(("/admin/", "/runtime/")):
             query = joined_query(scope.get("query_string", b""))
             await self._admin(scope, receive, send, headers, self.caller(headers, query, None))
@@ -206,6 +247,33 @@ class HostApp:
                 self._throttle.release()
         finally:
             self._throttle.leave()
+
+    async def _durable_request(
+        self, scope: dict[str, Any], receive: Receive, send: Send, headers: dict[str, str], api: DurableApi
+    ) -> None:
+        path: str = scope["path"]
+        query = joined_query(scope.get("query_string", b""))
+        if _under(path.lower(), api.rpc_prefix.lower()):
+            if not is_loopback_call(scope, headers):
+                await send_response(send, 403, [])
+                return
+            rest = path[len(api.rpc_prefix):]
+        else:
+            caller = self.caller(headers, query, None)
+            if not (caller.is_admin or (caller.level is AuthLevel.SYSTEM
+                                        and (caller.name or "").lower() == api.key_name.lower())):
+                await send_response(send, 401, [])
+                return
+            rest = path[len(api.prefix):]
+        try:
+            body = await read_body(receive, self._limit)
+        except BodyTooLarge:
+            await send_response(send, 413, [])
+            return
+        origin = request_url({**scope, "query_string": b""}, headers, "")
+        status, reply_headers, reply = await api.handle(scope["method"], rest, query, headers, body, origin,
+                                                        request_url(scope, headers))
+        await send_response(send, status, reply_headers, reply, head=scope["method"] == "HEAD")
 
     async def _function(
         self, scope: dict[str, Any], receive: Receive, send: Send, method: str, headers: dict[str, str],

@@ -39,7 +39,9 @@ async def status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
     found = await client.get_status(req.route_params["id"], show_history=True, show_history_output=True)
     if not found:
         return func.HttpResponse("unknown", status_code=404)
-    return func.HttpResponse(json.dumps(found.to_json()), mimetype="application/json")
+    payload = found.to_json()
+    payload["historyEvents"] = getattr(found, "historyEvents", None)  # kept by the SDK as an extra attribute
+    return func.HttpResponse(json.dumps(payload, default=str), mimetype="application/json")
 
 
 @app.route(route="raise/{id}/{event}", methods=["POST"])
@@ -54,6 +56,13 @@ async def raise_event(req: func.HttpRequest, client: df.DurableOrchestrationClie
 @app.durable_client_input(client_name="client")
 async def terminate(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     await client.terminate(req.route_params["id"], "stopped by test")
+    return func.HttpResponse(status_code=202)
+
+
+@app.route(route="rewind/{id}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def rewind(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    await client.rewind(req.route_params["id"], "try again")
     return func.HttpResponse(status_code=202)
 
 
@@ -186,6 +195,13 @@ def caught(context: df.DurableOrchestrationContext):
 
 
 @app.orchestration_trigger(context_name="context")
+def fails_once(context: df.DurableOrchestrationContext):
+    first = yield context.call_activity("hello", "before")
+    second = yield context.call_activity("fail_first", context.instance_id)
+    return [first, second]
+
+
+@app.orchestration_trigger(context_name="context")
 def counter_loop(context: df.DurableOrchestrationContext):
     n = int(context.get_input() or 0)
     context.set_custom_status({"n": n})
@@ -211,7 +227,8 @@ def deterministic(context: df.DurableOrchestrationContext):
 def http_call(context: df.DurableOrchestrationContext):
     url = context.get_input()
     response = yield context.call_http("GET", url)
-    return {"status": response.status_code, "content": json.loads(response.content)}
+    # SDK 1.x hands the orchestrator the response as a dict (statusCode, headers, content).
+    return {"status": response["statusCode"], "content": json.loads(response["content"])}
 
 
 @app.orchestration_trigger(context_name="context")
@@ -265,6 +282,14 @@ def flaky(key: str) -> str:
     if attempt < 3:
         raise ValueError(f"attempt {attempt} fails")
     return f"ok after {attempt}"
+
+
+@app.activity_trigger(input_name="key")
+def fail_first(key: str) -> str:
+    attempt = _attempts(f"once-{key}")
+    if attempt == 1:
+        raise RuntimeError("first attempt fails")
+    return f"attempt {attempt}"
 
 
 @app.activity_trigger(input_name="key")
