@@ -165,6 +165,22 @@ def test_terminate_and_custom_status_and_determinism(start_host) -> None:  # typ
     assert first != second and len(first) == 36
 
 
+def test_suspend_holds_events_until_resume(start_host) -> None:  # type: ignore[no-untyped-def]
+    host = start_host("durable")
+    payload = start(host, "events_in_order")
+    instance = payload["id"]
+    wait_until(lambda: status(host, instance)["runtimeStatus"] == "Running", what="running")
+    suspend = payload["suspendPostUri"].replace("{text}", "pause")
+    assert host.client.post(suspend).status_code == 202
+    wait_until(lambda: status(host, instance)["runtimeStatus"] == "Suspended", what="suspended")
+    for name in ("First", "Second"):
+        host.client.post(f"/api/raise/{instance}/{name}", content=json.dumps(name))
+    time.sleep(1)  # the engine had every chance to run the events: they must wait
+    assert status(host, instance)["runtimeStatus"] == "Suspended"
+    assert host.client.post(payload["resumePostUri"].replace("{text}", "go")).status_code == 202
+    assert finished(host, instance)["output"] == ['"First"', '"Second"']
+
+
 def test_wait_for_completion_and_call_http(start_host) -> None:  # type: ignore[no-untyped-def]
     host = start_host("durable")
     response = host.client.post("/api/run/chain", content=json.dumps(["Oslo"]))
