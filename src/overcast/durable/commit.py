@@ -72,7 +72,7 @@ def _start(start: OrchestrationStart, now: datetime) -> NewOrchestration:
         instance_id=start.instance_id,
         name=start.name,
         execution_id=execution_id,
-        input=start.input,
+        input=h.encode_input(start.input),  # stored as DTFx does, so the status shows what Azure shows
         started=episode.child_execution_started(start, execution_id, now),
         version=start.version or None,
         parent=ParentRef(parent.instance_id, parent.execution_id, parent.task_schedule_id, parent.name),
@@ -109,7 +109,8 @@ def to_commit(consumed: Sequence[int], instance: InstanceSnapshot, outcome: Epis
         for event in episode.next_execution_events(instance, plan, execution_id, now):
             messages.append(NewMessage(instance.instance_id, event, execution_id))
         return EpisodeCommit(consumed=consumed, events=(), update=update,
-                             reset=HistoryReset(execution_id, plan.input), activities=activities, messages=messages,
+                             reset=HistoryReset(execution_id, h.encode_input(plan.input)), activities=activities,
+                             messages=messages,
                              start=starts)
     return EpisodeCommit(consumed=consumed, events=outcome.events, update=update, activities=activities,
                          messages=messages, start=starts)

@@ -82,7 +82,7 @@ def test_continue_as_new_starts_the_next_execution_in_the_same_commit() -> None:
     outcome = EpisodeOutcome(events=(), work=(), status=RuntimeStatus.CONTINUED_AS_NEW,
                              continue_as_new=ContinueAsNewPlan('"2"', (carried,)))
     commit = to_commit([1], ME, outcome, NOW)
-    assert commit.reset is not None and commit.reset.input == '"2"' and commit.reset.execution_id != "exec1"
+    assert commit.reset is not None and commit.reset.input == '"\\"2\\""' and commit.reset.execution_id != "exec1"
     started, late = commit.messages
     assert h.event_type(started.event) == h.EventType.EXECUTION_STARTED
     assert started.execution_id == late.execution_id == commit.reset.execution_id
