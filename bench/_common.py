@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import http.client
+import importlib.util
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ROOT / "bench" / "apps"
@@ -103,3 +110,184 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), int(-(-pct * len(ordered) // 100))))
     return ordered[rank - 1]
+
+
+# ---- Durable Functions (bench/durable_*.py) -------------------------------------------------------------------------
+
+DURABLE_APP = APPS / "durable_bench"
+DURABLE_HUB = "BenchHub"  # extensions.durableTask.hubName in bench/apps/durable_bench/host.json
+FAST_TIMESTAMPS = "OVERCAST_DURABLE_FAST_TIMESTAMPS"
+
+
+def load_durable_app() -> Any:
+    """The bench app's module, imported in this process (for the SDK-only baselines)."""
+    spec = importlib.util.spec_from_file_location("durable_bench_app", DURABLE_APP / "function_app.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def orchestrator_handle(app_module: Any, name: str) -> Callable[[str], str]:
+    """The callable the host invokes for orchestrator ``name``: the SDK's ``Orchestrator.create(fn)`` handle, as
+    ``df.DFApp`` registered it."""
+    if not hasattr(app_module, "bench_functions"):  # get_functions() may be called once per app
+        app_module.bench_functions = app_module.app.get_functions()
+    for function in app_module.bench_functions:
+        if function.get_function_name() == name:
+            return function.get_user_function()  # type: ignore[no-any-return]
+    raise LookupError(f"no orchestrator {name!r} in {DURABLE_APP}")
+
+
+def episode_contexts(handle: Callable[[str], str], name: str, input_value: Any = None,
+                     received: list[list[int]] | None = None) -> list[str]:
+    """The context JSON of every episode of one orchestration, built as the engine builds it (``episode.prepare`` +
+    ``context_json.build_context``), with the SDK deciding each episode and every activity returning its input.
+
+    ``received``: the task ids whose results each episode after the first receives, in order; None delivers all
+    results of the previous episode's activities at once (a chain: one per episode; a fan-out: all in one).
+    """
+    from overcast.durable import actions, episode, history
+    from overcast.durable.context_json import build_context
+    from overcast.durable.model import ActivityTask, EpisodeInput, InstanceSnapshot
+
+    instance = InstanceSnapshot("bench-replay", "bench-execution", name)
+    now = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    text = None if input_value is None else json.dumps(input_value)
+    new: list[dict[str, Any]] = [history.execution_started(
+        name=name, instance_id=instance.instance_id, execution_id=instance.execution_id,
+        input_json=history.encode_input(text), now=now)]
+    past: list[dict[str, Any]] = []
+    contexts: list[str] = []
+    results: dict[int, dict[str, Any]] = {}
+    batches = iter(received) if received is not None else None
+    while new:
+        prepared = episode.prepare(EpisodeInput(instance, past, new, now))
+        contexts.append(build_context(prepared))
+        outcome = episode.finish(prepared, actions.response_from_return(handle(contexts[-1])))
+        past.extend(outcome.events)
+        now += timedelta(milliseconds=1)
+        for item in outcome.work:
+            if not isinstance(item, ActivityTask):
+                raise RuntimeError(f"the bench orchestrations only call activities, not {item!r}")
+            results[item.task_id] = history.task_completed(item.task_id, item.input or "null", now)
+        due = sorted(results) if batches is None else next(batches, [])
+        new = [results.pop(task_id) for task_id in due]
+    return contexts
+
+
+def replay_seconds(handle: Callable[[str], str], contexts: list[str], times: int = 1) -> float:
+    """Wall time the SDK alone takes to decide these episodes ``times`` over (in this process, no host)."""
+    begin = time.perf_counter()
+    for _ in range(times):
+        for context in contexts:
+            handle(context)
+    return time.perf_counter() - begin
+
+
+def fast_timestamps_in_process(on: bool) -> None:
+    """Give this process's SDK the fast timestamp parse (as the host does by default) or its own dateutil one."""
+    from overcast.durable import fast_timestamps
+
+    if on:
+        fast_timestamps.install()
+    else:
+        fast_timestamps.uninstall()
+
+
+def create_orchestrations(data_dir: Path, name: str, count: int, input_value: Any = None,
+                          prefix: str = "bench") -> list[str]:
+    """Start ``count`` instances directly in the store (as another process would; no HTTP): their ids."""
+    from overcast.durable.backends import open_durable_store
+
+    store = open_durable_store(data_dir)
+    try:
+        return [start_in_store(store, name, f"{prefix}-{n:06d}", input_value) for n in range(count)]
+    finally:
+        store.close()
+
+
+def start_in_store(store: Any, name: str, instance_id: str, input_value: Any = None) -> str:
+    """One ``create_instance`` with the ExecutionStarted message the client API would write."""
+    from overcast.durable import history
+    from overcast.durable.store import NewOrchestration
+
+    execution_id = uuid.uuid4().hex
+    text = None if input_value is None else json.dumps(input_value)
+    started = history.execution_started(name=name, instance_id=instance_id, execution_id=execution_id,
+                                        input_json=history.encode_input(text), now=datetime.now(timezone.utc))
+    created, _ = store.create_instance(DURABLE_HUB, NewOrchestration(instance_id, name, execution_id, text, started))
+    if not created:
+        raise RuntimeError(f"instance {instance_id!r} already exists")
+    return instance_id
+
+
+def wait_orchestrations(data_dir: Path, deadline_s: float, proc: subprocess.Popen[bytes] | None = None,
+                        interval: float = 0.25) -> None:
+    """Wait until no instance of the hub is Pending or Running. One indexed query per ``interval``: the host is not
+    disturbed, and the times that matter are read from the store afterwards, so the interval costs no precision."""
+    from overcast.durable.backends import open_durable_store
+    from overcast.durable.store import PENDING, RUNNING, InstanceQuery
+
+    store = open_durable_store(data_dir)
+    start_time = time.perf_counter()
+    try:
+        while store.query_instances(DURABLE_HUB, InstanceQuery(runtime_statuses=(PENDING, RUNNING)), top=1).items:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"overcast exited with {proc.returncode} before the orchestrations finished")
+            if time.perf_counter() - start_time > deadline_s:
+                raise RuntimeError(f"orchestrations still running after {deadline_s}s")
+            time.sleep(interval)
+    finally:
+        store.close()
+
+
+@dataclass
+class Finished:
+    """One finished instance as the store recorded it: epoch seconds of its first episode and its completion."""
+
+    instance_id: str
+    status: str
+    output: Any
+    first_episode: float
+    completed: float
+    episodes: int
+    history: list[dict[str, Any]]
+
+
+def read_finished(data_dir: Path, instance_ids: list[str]) -> list[Finished]:
+    """Status, output and times of each instance: the first episode's OrchestratorStarted time (the engine's clock
+    when it began that episode) and ``last_updated_time`` (when the completing episode was committed)."""
+    from overcast.durable import history
+    from overcast.durable.backends import open_durable_store
+
+    store = open_durable_store(data_dir)
+    try:
+        found = []
+        for instance_id in instance_ids:
+            record = store.get_instance(DURABLE_HUB, instance_id)
+            if record is None:
+                raise RuntimeError(f"instance {instance_id!r} is missing")
+            events = store.get_history(DURABLE_HUB, instance_id)
+            starts = [e for e in events if history.event_type(e) == history.EventType.ORCHESTRATOR_STARTED]
+            first = history.parse_timestamp(starts[0]["Timestamp"]).timestamp() if starts else float("nan")
+            output = None if record.output is None else json.loads(record.output)
+            found.append(Finished(instance_id, record.runtime_status, output, first, record.last_updated_time,
+                                  len(starts), events))
+        return found
+    finally:
+        store.close()
+
+
+def received_task_ids(events: list[dict[str, Any]]) -> list[list[int]]:
+    """Per episode after the first, the task ids whose results it received (for ``episode_contexts``)."""
+    from overcast.durable import history
+
+    batches: list[list[int]] = []
+    for event in events:
+        kind = history.event_type(event)
+        if kind == history.EventType.ORCHESTRATOR_STARTED:
+            batches.append([])
+        elif kind in (history.EventType.TASK_COMPLETED, history.EventType.TASK_FAILED):
+            batches[-1].append(int(event["TaskScheduledId"]))
+    return batches[1:]

@@ -28,6 +28,7 @@ HistoryEventModule = importlib.import_module(fast_timestamps.SDK_MODULE)
 ZONES = [
     "UTC0",  # names UTC/UTC: dateutil gives tzlocal()
     "UTC+3",  # names UTC/UTC at offset -3 h: dateutil still gives tzlocal(), so "Z" is read as local time
+    "UTC0UTC,M3.5.0,M10.5.0/3",  # names UTC/UTC with daylight saving: a new tzlocal() each time, as dateutil
     "CET-1CEST,M3.5.0,M10.5.0/3",  # no UTC name: tz.UTC
     "EST5EDT,M3.2.0,M11.1.0",
     "XYZ0UTC,M3.5.0,M10.5.0",  # UTC as only the summer name: left to dateutil
@@ -90,6 +91,18 @@ def test_overcast_timestamps_parse_as_dateutil_parses_them(zone: str, moment: da
     assert fast == expected
     assert fast[1] == moment  # the fields themselves are the written ones
     assert len(spy.calls) == (1 if utc_named else 0)  # the fast path served it, except in the ambiguous zone
+
+
+@pytest.mark.parametrize("zone", ZONES)
+@settings(max_examples=200, deadline=None)
+@given(first=ANY_MOMENT, second=ANY_MOMENT)
+def test_times_compare_and_subtract_as_dateutil_ones_do(zone: str, first: datetime, second: datetime) -> None:
+    """The SDK compares and subtracts event times; the shared tz instance must not change any answer."""
+    fast_parse = FastTimestampParser(dateutil_parse)
+    with local_zone(zone):
+        a, b = (fast_parse(format_timestamp(m)) for m in (first, second))
+        x, y = (dateutil_parse(format_timestamp(m)) for m in (first, second))
+        assert (a < b, a == b, b - a) == (x < y, x == y, y - x)
 
 
 @settings(max_examples=500, deadline=None)
