@@ -79,7 +79,8 @@ class DurableEngine:
         self._owner = owner
         self._catalog = functions.catalog()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._wake = asyncio.Event()
+        # One event per loop: a wake-up must reach every loop, not only the first one to notice it.
+        self._wakes = [asyncio.Event() for _ in range(3)]
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
@@ -91,15 +92,19 @@ class DurableEngine:
         """Run the three loops until ``stop``; never raises."""
         fast_timestamps.install()  # the SDK parses history timestamps ~10x faster (off: ..._FAST_TIMESTAMPS=0)
         self._loop = asyncio.get_running_loop()
-        self._tasks = [self._loop.create_task(self._run(name, step)) for name, step in (
-            ("orchestrations", self._orchestration_step), ("activities", self._activity_step),
-            ("entities", self._entities.step),
-        )]
+        steps = (("orchestrations", self._orchestration_step), ("activities", self._activity_step),
+                 ("entities", self._entities.step))
+        self._tasks = [self._loop.create_task(self._run(name, step, wake))
+                       for (name, step), wake in zip(steps, self._wakes, strict=True)]
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def stop(self) -> None:
         self._stopping = True
-        self._wake.set()
+        self._wake_all()
+
+    def _wake_all(self) -> None:
+        for event in self._wakes:
+            event.set()
 
     async def drain(self) -> None:
         """Wait for the episodes and activities in flight (uncommitted work is retried after its lease anyway)."""
@@ -112,12 +117,13 @@ class DurableEngine:
         if loop is None:
             return
         with contextlib.suppress(RuntimeError):  # the loop is closing
-            loop.call_soon_threadsafe(self._wake.set)
+            loop.call_soon_threadsafe(self._wake_all)
 
-    async def _run(self, name: str, step: Callable[[], Awaitable[bool]]) -> None:
+    async def _run(self, name: str, step: Callable[[], Awaitable[bool]], wake: asyncio.Event) -> None:
         """Run ``step`` until stopped; it returns False when it found nothing to do. Never raises."""
         delay = MIN_POLL
         while not self._stopping:
+            wake.clear()  # before looking: a wake-up during the step then ends the idle wait at once
             try:
                 busy = await step()
             except Exception:
@@ -126,16 +132,17 @@ class DurableEngine:
             if busy:
                 delay = MIN_POLL
                 continue
-            await self._idle(delay)
+            await self._idle(delay, wake)
             delay = min(MAX_POLL, delay * 2)
 
-    async def _idle(self, delay: float) -> None:
+    async def _idle(self, delay: float, wake: asyncio.Event) -> None:
+        if wake.is_set():
+            return
         due = await self._io(self.store.next_due_time, self.hub)
         if due is not None:
             delay = max(0.0, min(delay, due - time.time()))
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay)
-        self._wake.clear()
+            await asyncio.wait_for(wake.wait(), delay)
 
     # -- orchestrations --------------------------------------------------------------------------------------------
 

@@ -44,6 +44,9 @@ class DurableFunctions:
                      "entityTrigger": found.entities}.get(spec.trigger.type)
             if table is None:
                 continue
+            if spec.trigger.type == "orchestrationTrigger":
+                # Replays are short and deterministic with no I/O: the dispatcher runs them on the event loop.
+                spec.extras["inline"] = True
             for name in (spec.name, durable_name(spec)):
                 table.setdefault(name.lower(), spec)
             if spec.trigger.type != "entityTrigger":

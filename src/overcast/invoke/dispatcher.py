@@ -196,6 +196,10 @@ class Dispatcher:
             finally:
                 thread_local_storage.invocation_id = None
 
+        if spec.extras.get("inline"):
+            # Durable orchestrators: a short, deterministic replay with no I/O (the programming model forbids it);
+            # a thread hop would cost more than the call itself.
+            return contextvars.copy_context().run(run_sync)
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(self._pool, contextvars.copy_context().run, run_sync)
         return await self._bounded(future, invocation, stuck_possible=True)
