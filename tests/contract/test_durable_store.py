@@ -1044,3 +1044,34 @@ def test_events_round_trip_as_json(store: DurableStore) -> None:
     leased = lease(store)
     assert store.commit_episode(leased, episode(leased, tricky))
     assert store.get_history(HUB, "j")[-1] == tricky
+
+
+def test_leasing_several_orchestrations_at_once(store: DurableStore, clock: FakeClock) -> None:
+    for name in ("a", "b", "c", "d"):
+        start(store, name)
+        clock.advance(1)
+    held = lease(store, owner="other")  # "a": already leased, so the batch skips it
+    assert held.instance_id == "a"
+    batch = store.lease_orchestrations(HUB, "w1", 30, max_instances=2)
+    assert [leased.instance_id for leased in batch] == ["b", "c"]
+    assert len({leased.token for leased in batch}) == 2
+    for leased in batch:
+        assert leased.instance is not None and leased.instance.instance_id == leased.instance_id
+        assert types(leased.history) == [] and len(leased.messages) == 1
+        assert store.commit_episode(leased, episode(leased))
+    [last] = store.lease_orchestrations(HUB, "w1", 30, max_instances=10)
+    assert last.instance_id == "d"
+    assert store.lease_orchestrations(HUB, "w1", 30, max_instances=10) == []
+
+
+def test_threads_leasing_batches_at_once_never_share_an_instance(backend: Backend) -> None:
+    stores = [backend.open() for _ in range(3)] if backend.persistent else [backend.open()]
+    for n in range(60):
+        start(stores[0], f"i{n:03d}")
+    results = race_threads(3, lambda i: [
+        leased.instance_id
+        for _ in range(30)
+        for leased in stores[i % len(stores)].lease_orchestrations(HUB, f"w{i}", 60, max_instances=4)
+    ])
+    got = [instance for ids in results for instance in ids]
+    assert sorted(got) == [f"i{n:03d}" for n in range(60)]

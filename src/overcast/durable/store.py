@@ -286,6 +286,13 @@ class OrchestrationQueue(Protocol):
         ``max_messages`` due messages (visible_at <= now) in the order they became visible. None: nothing to do."""
         ...
 
+    def lease_orchestrations(
+        self, hub: str, owner: str, duration: float, max_instances: int, max_messages: int = 1000
+    ) -> list[OrchestrationLease]:
+        """Up to ``max_instances`` leases in one transaction, in the order ``lease_next_orchestration`` would hand
+        them out one by one (fewer writes for a busy engine)."""
+        ...
+
     def commit_episode(self, lease: OrchestrationLease, commit: EpisodeCommit) -> bool:
         """In ONE transaction: append (or with ``reset`` replace) history, update the instance, create the
         activities, deliver the messages, start the sub-orchestrations, delete the consumed messages, release the

@@ -274,6 +274,22 @@ class MemoryDurableStore(MemoryStore):
                 hub, target, owner, row.token, row.expires, messages, h.instances.get(target), history
             )
 
+    def lease_orchestrations(
+        self, hub: str, owner: str, duration: float, max_instances: int, max_messages: int = 1000
+    ) -> list[OrchestrationLease]:
+        check_lease_request(hub, owner, duration, max_messages, "messages")
+        check_lease_request(hub, owner, duration, max_instances, "instances")
+        leases: list[OrchestrationLease] = []
+        with self._open() as now:
+            h = self._hub(hub)
+            while len(leases) < max_instances and (target := self._claimable(h, False, now)) is not None:
+                row, messages = self._take(h, target, owner, duration, max_messages, now)
+                history = tuple(decode_event(text) for text in h.histories.get(target, []))
+                leases.append(OrchestrationLease(
+                    hub, target, owner, row.token, row.expires, messages, h.instances.get(target), history
+                ))
+        return leases
+
     def commit_episode(self, lease: OrchestrationLease, commit: EpisodeCommit) -> bool:
         check_commit(lease, commit)
         events = [encode_event(event) for event in commit.events]

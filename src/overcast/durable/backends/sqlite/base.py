@@ -223,10 +223,18 @@ class DurableDatabase(SqliteDatabase):
         if conn.execute(CLAIMABLE, (hub, entities, probe_now, probe_now)).fetchone() is None:
             return None
         conn.execute("BEGIN IMMEDIATE")
+        claimed = self._claim_locked(conn, hub, entities, owner, duration, limit, token)
+        if claimed is None:
+            conn.execute("ROLLBACK")
+        return claimed
+
+    def _claim_locked(
+        self, conn: sqlite3.Connection, hub: str, entities: bool, owner: str, duration: float, limit: int, token: str
+    ) -> tuple[str, float, tuple[InboxMessage, ...]] | None:
+        """``_claim`` inside a write transaction the caller holds (and commits)."""
         now = self._clock()  # read after waiting for the lock, so the lease starts when it holds
         row = conn.execute(CLAIMABLE, (hub, entities, now, now)).fetchone()
         if row is None:
-            conn.execute("ROLLBACK")
             return None
         target, expires = str(row[0]), now + duration
         conn.execute(

@@ -42,6 +42,28 @@ class OrchestrationTables(DurableDatabase):
             conn.execute("COMMIT")
         return OrchestrationLease(hub, target, owner, token, expires, messages, instance, history)
 
+    def lease_orchestrations(
+        self, hub: str, owner: str, duration: float, max_instances: int, max_messages: int = 1000
+    ) -> list[OrchestrationLease]:
+        check_lease_request(hub, owner, duration, max_messages, "messages")
+        check_lease_request(hub, owner, duration, max_instances, "instances")
+        leases: list[OrchestrationLease] = []
+        with self._connection("lease orchestrations") as conn:
+            token = new_token()
+            claimed = self._claim(conn, hub, False, owner, duration, max_messages, token)
+            while claimed is not None:
+                target, expires, messages = claimed
+                instance = self._instance(conn, hub, target)
+                history = tuple(self._history(conn, hub, target))
+                leases.append(OrchestrationLease(hub, target, owner, token, expires, messages, instance, history))
+                if len(leases) >= max_instances:
+                    break
+                token = new_token()
+                claimed = self._claim_locked(conn, hub, False, owner, duration, max_messages, token)
+            if leases:
+                conn.execute("COMMIT")
+        return leases
+
     def commit_episode(self, lease: OrchestrationLease, commit: EpisodeCommit) -> bool:
         check_commit(lease, commit)
         events = [encode_event(event) for event in commit.events]
