@@ -1075,3 +1075,21 @@ def test_threads_leasing_batches_at_once_never_share_an_instance(backend: Backen
     ])
     got = [instance for ids in results for instance in ids]
     assert sorted(got) == [f"i{n:03d}" for n in range(60)]
+
+
+def test_completing_several_activities_at_once(store: DurableStore, clock: FakeClock) -> None:
+    start(store, "i1")
+    leased = lease(store)
+    activities = [ActivityRequest("a", 0, '"0"'), ActivityRequest("b", 1, '"1"'), ActivityRequest("c", 2, '"2"')]
+    assert store.commit_episode(leased, episode(leased, ev(SCHEDULED, 0), ev(SCHEDULED, 1), ev(SCHEDULED, 2),
+                                                activities=activities))
+    items = store.lease_activities(HUB, "w1", 30, max_items=3)
+    assert len(items) == 3
+    clock.advance(31)
+    [again] = store.lease_activities(HUB, "w2", 30, max_items=1)  # "a" expired and was taken over
+    answers = store.complete_activities([(item, ev(5, TaskScheduledId=item.task_id, Result="1")) for item in items])
+    assert answers == [False, True, True]
+    assert store.complete_activities([]) == []
+    next_lease = lease(store)
+    assert sorted(m.event["TaskScheduledId"] for m in next_lease.messages) == [1, 2]
+    assert again.name == "a"

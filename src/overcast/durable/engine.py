@@ -84,6 +84,7 @@ class DurableEngine:
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[None]] = set()
+        self._completions: list[tuple[ActivityWorkItem, dict[str, Any], asyncio.Future[bool]]] = []
         self._entities = EntityRunner(store, hub, functions, invoke, io, owner)
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
@@ -272,8 +273,32 @@ class DurableEngine:
             return
         finally:
             renewer.cancel()
-        if await self._io(self.store.complete_activity, item, event):
-            self.wake()
+        try:
+            if await self._complete(item, event):
+                self.wake()
+        except Exception:
+            # The result is not recorded: the activity's lease runs out and it runs again (at least once).
+            log.exception("Recording the result of activity '%s' of '%s' failed.", item.name, item.instance_id)
+
+    async def _complete(self, item: ActivityWorkItem, event: dict[str, Any]) -> bool:
+        """Complete through a batch: activities that finish in the same turn of the loop share one transaction."""
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bool] = loop.create_future()
+        self._completions.append((item, event, answer))
+        if len(self._completions) == 1:
+            loop.call_soon(lambda: loop.create_task(self._flush_completions()))
+        return await answer
+
+    async def _flush_completions(self) -> None:
+        batch, self._completions = self._completions, []
+        try:
+            answers = await self._io(self.store.complete_activities, [(item, event) for item, event, _ in batch])
+        except Exception as exc:
+            for _, _, answer in batch:
+                answer.set_exception(exc)
+            return
+        for (_, _, answer), done in zip(batch, answers, strict=True):
+            answer.set_result(done)
 
     async def _renew_activity(self, item: ActivityWorkItem) -> None:
         while True:

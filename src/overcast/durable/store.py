@@ -334,6 +334,11 @@ class ActivityQueue(Protocol):
         a lease that expired but was not taken over still completes."""
         ...
 
+    def complete_activities(self, results: Sequence[tuple[ActivityWorkItem, EventDict]]) -> list[bool]:
+        """``complete_activity`` for several items in one transaction; one answer per item, in order (each item
+        independently: a refused one does not stop the others)."""
+        ...
+
 
 class EntityStore(Protocol):
     """Entity inboxes, leases and state (leases renew and release through OrchestrationQueue)."""

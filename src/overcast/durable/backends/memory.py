@@ -416,15 +416,24 @@ class MemoryDurableStore(MemoryStore):
             return True
 
     def complete_activity(self, item: ActivityWorkItem, result: EventDict) -> bool:
-        message = NewMessage(item.instance_id, result, item.execution_id)
-        event = check_message(message)
+        return self.complete_activities([(item, result)])[0]
+
+    def complete_activities(self, results: Sequence[tuple[ActivityWorkItem, EventDict]]) -> list[bool]:
+        checked = []
+        for item, result in results:
+            message = NewMessage(item.instance_id, result, item.execution_id)
+            checked.append((item, message, check_message(message)))
+        answers: list[bool] = []
         with self._open() as now:
-            h = self._hub(item.hub)
-            if self._leased(h, item) is None:
-                return False
-            del h.activities[item.id]
-            self._deliver(h, message, event, now)
-            return True
+            for item, message, event in checked:
+                h = self._hub(item.hub)
+                if self._leased(h, item) is None:
+                    answers.append(False)
+                    continue
+                del h.activities[item.id]
+                self._deliver(h, message, event, now)
+                answers.append(True)
+        return answers
 
     # -- EntityStore ------------------------------------------------------------------------------------------
 

@@ -92,20 +92,29 @@ class WorkTables(DurableDatabase):
         return cursor.rowcount == 1
 
     def complete_activity(self, item: ActivityWorkItem, result: EventDict) -> bool:
-        message = NewMessage(item.instance_id, result, item.execution_id)
-        event = check_message(message)
-        with self._connection(f"complete activity {item.name!r}") as conn:
+        return self.complete_activities([(item, result)])[0]
+
+    def complete_activities(self, results: Sequence[tuple[ActivityWorkItem, EventDict]]) -> list[bool]:
+        checked = []
+        for item, result in results:
+            message = NewMessage(item.instance_id, result, item.execution_id)
+            checked.append((item, message, check_message(message)))
+        if not checked:
+            return []
+        answers: list[bool] = []
+        with self._connection(f"complete {len(checked)} activities") as conn:
             conn.execute("BEGIN IMMEDIATE")
-            deleted = conn.execute(
-                "DELETE FROM durable_activities WHERE id = ? AND hub = ? AND token = ?",
-                (item.id, item.hub, item.token),
-            ).rowcount
-            if deleted != 1:
-                conn.execute("ROLLBACK")
-                return False
-            self._deliver(conn, item.hub, message, event, self._clock())
+            now = self._clock()
+            for item, message, event in checked:
+                deleted = conn.execute(
+                    "DELETE FROM durable_activities WHERE id = ? AND hub = ? AND token = ?",
+                    (item.id, item.hub, item.token),
+                ).rowcount
+                if deleted == 1:
+                    self._deliver(conn, item.hub, message, event, now)
+                answers.append(deleted == 1)
             conn.execute("COMMIT")
-        return True
+        return answers
 
     # -- entities ---------------------------------------------------------------------------------------------
 
