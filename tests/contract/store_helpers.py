@@ -7,7 +7,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TypeVar
 
 START = 1_700_000_000.0  # 2023-11-14T22:13:20Z: a realistic epoch reading
 
@@ -99,3 +100,32 @@ def race_threads(count: int, worker: Callable[[int], Any]) -> list[Any]:
     if errors:
         raise errors[0]
     return results
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Closable)
+
+
+@dataclass
+class Backend(Generic[S]):
+    """One implementation under a contract: how to open it, and what it can be asked (persistence, processes)."""
+
+    name: str
+    factory: Callable[[], S]
+    persistent: bool  # a reopened store sees earlier writes
+    # Python statements that bind ``store`` to the same store in another process (real clock); None when the store
+    # lives in one process only.
+    child_setup: str | None
+    opened: list[S] = field(default_factory=list)
+
+    def open(self) -> S:
+        store = self.factory()
+        self.opened.append(store)
+        return store
+
+    def close_all(self) -> None:
+        for store in self.opened:
+            store.close()

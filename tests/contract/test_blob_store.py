@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import timezone
 from pathlib import Path
 
 import pytest
+import store_helpers
 from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import BlobStore, open_blob_store
@@ -25,20 +25,7 @@ from overcast.errors import StoreError
 MIB = 1024 * 1024
 
 
-@dataclass
-class Backend:
-    name: str
-    factory: Callable[[], BlobStore]
-    persistent: bool  # a reopened store sees earlier writes
-    # Python statements that bind ``store`` to the same store in another process (real clock); None when the store
-    # lives in one process only.
-    child_setup: str | None
-    opened: list[BlobStore] = field(default_factory=list)
-
-    def open(self) -> BlobStore:
-        store = self.factory()
-        self.opened.append(store)
-        return store
+Backend = store_helpers.Backend[BlobStore]
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -56,8 +43,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) ->
             "sqlite", lambda: SqliteBlobStore(path, blob_root, clock), persistent=True, child_setup=setup
         )
     yield chosen
-    for store in chosen.opened:
-        store.close()
+    chosen.close_all()
 
 
 @pytest.fixture

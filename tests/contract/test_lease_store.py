@@ -8,10 +8,10 @@ specifics" section then runs against it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import store_helpers
 from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import LeaseStore, open_lease_store
@@ -19,21 +19,7 @@ from overcast.backends.memory import MemoryLeaseStore
 from overcast.backends.sqlite.leases import SqliteLeaseStore
 from overcast.errors import StoreError
 
-
-@dataclass
-class Backend:
-    name: str
-    factory: Callable[[], LeaseStore]
-    persistent: bool  # a reopened store sees earlier writes
-    # Python statements that bind ``store`` to the same store in another process (real clock); None when the store
-    # lives in one process only.
-    child_setup: str | None
-    opened: list[LeaseStore] = field(default_factory=list)
-
-    def open(self) -> LeaseStore:
-        store = self.factory()
-        self.opened.append(store)
-        return store
+Backend = store_helpers.Backend[LeaseStore]
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -49,8 +35,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) ->
         )
         chosen = Backend("sqlite", lambda: SqliteLeaseStore(path, clock), persistent=True, child_setup=setup)
     yield chosen
-    for store in chosen.opened:
-        store.close()
+    chosen.close_all()
 
 
 @pytest.fixture

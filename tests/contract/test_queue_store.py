@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import store_helpers
 from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import QueueBackend, open_queue_store
@@ -25,20 +25,7 @@ from overcast.errors import StoreError
 SEVEN_DAYS = timedelta(days=7)
 
 
-@dataclass
-class Backend:
-    name: str
-    factory: Callable[[], QueueBackend]
-    persistent: bool  # a reopened store sees earlier writes
-    # Python statements that bind ``store`` to the same store in another process (real clock); None when the store
-    # lives in one process only.
-    child_setup: str | None
-    opened: list[QueueBackend] = field(default_factory=list)
-
-    def open(self) -> QueueBackend:
-        store = self.factory()
-        self.opened.append(store)
-        return store
+Backend = store_helpers.Backend[QueueBackend]
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -54,8 +41,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) ->
         )
         chosen = Backend("sqlite", lambda: SqliteQueueStore(path, clock), persistent=True, child_setup=setup)
     yield chosen
-    for store in chosen.opened:
-        store.close()
+    chosen.close_all()
 
 
 @pytest.fixture

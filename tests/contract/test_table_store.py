@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import store_helpers
 from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import TableStore, open_table_store
@@ -26,20 +26,7 @@ from overcast.errors import StoreError
 SQLITE_PAGE = 500
 
 
-@dataclass
-class Backend:
-    name: str
-    factory: Callable[[], TableStore]
-    persistent: bool  # a reopened store sees earlier writes
-    # Python statements that bind ``store`` to the same store in another process (real clock); None when the store
-    # lives in one process only.
-    child_setup: str | None
-    opened: list[TableStore] = field(default_factory=list)
-
-    def open(self) -> TableStore:
-        store = self.factory()
-        self.opened.append(store)
-        return store
+Backend = store_helpers.Backend[TableStore]
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -55,8 +42,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) ->
         )
         chosen = Backend("sqlite", lambda: SqliteTableStore(path, clock), persistent=True, child_setup=setup)
     yield chosen
-    for store in chosen.opened:
-        store.close()
+    chosen.close_all()
 
 
 @pytest.fixture
