@@ -176,7 +176,9 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None) -> 
     )
     engine = getattr(triggers, "durable", None)
     if engine is not None:
-        _attach_durable(settings, app, keys, engine, dispatcher, port or settings.port)
+        from overcast.durable.hosting import attach_durable
+
+        attach_durable(settings, app, keys, engine, dispatcher, port or settings.port)
     return Instance(settings, index, app, routes, keys, dispatcher, native, state, store, triggers)
 
 
@@ -208,62 +210,11 @@ def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, stat
             tables=stores.tables, on_blob_written=manager.blob_written,
         )
     if used & DURABLE_TYPES:
-        manager.durable = _durable_engine(settings, index, dispatcher, io)
+        from overcast.durable.hosting import durable_engine
+
+        manager.durable = durable_engine(settings, index, dispatcher, io)
         manager.add(manager.durable)
     return manager
-
-
-def _durable_engine(settings: Settings, index: AppIndex, dispatcher: Any, io: Any) -> Any:
-    """The durable engine on the embedded store, for the task hub of host.json."""
-    from overcast.durable.backends import open_durable_store
-    from overcast.durable.engine import DurableEngine
-    from overcast.durable.registry import DurableFunctions
-
-    hub = durable_hub_name(settings)
-    owner = f"{socket.gethostname()}:{os.getpid()}"
-    if os.environ.get("OVERCAST_DURABLE_STORE_THREAD", "").lower() not in ("1", "true", "yes"):
-        io = _inline_io  # each durable transaction takes well under a millisecond: less than a thread hop
-    return DurableEngine(open_durable_store(settings.data_dir), hub, DurableFunctions.of(index.functions),
-                         dispatcher.invoke, io, owner)
-
-
-async def _inline_io(fn: Any, *args: Any) -> Any:
-    return fn(*args)
-
-
-def _attach_durable(settings: Settings, app: Any, keys: Any, engine: Any, dispatcher: Any, port: int) -> None:
-    """The durable HTTP API on the public port, and the client binding value that points the SDK at it."""
-    from overcast.durable.client_binding import SYSTEM_KEY_NAME, client_binding_json, rpc_base_url
-    from overcast.durable.http_api import DurableHttpApi
-
-    functions = engine.functions
-
-    def system_key() -> str | None:
-        return keys.ensure_system_key(SYSTEM_KEY_NAME) if settings.auth_enabled else None
-
-    app.attach_durable(DurableHttpApi(
-        engine.store, engine.hub, orchestrator_exists=lambda n: functions.orchestrator(n) is not None,
-        entity_exists=lambda n: functions.entity(n) is not None, wake=engine.wake, system_key=system_key,
-        io=engine.io,
-    ))
-    # The SDK calls rpcBaseUrl on loopback; a host bound to one other address is reached there instead.
-    rpc_host = "127.0.0.1" if settings.address in ("0.0.0.0", "::", "127.0.0.1", "localhost") else settings.address
-    rpc_base = rpc_base_url(port, rpc_host)
-    origin = "http://" + os.environ.get("WEBSITE_HOSTNAME", f"localhost:{port}")
-
-    def client_value(binding: Any) -> str:
-        return client_binding_json(
-            public_origin=origin, hub=str(binding.get("taskHub") or engine.hub),
-            connection=binding.get("connectionName"), system_key=system_key(), rpc_base=rpc_base,
-        )
-
-    if dispatcher.binding_io is not None:
-        dispatcher.binding_io.durable_client = client_value
-
-
-def durable_hub_name(settings: Settings) -> str:
-    """``extensions.durableTask.hubName`` of host.json; Core Tools' local default otherwise."""
-    return str(settings.host_json.section("extensions", "durableTask").get("hubname") or "TestHubName")
 
 
 def _banner_key(instance: Instance) -> Any:

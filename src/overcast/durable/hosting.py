@@ -1,0 +1,62 @@
+"""How an instance process hosts Durable Functions: the engine on the embedded store, the HTTP API on the public
+port and the durable client binding's value. Called by the composition root (``overcast.host``)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from overcast.app.index import AppIndex
+from overcast.config.settings import Settings
+from overcast.durable.backends import open_durable_store
+from overcast.durable.client_binding import SYSTEM_KEY_NAME, client_binding_json, rpc_base_url
+from overcast.durable.engine import DurableEngine
+from overcast.durable.http_api import DurableHttpApi
+from overcast.durable.registry import DurableFunctions
+
+
+def durable_engine(settings: Settings, index: AppIndex, dispatcher: Any, io: Any) -> Any:
+    """The durable engine on the embedded store, for the task hub of host.json."""
+    hub = durable_hub_name(settings)
+    owner = f"{socket.gethostname()}:{os.getpid()}"
+    if os.environ.get("OVERCAST_DURABLE_STORE_THREAD", "").lower() not in ("1", "true", "yes"):
+        io = _inline_io  # each durable transaction takes well under a millisecond: less than a thread hop
+    return DurableEngine(open_durable_store(settings.data_dir), hub, DurableFunctions.of(index.functions),
+                         dispatcher.invoke, io, owner)
+
+
+async def _inline_io(fn: Any, *args: Any) -> Any:
+    return fn(*args)
+
+
+def attach_durable(settings: Settings, app: Any, keys: Any, engine: Any, dispatcher: Any, port: int) -> None:
+    """The durable HTTP API on the public port, and the client binding value that points the SDK at it."""
+    functions = engine.functions
+
+    def system_key() -> str | None:
+        return keys.ensure_system_key(SYSTEM_KEY_NAME) if settings.auth_enabled else None
+
+    app.attach_durable(DurableHttpApi(
+        engine.store, engine.hub, orchestrator_exists=lambda n: functions.orchestrator(n) is not None,
+        entity_exists=lambda n: functions.entity(n) is not None, wake=engine.wake, system_key=system_key,
+        io=engine.io,
+    ))
+    # The SDK calls rpcBaseUrl on loopback; a host bound to one other address is reached there instead.
+    rpc_host = "127.0.0.1" if settings.address in ("0.0.0.0", "::", "127.0.0.1", "localhost") else settings.address
+    rpc_base = rpc_base_url(port, rpc_host)
+    origin = "http://" + os.environ.get("WEBSITE_HOSTNAME", f"localhost:{port}")
+
+    def client_value(binding: Any) -> str:
+        return client_binding_json(
+            public_origin=origin, hub=str(binding.get("taskHub") or engine.hub),
+            connection=binding.get("connectionName"), system_key=system_key(), rpc_base=rpc_base,
+        )
+
+    if dispatcher.binding_io is not None:
+        dispatcher.binding_io.durable_client = client_value
+
+
+def durable_hub_name(settings: Settings) -> str:
+    """``extensions.durableTask.hubName`` of host.json; Core Tools' local default otherwise."""
+    return str(settings.host_json.section("extensions", "durableTask").get("hubname") or "TestHubName")
