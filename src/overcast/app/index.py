@@ -185,7 +185,7 @@ SETTING_PROPERTIES = ("queueName", "schedule", "path", "tableName", "partitionKe
 
 
 def _resolve_app_settings(spec: FunctionSpec, environ: Mapping[str, str]) -> None:
-    from overcast.bindings.expressions import resolve_app_settings
+    from overcast.config.app_settings import resolve_app_settings
 
     resolved: list[BindingSpec] = []
     for binding in spec.bindings:

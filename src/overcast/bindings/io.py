@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from overcast.app.spec import BindingSpec, FunctionSpec
 from overcast.backends.base import BlobProperties, BlobStore, QueueStore, TableStore
@@ -24,13 +24,18 @@ from overcast.bindings.expressions import (
 )
 from overcast.bindings.queue import encode_body, output_bodies
 from overcast.invoke.model import Invocation
-from overcast.triggers.wakeup import Wakeups
 
 log = logging.getLogger("overcast.host.bindings")
 
 # Binding types this release can write or read (others put their function in error at start).
 OUTPUT_TYPES = frozenset({"queue", "blob", "table"})
 INPUT_TYPES = frozenset({"blob", "table"})
+
+
+class Waker(Protocol):
+    """Wakes the listener of a queue at once (the triggers' in-process notifications)."""
+
+    def wake(self, name: str) -> None: ...
 
 
 class StoreMissing(RuntimeError):
@@ -57,7 +62,7 @@ def http_binding_data(request: Any) -> dict[str, Any]:
 @dataclass
 class BindingIO:
     queues: QueueStore | None
-    wakeups: Wakeups
+    wakeups: Waker
     queue_encoding: str
     io: Callable[..., Awaitable[Any]]
     blobs: BlobStore | None = None
