@@ -7,12 +7,9 @@ the one lock: each operation is atomic. Leases scan the inbox: fine for tests an
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
-from overcast.backends.memory.common import Clock, MemoryStore
 from overcast.durable.backends.common import (
     check_commit,
     check_hub,
@@ -28,19 +25,15 @@ from overcast.durable.backends.common import (
     new_token,
     page_of,
     same_version,
-    wakes_suspended,
 )
+from overcast.durable.backends.memory_base import ActivityRow, HubState, MemoryDurableBase
 from overcast.durable.store import (
-    ACTIVE_STATUSES,
     DEFAULT_PAGE_SIZE,
-    PENDING,
-    SUSPENDED,
     ActivityWorkItem,
     EntityLease,
     EntityRecord,
     EpisodeCommit,
     EventDict,
-    InboxMessage,
     InstanceQuery,
     InstanceRecord,
     Lease,
@@ -48,155 +41,12 @@ from overcast.durable.store import (
     NewOrchestration,
     OrchestrationLease,
     Page,
-    is_entity_id,
 )
 from overcast.errors import StoreError
 
 
-@dataclass
-class _Message:
-    id: int
-    instance_id: str
-    execution_id: str | None
-    event: str  # JSON text
-    visible_at: float
-    created: float
-
-    def order(self) -> tuple[float, int]:
-        return (self.visible_at, self.id)
-
-    def snapshot(self) -> InboxMessage:
-        return InboxMessage(
-            self.id, self.instance_id, self.execution_id, decode_event(self.event), self.visible_at, self.created
-        )
-
-
-@dataclass
-class _LeaseRow:
-    owner: str
-    token: str
-    expires: float
-
-
-@dataclass
-class _Activity:
-    id: int
-    instance_id: str
-    execution_id: str
-    name: str
-    task_id: int
-    input: str | None
-    visible_at: float  # claimable from then on: when created, abandoned, or its lease expires
-    owner: str = ""
-    token: str = ""
-    dequeue_count: int = 0
-
-
-@dataclass
-class _Hub:
-    instances: dict[str, InstanceRecord] = field(default_factory=dict)
-    histories: dict[str, list[str]] = field(default_factory=dict)
-    inbox: dict[int, _Message] = field(default_factory=dict)
-    leases: dict[str, _LeaseRow] = field(default_factory=dict)
-    activities: dict[int, _Activity] = field(default_factory=dict)
-    entities: dict[str, EntityRecord] = field(default_factory=dict)
-
-
-class MemoryDurableStore(MemoryStore):
+class MemoryDurableStore(MemoryDurableBase):
     """Implements DurableStore for the threads of one process."""
-
-    kind = "durable store"
-
-    def __init__(self, clock: Clock = time.time) -> None:
-        super().__init__(clock)
-        self._hubs: dict[str, _Hub] = {}
-        self._ids = itertools.count(1)
-
-    def _hub(self, hub: str) -> _Hub:
-        return self._hubs.setdefault(hub, _Hub())
-
-    # -- shared writes (called under the lock) ----------------------------------------------------------------
-
-    def _deliver(self, h: _Hub, message: NewMessage, event: str, now: float) -> int:
-        visible = now if message.visible_at is None else message.visible_at
-        mid = next(self._ids)
-        h.inbox[mid] = _Message(mid, message.instance_id, message.execution_id, event, visible, now)
-        return mid
-
-    def _drop(self, h: _Hub, instance_id: str) -> None:
-        """Forget an instance's history, inbox and activities (not its lease: a holder's commit then conflicts)."""
-        h.instances.pop(instance_id, None)
-        h.histories.pop(instance_id, None)
-        for mid in [m.id for m in h.inbox.values() if m.instance_id == instance_id]:
-            del h.inbox[mid]
-        for aid in [a.id for a in h.activities.values() if a.instance_id == instance_id]:
-            del h.activities[aid]
-
-    def _create(
-        self, h: _Hub, hub: str, start: NewOrchestration, started: str, now: float
-    ) -> tuple[bool, InstanceRecord]:
-        existing = h.instances.get(start.instance_id)
-        if existing is not None and existing.runtime_status in ACTIVE_STATUSES:
-            return False, existing
-        self._drop(h, start.instance_id)
-        record = InstanceRecord(
-            hub,
-            start.instance_id,
-            start.name,
-            start.version,
-            start.execution_id,
-            PENDING,
-            start.input,
-            None,
-            None,
-            now,
-            now,
-            start.parent,
-            0,
-        )
-        h.instances[start.instance_id] = record
-        h.histories[start.instance_id] = []
-        self._deliver(h, NewMessage(start.instance_id, start.started, start.execution_id), started, now)
-        return True, record
-
-    def _claimable(self, h: _Hub, entities: bool, now: float) -> str | None:
-        """The instance (or entity) whose oldest due message waits longest among those free to lease."""
-        due = sorted((m for m in h.inbox.values() if m.visible_at <= now), key=_Message.order)
-        for message in due:
-            target = message.instance_id
-            if is_entity_id(target) != entities:
-                continue
-            lease = h.leases.get(target)
-            if lease is not None and lease.expires > now:
-                continue
-            record = h.instances.get(target)
-            if (
-                record is not None
-                and record.runtime_status == SUSPENDED
-                and not wakes_suspended(decode_event(message.event))
-            ):
-                continue
-            return target
-        return None
-
-    def _take(
-        self, h: _Hub, target: str, owner: str, duration: float, limit: int, now: float
-    ) -> tuple[_LeaseRow, tuple[InboxMessage, ...]]:
-        row = h.leases[target] = _LeaseRow(owner, new_token(), now + duration)
-        due = sorted(
-            (m for m in h.inbox.values() if m.instance_id == target and m.visible_at <= now), key=_Message.order
-        )
-        return row, tuple(m.snapshot() for m in due[:limit])
-
-    def _holds(self, h: _Hub, lease: Lease) -> bool:
-        row = h.leases.get(lease.instance_id)
-        return row is not None and row.token == lease.token
-
-    def _consume(self, h: _Hub, instance_id: str, consumed: Sequence[int]) -> None:
-        for mid in consumed:
-            message = h.inbox.get(mid)
-            if message is not None and message.instance_id == instance_id:
-                del h.inbox[mid]
 
     # -- InstanceStore ----------------------------------------------------------------------------------------
 
@@ -316,7 +166,7 @@ class MemoryDurableStore(MemoryStore):
             return True
 
     def _write_instance(
-        self, h: _Hub, current: InstanceRecord, commit: EpisodeCommit, events: list[str], now: float
+        self, h: HubState, current: InstanceRecord, commit: EpisodeCommit, events: list[str], now: float
     ) -> None:
         history = h.histories.setdefault(current.instance_id, [])
         if commit.reset is not None:
@@ -333,7 +183,7 @@ class MemoryDurableStore(MemoryStore):
         h.instances[current.instance_id] = replace(current, history_length=len(history), last_updated_time=now)
         for request in commit.activities:
             aid = next(self._ids)
-            h.activities[aid] = _Activity(
+            h.activities[aid] = ActivityRow(
                 aid, current.instance_id, current.execution_id, request.name, request.task_id, request.input, now
             )
 
@@ -392,7 +242,7 @@ class MemoryDurableStore(MemoryStore):
                 )
             return items
 
-    def _leased(self, h: _Hub, item: ActivityWorkItem) -> _Activity | None:
+    def _leased(self, h: HubState, item: ActivityWorkItem) -> ActivityRow | None:
         activity = h.activities.get(item.id)
         return activity if activity is not None and activity.token == item.token else None
 
