@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -269,7 +270,7 @@ def explode(reason: str) -> str:
 
 
 def _attempts(key: str) -> int:
-    folder = Path(os.environ.get("MARKER_DIR", "."))
+    folder = Path(os.environ.get("MARKER_DIR") or tempfile.gettempdir())
     path = folder / f"attempts-{key.replace(':', '_')}"
     count = int(path.read_text()) + 1 if path.exists() else 1
     path.write_text(str(count))
