@@ -159,6 +159,7 @@ def test_terminate_and_custom_status_and_determinism(start_host) -> None:  # typ
     assert host.client.post(f"/api/terminate/{forever}").status_code == 202
     ended = finished(host, forever)
     assert ended["runtimeStatus"] == "Terminated" and ended["output"] == "stopped by test"
+    assert ended["customStatus"] == "waiting"  # kept: the orchestrator does not run again
     result = run(host, "deterministic")
     assert result["customStatus"] == "done"
     first, second = result["output"]["uuids"]

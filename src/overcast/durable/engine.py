@@ -16,6 +16,7 @@ import os
 import time
 import traceback
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -200,6 +201,9 @@ class DurableEngine:
         if prepared.needs_invocation:
             response = await self._orchestrate(record.name, context_json.build_context(prepared))
         outcome = episode.finish(prepared, response)
+        if not prepared.needs_invocation and outcome.custom_status is None:
+            # Terminated without running the orchestrator: its last custom status stays, as in DTFx.
+            outcome = replace(outcome, custom_status=record.custom_status)
         if record.runtime_status == SUSPENDED and outcome.status is RuntimeStatus.RUNNING:
             log.info("Orchestration '%s' resumed.", record.instance_id)
         committed = await self._io(self.store.commit_episode, lease, to_commit(consumed, instance, outcome, now))

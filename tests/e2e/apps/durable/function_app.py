@@ -243,6 +243,7 @@ def use_counter(context: df.DurableOrchestrationContext):
 
 @app.orchestration_trigger(context_name="context")
 def waits_forever(context: df.DurableOrchestrationContext):
+    context.set_custom_status("waiting")
     yield context.wait_for_external_event("Never")
     return "never"
 
