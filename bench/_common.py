@@ -291,3 +291,39 @@ def received_task_ids(events: list[dict[str, Any]]) -> list[list[int]]:
         elif kind in (history.EventType.TASK_COMPLETED, history.EventType.TASK_FAILED):
             batches[-1].append(int(event["TaskScheduledId"]))
     return batches[1:]
+
+
+def post(conn: http.client.HTTPConnection, path: str) -> int:
+    """POST with an empty body on a kept-alive connection; the status."""
+    conn.request("POST", path, body=b"")
+    response = conn.getresponse()
+    response.read()
+    return response.status
+
+
+def keepalive_after_202(port: int, proc: subprocess.Popen[bytes], path: str,
+                        deadline_s: float = 30) -> http.client.HTTPConnection:
+    """A kept-alive connection once ``POST path`` answered 202 (that request counts as the first warm-up)."""
+    began = time.perf_counter()
+    while time.perf_counter() - began < deadline_s:
+        if proc.poll() is not None:
+            raise RuntimeError("overcast exited during start-up")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            if post(conn, path) == 202:
+                return conn
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"no 202 from POST :{port}{path} within {deadline_s}s")
+
+
+def read_numbers(path: Path, expected: int, deadline_s: float = 60) -> list[float]:
+    """Wait until a function under test has appended ``expected`` numbers to ``path``; them, in order."""
+    deadline = time.monotonic() + deadline_s
+    lines: list[str] = []
+    while time.monotonic() < deadline:
+        lines = path.read_text().split() if path.exists() else []
+        if len(lines) >= expected:
+            return [float(x) for x in lines]
+        time.sleep(0.1)
+    raise RuntimeError(f"only {len(lines)} of {expected} samples reached the function")

@@ -17,52 +17,36 @@ Target (issue): p50 < 50 ms.
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import APPS, command_line, free_port, overcast_cmd, percentile, start, stop
+from _common import (
+    APPS,
+    command_line,
+    free_port,
+    keepalive_after_202,
+    overcast_cmd,
+    percentile,
+    post,
+    read_numbers,
+    start,
+    stop,
+)
 
 TARGET_P50_MS = 50.0
+WRITE = "/api/write"
 WARMUP = 10
 
 
-def post(conn: http.client.HTTPConnection) -> int:
-    conn.request("POST", "/api/write", body=b"")
-    response = conn.getresponse()
-    response.read()
-    return response.status
 
 
-def connect(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 30) -> http.client.HTTPConnection:
-    begin = time.perf_counter()
-    while time.perf_counter() - begin < deadline_s:
-        if proc.poll() is not None:
-            raise RuntimeError("overcast exited during start-up")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            if post(conn) == 202:
-                return conn
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"no 202 from POST :{port}/api/write within {deadline_s}s")
 
 
-def read_latencies(path: Path, expected: int, deadline_s: float = 60) -> list[float]:
-    deadline = time.monotonic() + deadline_s
-    lines: list[str] = []
-    while time.monotonic() < deadline:
-        lines = path.read_text().split() if path.exists() else []
-        if len(lines) >= expected:
-            return [float(x) for x in lines]
-        time.sleep(0.1)
-    raise RuntimeError(f"only {len(lines)} of {expected} blobs reached the blob function")
 
 
 def line(name: str, values: list[float]) -> str:
@@ -86,19 +70,19 @@ def main() -> int:
                  env={"BENCH_MARKER_DIR": str(markers)})
     floor: list[float] = []
     try:
-        conn = connect(port, proc)
+        conn = keepalive_after_202(port, proc, WRITE)
         for _ in range(WARMUP - 1):
-            post(conn)
+            post(conn, WRITE)
             time.sleep(args.gap_ms / 1000)
         for i in range(args.samples):
             began = time.perf_counter()
             floor_store.put("bench", f"{i}.json", json.dumps({"sent": time.time()}).encode())
             floor_store.get("bench", f"{i}.json")
             floor.append((time.perf_counter() - began) * 1000)
-            if post(conn) != 202:
+            if post(conn, WRITE) != 202:
                 raise RuntimeError("POST /api/write did not answer 202")
             time.sleep(args.gap_ms / 1000)
-        ours = read_latencies(markers / "latency", WARMUP + args.samples)[WARMUP:]
+        ours = read_numbers(markers / "latency", WARMUP + args.samples)[WARMUP:]
     finally:
         stop(proc)
         floor_store.close()

@@ -22,11 +22,9 @@ Target (issue): p50 < 5 ms through the host (the in-process wake-up path).
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,9 +33,21 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import APPS, command_line, free_port, overcast_cmd, percentile, start, stop
+from _common import (
+    APPS,
+    command_line,
+    free_port,
+    keepalive_after_202,
+    overcast_cmd,
+    percentile,
+    post,
+    read_numbers,
+    start,
+    stop,
+)
 
 QUEUE = "bench-latency"
+SEND = "/api/send"
 TARGET_P50_MS = 5.0
 WARMUP = 20
 
@@ -104,36 +114,10 @@ class RawFloor:
         self._consumer_conn.close()
 
 
-def post(conn: http.client.HTTPConnection) -> int:
-    conn.request("POST", "/api/send", body=b"")
-    response = conn.getresponse()
-    response.read()
-    return response.status
 
 
-def wait_ready(port: int, proc: subprocess.Popen[bytes], deadline_s: float = 30) -> http.client.HTTPConnection:
-    """A keep-alive connection, once the first POST was answered 202 (that request is the first warm-up sample)."""
-    start_time = time.perf_counter()
-    while time.perf_counter() - start_time < deadline_s:
-        if proc.poll() is not None:
-            raise RuntimeError("overcast exited during start-up")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            if post(conn) == 202:
-                return conn
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError(f"no 202 from POST :{port}/api/send within {deadline_s}s")
 
 
-def read_latencies(path: Path, expected: int, deadline_s: float = 60) -> list[float]:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        lines = path.read_text().split() if path.exists() else []
-        if len(lines) >= expected:
-            return [float(x) for x in lines]
-        time.sleep(0.1)
-    raise RuntimeError(f"only {len(lines)} of {expected} messages reached the queue function")
 
 
 def summary(name: str, values: list[float]) -> str:
@@ -163,16 +147,16 @@ def main() -> int:
     raw: list[float] = []
     external: list[float] = []
     try:
-        conn = wait_ready(port, proc)
+        conn = keepalive_after_202(port, proc, SEND)
         for _ in range(WARMUP - 1):
-            post(conn)
+            post(conn, SEND)
             time.sleep(args.gap_ms / 1000)
         for _ in range(args.samples):
             raw.append(floor.sample())
-            if post(conn) != 202:
+            if post(conn, SEND) != 202:
                 raise RuntimeError("POST /api/send did not answer 202")
             time.sleep(args.gap_ms / 1000)
-        ours = read_latencies(markers / "latency", WARMUP + args.samples)[WARMUP:]
+        ours = read_numbers(markers / "latency", WARMUP + args.samples)[WARMUP:]
         if args.external:
             from overcast.backends import open_queue_store
             from overcast.bindings.queue import encode_body
@@ -184,7 +168,7 @@ def main() -> int:
                     time.sleep(1.0)  # lets the idle back-off grow, as between real senders
             finally:
                 store.close()
-            external = read_latencies(markers / "latency", WARMUP + args.samples + args.external)[-args.external :]
+            external = read_numbers(markers / "latency", WARMUP + args.samples + args.external)[-args.external :]
     finally:
         stop(proc)
         floor.close()
