@@ -11,32 +11,18 @@ import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import store_helpers
 
 from overcast.backends import StateStore, open_state_store
 from overcast.backends.memory import MemoryStateStore
 from overcast.backends.sqlite import SqliteStateStore
 from overcast.errors import StoreError
 
-
-@dataclass
-class Backend:
-    name: str
-    factory: Callable[[], StateStore]
-    persistent: bool  # a reopened store sees earlier writes
-    # Python statements that bind ``store`` to the same store in another process; None when the store lives in
-    # one process only.
-    child_setup: str | None
-    opened: list[StateStore] = field(default_factory=list)
-
-    def open(self) -> StateStore:
-        store = self.factory()
-        self.opened.append(store)
-        return store
+Backend = store_helpers.Backend[StateStore]
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -52,8 +38,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         )
         chosen = Backend("sqlite", lambda: SqliteStateStore(path), persistent=True, child_setup=setup)
     yield chosen
-    for store in chosen.opened:
-        store.close()
+    chosen.close_all()
 
 
 @pytest.fixture

@@ -112,17 +112,8 @@ class MemoryDurableStore(MemoryDurableBase):
     def lease_next_orchestration(
         self, hub: str, owner: str, duration: float, max_messages: int = 1000
     ) -> OrchestrationLease | None:
-        check_lease_request(hub, owner, duration, max_messages, "messages")
-        with self._open() as now:
-            h = self._hub(hub)
-            target = self._claimable(h, False, now)
-            if target is None:
-                return None
-            row, messages = self._take(h, target, owner, duration, max_messages, now)
-            history = tuple(decode_event(text) for text in h.histories.get(target, []))
-            return OrchestrationLease(
-                hub, target, owner, row.token, row.expires, messages, h.instances.get(target), history
-            )
+        leases = self.lease_orchestrations(hub, owner, duration, 1, max_messages)
+        return leases[0] if leases else None
 
     def lease_orchestrations(
         self, hub: str, owner: str, duration: float, max_instances: int, max_messages: int = 1000

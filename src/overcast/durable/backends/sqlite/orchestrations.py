@@ -30,17 +30,8 @@ class OrchestrationTables(DurableDatabase):
     def lease_next_orchestration(
         self, hub: str, owner: str, duration: float, max_messages: int = 1000
     ) -> OrchestrationLease | None:
-        check_lease_request(hub, owner, duration, max_messages, "messages")
-        token = new_token()
-        with self._connection("lease an orchestration") as conn:
-            claimed = self._claim(conn, hub, False, owner, duration, max_messages, token)
-            if claimed is None:
-                return None
-            target, expires, messages = claimed
-            instance = self._instance(conn, hub, target)
-            history = tuple(self._history(conn, hub, target))
-            conn.execute("COMMIT")
-        return OrchestrationLease(hub, target, owner, token, expires, messages, instance, history)
+        leases = self.lease_orchestrations(hub, owner, duration, 1, max_messages)
+        return leases[0] if leases else None
 
     def lease_orchestrations(
         self, hub: str, owner: str, duration: float, max_instances: int, max_messages: int = 1000
