@@ -4,6 +4,7 @@ PYTHON ?= python3
 .PHONY: install check test bench
 
 install:
+	$(PYTHON) -m pip install --quiet --upgrade pip
 	$(PYTHON) -m pip install --quiet -e '.[test]'
 
 check: install
