@@ -22,6 +22,7 @@ from overcast.web.admin_keys import KeyApi
 from overcast.web.app import Caller, HostState
 from overcast.web.asgi_io import BodyTooLarge, Receive, Send, read_body, send_response
 from overcast.web.http_in import request_url
+from overcast.web.refusals import Refusal, RefusalLog
 
 log = logging.getLogger("overcast.host.admin")
 HOST_VERSION = "4.1037.0.0"  # the Functions host version whose behaviour Overcast follows
@@ -52,6 +53,7 @@ class AdminApi:
         keys: KeyApi | None,
         route_prefix: str,
         webhooks: dict[str, Any] | None = None,
+        refusals: RefusalLog | None = None,
     ) -> None:
         self._index = index
         self._dispatcher = dispatcher
@@ -62,6 +64,7 @@ class AdminApi:
         self._started = time.monotonic()
         self._background: set[asyncio.Task[Any]] = set()
         self.webhooks = webhooks or {}
+        self._refusals = refusals or RefusalLog()
         anonymous, admin = False, True
         self._routes: list[tuple[str, re.Pattern[str], bool, Handler]] = [
             ("GET|POST", re.compile(r"/admin/host/ping"), anonymous, self._ping),
@@ -89,6 +92,7 @@ class AdminApi:
             if method not in methods.split("|"):
                 continue
             if needs_admin and not caller.is_admin:
+                self._refusals.refused(Refusal("the admin API", "admin", caller.presented, method, path))
                 await send_response(send, 401, [])
                 return
             try:
