@@ -312,6 +312,8 @@ def _run_on_fast_loop(coro: Any) -> int:
 async def _serve(instance: Instance, handle: Any) -> int:
     import uvicorn
 
+    from overcast.supervisor.draining import draining_message
+
     config = uvicorn.Config(
         instance.app,
         lifespan="off",
@@ -342,19 +344,19 @@ async def _serve(instance: Instance, handle: Any) -> int:
 
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             instance.state.state = "Stopping"
-            running = instance.dispatcher.in_flight.snapshot()
-            if running:
-                # The supervisor tells the console what the stop waits for (it knows the signal and the deadline).
-                from overcast.supervisor.draining import draining_message
-
-                handle.notify(draining_message(running))
             # HTTP first, exactly as uvicorn drains it; then the listeners stop taking messages and settle theirs.
             await super().shutdown(sockets=sockets)
             if instance.triggers is not None:
                 await instance.triggers.stop(GRACEFUL_SECONDS)
 
         def handle_exit(self, sig: int, frame: Any) -> None:
+            stopping = not self.should_exit
             super().handle_exit(sig, frame)
+            running = instance.dispatcher.in_flight.snapshot() if stopping else None
+            if running:
+                # The supervisor tells the console what the stop waits for (it knows the signal and the deadline).
+                # Said from here, so a stop during a long warmup function (before serving starts) is explained too.
+                handle.notify(draining_message(running))
             # uvicorn re-raises the captured signal after draining, which would kill this process before the
             # ASGI lifespan shutdown and our cleanup run; the supervisor only needs a clean exit.
             captured = getattr(self, "_captured_signals", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
@@ -73,6 +74,7 @@ def test_a_warmup_trigger_on_another_name_does_not_run(start_host, tmp_path) -> 
 
 def test_ctrl_c_says_what_it_waits_for_and_a_second_one_stops_at_once(start_host) -> None:
     host = start_host("lifecycle")
+    instance = int(host.client.get("/api/warmed").text.split(" ")[0])
     answers: list[object] = []
 
     def slow() -> None:
@@ -84,9 +86,12 @@ def test_ctrl_c_says_what_it_waits_for_and_a_second_one_stops_at_once(start_host
     thread = threading.Thread(target=slow, daemon=True)
     thread.start()
     host.wait_for("Executing 'Functions.slow'")
+    # Ctrl+C in a terminal reaches every process of the group; the instance may see it before the supervisor.
+    os.kill(instance, signal.SIGINT)
     host.proc.send_signal(signal.SIGINT)
     line = host.wait_for("in flight to finish")
     assert "Waiting up to 30s for 1 invocation in flight to finish (slow). Press Ctrl+C again to stop at once." in line
+    os.kill(instance, signal.SIGINT)
     host.proc.send_signal(signal.SIGINT)
     # Bounded: the function still has about two minutes to run and the graceful timeout is 30 s.
     try:

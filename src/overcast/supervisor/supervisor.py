@@ -253,6 +253,9 @@ class _Supervisor:
     def _on_draining(self, inst: Instance, message: str) -> None:
         """A stopping instance still runs invocations: say what the stop waits for, and how to cut it short."""
         parsed = parse_draining(message)
+        if not self.stopping and inst.role is not Role.RETIRING:
+            inst.draining = message  # Ctrl+C reached the instance first; our own SIGINT is on its way
+            return
         if parsed is None or not self.stopping or inst.pid not in self.instances or self.exit_code == 130:
             return  # replacements (reload, SIGHUP) drain quietly: the new instances already serve
         total, counts = parsed
@@ -386,6 +389,8 @@ class _Supervisor:
         self.recycling.clear()
         for inst in list(self.instances.values()):
             self._retire(inst)
+            if inst.draining is not None:
+                self._on_draining(inst, inst.draining)
         if self.watcher is not None:
             self.watcher.signal(signal.SIGTERM)
 
