@@ -71,7 +71,15 @@ def _mark_unsupported(index: AppIndex) -> None:
                 f"The binding type '{binding.type}' (binding '{binding.name}') is not supported by this version of "
                 f"Overcast yet. See docs/compatibility.md."
             )
-        if not spec.in_error and spec.trigger.type not in LISTENED_TRIGGERS:
+        if not spec.in_error and spec.trigger.type.lower() == "warmuptrigger":
+            from overcast.triggers.warmup import is_warmup_function
+
+            if not is_warmup_function(spec):
+                log.warning(
+                    "Function '%s' has a warmupTrigger, but only a function named 'warmup' runs when an instance "
+                    "starts (as in Azure); this one runs only through POST /admin/functions/%s.", spec.name, spec.name,
+                )
+        elif not spec.in_error and spec.trigger.type not in LISTENED_TRIGGERS:
             log.warning(
                 "Function '%s': Overcast has no listener for '%s' triggers yet; it runs only when invoked through "
                 "POST /admin/functions/%s.", spec.name, spec.trigger.type, spec.name,
@@ -122,6 +130,7 @@ class Instance:
     state: Any
     store: Any
     triggers: Any = None
+    warmup: Any = None  # overcast.triggers.warmup.Warmup
 
     def close(self) -> None:
         self.dispatcher.shutdown()
@@ -134,6 +143,7 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None) -> 
     from overcast.backends import open_state_store
     from overcast.invoke import extensions
     from overcast.invoke.dispatcher import Dispatcher
+    from overcast.triggers.warmup import Warmup, find_warmup
     from overcast.web.admin import AdminApi
     from overcast.web.admin_keys import KeyApi
     from overcast.web.app import HostApp, HostState
@@ -161,14 +171,16 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None) -> 
     )
     triggers = _storage_triggers(settings, index, dispatcher, store)
     state = HostState()
+    warmup = Warmup(find_warmup(index), dispatcher.invoke)
     admin = AdminApi(
         index=index, dispatcher=dispatcher, state=state, host_id=host_id(settings),
         keys=KeyApi(keys, [f.name for f in index.functions]), route_prefix=settings.host_json.http.route_prefix,
+        warmup=warmup.run,
     )
     native = None
     asgi_specs = [r.spec for r in routes if r.spec.http_type == "asgi"]
     if asgi_specs and inner_asgi_app(index.app_object) is not None:
-        native = NativeAsgi(inner_asgi_app(index.app_object), settings.host_json.function_timeout)
+        native = NativeAsgi(inner_asgi_app(index.app_object), settings.host_json.function_timeout, dispatcher.in_flight)
     streaming = StreamingHttp(dispatcher) if index.streaming_request_type is not None else None
     app = HostApp(
         settings=settings, router=make_router(routes), dispatcher=dispatcher, keys=keys, state=state,
@@ -179,7 +191,7 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None) -> 
         from overcast.durable.hosting import attach_durable
 
         attach_durable(settings, app, keys, engine, dispatcher, port or settings.port)
-    return Instance(settings, index, app, routes, keys, dispatcher, native, state, store, triggers)
+    return Instance(settings, index, app, routes, keys, dispatcher, native, state, store, triggers, warmup)
 
 
 def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, state: Any) -> Any:
@@ -300,6 +312,8 @@ def _run_on_fast_loop(coro: Any) -> int:
 async def _serve(instance: Instance, handle: Any) -> int:
     import uvicorn
 
+    from overcast.supervisor.draining import draining_message
+
     config = uvicorn.Config(
         instance.app,
         lifespan="off",
@@ -317,6 +331,10 @@ async def _serve(instance: Instance, handle: Any) -> int:
 
     class InstanceServer(uvicorn.Server):
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            # As the platform warms a new instance before routing traffic to it: the warmup function runs before
+            # this instance accepts a connection or starts a listener (other instances keep serving meanwhile).
+            if instance.warmup is not None:
+                await instance.warmup.run()
             await super().startup(sockets=sockets)
             if self.started:
                 if instance.triggers is not None:
@@ -332,7 +350,13 @@ async def _serve(instance: Instance, handle: Any) -> int:
                 await instance.triggers.stop(GRACEFUL_SECONDS)
 
         def handle_exit(self, sig: int, frame: Any) -> None:
+            stopping = not self.should_exit
             super().handle_exit(sig, frame)
+            running = instance.dispatcher.in_flight.snapshot() if stopping else None
+            if running:
+                # The supervisor tells the console what the stop waits for (it knows the signal and the deadline).
+                # Said from here, so a stop during a long warmup function (before serving starts) is explained too.
+                handle.notify(draining_message(running))
             # uvicorn re-raises the captured signal after draining, which would kill this process before the
             # ASGI lifespan shutdown and our cleanup run; the supervisor only needs a clean exit.
             captured = getattr(self, "_captured_signals", None)

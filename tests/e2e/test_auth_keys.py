@@ -82,3 +82,30 @@ def test_keys_pinned_from_environment_and_folder(start_host, tmp_path) -> None:
     host = start_host("basic", env={"host.master": "pinned-master-key", "OVERCAST_KEYS_DIR": str(folder)})
     assert host.client.get("/api/secure", params={"code": "pinned-function-key"}).status_code == 200
     assert host.client.get("/api/needsadmin", params={"code": "pinned-master-key"}).status_code == 200
+
+
+def test_a_refused_request_is_explained_on_the_console(start_host) -> None:
+    """Azure's 401 is empty and silent; we keep the empty body and say why on the console, rate-limited, without
+    ever printing the key that was sent."""
+    host = start_host("basic")
+    c = host.client
+    wrong = "not-the-key-5f3a9c"
+    refused = c.get("/api/secure")
+    assert refused.status_code == 401 and refused.content == b""
+    line = host.wait_for("Refused GET /api/secure with 401")
+    assert "function 'secure' has authLevel 'function'" in line
+    assert "the request had no key" in line
+    assert "`overcast keys list`" in line and "--no-auth" in line
+    # Another function has its own allowance; a wrong key is named as such, never printed.
+    assert c.get("/api/needsadmin", headers={"x-functions-key": wrong}).status_code == 401
+    line = host.wait_for("Refused GET /api/needsadmin with 401")
+    assert "needs the master key; the key sent is not one of the keys it accepts" in line
+    assert c.get("/admin/functions", params={"code": wrong}).status_code == 401
+    host.wait_for("Refused GET /admin/functions with 401: the admin API")
+    # A client retrying in a loop gets one line per few seconds, not one per request.
+    for _ in range(20):
+        assert c.get("/api/secure", params={"code": wrong}).status_code == 401
+    assert c.get("/api/hello").status_code == 200  # a later line in the log, to know the refusals were handled
+    host.wait_for("Executed 'Functions.hello'")
+    assert sum("Refused GET /api/secure" in line for line in host.lines) < 10
+    assert wrong not in host.output

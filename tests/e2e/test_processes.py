@@ -124,3 +124,43 @@ def test_reload_on_code_change(start_host, tmp_path) -> None:
             break
         time.sleep(0.1)
     assert text == "Howdy, world!"
+
+
+def _poll_status(host, path: str, status: int) -> int:
+    deadline = time.monotonic() + 30
+    got = 0
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            got = host.client.get(path).status_code
+        if got == status:
+            break
+        time.sleep(0.1)
+    return got
+
+
+def test_reload_on_a_function_json_change(start_host, tmp_path) -> None:
+    """As the host's file monitor restarts on function.json changes, --reload swaps in the new bindings."""
+    app = tmp_path / "app"
+    shutil.copytree(APPS / "v1app", app)
+    host = start_host("v1app", "--reload", app_dir=app)
+    assert host.client.get("/api/HttpV1").status_code == 200
+    config = app / "HttpV1" / "function.json"
+    changed = config.read_text().replace('"authLevel": "anonymous"', '"authLevel": "function"')
+    changed = changed.replace('"methods": ["get"]', '"methods": ["get"], "route": "renamed"')
+    config.write_text(changed)
+    host.wait_for("Detected change in HttpV1/function.json; reloading.")
+    # The new route and auth level take effect: the old route is gone, the new one wants a key.
+    assert _poll_status(host, "/api/renamed", 401) == 401
+    assert host.client.get("/api/HttpV1").status_code == 404
+    key = host.keys()["functions"]["httpv1"]["default"]
+    assert host.client.get("/api/renamed", params={"code": key}).text == "v1 says hi to v1"
+
+
+def test_reload_on_a_host_json_change(start_host, tmp_path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(APPS / "v1app", app)
+    host = start_host("v1app", "--no-auth", "--reload", app_dir=app)
+    assert host.client.get("/api/HttpV1").status_code == 200
+    (app / "host.json").write_text('{"version": "2.0", "extensions": {"http": {"routePrefix": "v1"}}}')
+    host.wait_for("Detected change in host.json; reloading.")
+    assert _poll_status(host, "/v1/HttpV1", 200) == 200

@@ -33,7 +33,15 @@ def _queue(text: str) -> tuple[Any, dict[str, Any]]:
     return Datum(text, "string"), {"DequeueCount": Datum("0", "json"), "QueueTrigger": Datum(text, "string")}
 
 
-MANUAL_INPUTS: dict[str, ManualInput] = {"timerTrigger": _timer, "queueTrigger": _queue}
+def _warmup(_: str) -> tuple[Any, dict[str, Any]]:
+    """The host hands the worker a ``WarmupContext`` with no properties (JSON ``{}``); the library's converter
+    makes a ``func.WarmUpContext`` of it whatever it holds."""
+    from azure.functions.meta import Datum
+
+    return Datum("{}", "json"), {}
+
+
+MANUAL_INPUTS: dict[str, ManualInput] = {"timerTrigger": _timer, "queueTrigger": _queue, "warmupTrigger": _warmup}
 
 
 def manual_input(trigger_type: str, text: str) -> tuple[Any, dict[str, Any]]:

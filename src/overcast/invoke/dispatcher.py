@@ -14,6 +14,7 @@ from overcast.app.converters import get_converter, has_implicit_output
 from overcast.app.spec import FunctionSpec, ParamSpec
 from overcast.invoke import extensions
 from overcast.invoke.context import make_context
+from overcast.invoke.inflight import InFlight
 from overcast.invoke.model import Invocation, Result
 from overcast.invoke.timeout import Watchdog
 from overcast.observe.logs import host_line
@@ -69,6 +70,7 @@ class Dispatcher:
         self._on_stuck = on_stuck
         # Loads input bindings and writes output bindings other than HTTP (see overcast.bindings.io); set by the host.
         self.binding_io: Any = None
+        self.in_flight = InFlight()  # what a stop waits for, said on the console
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -237,6 +239,7 @@ class Dispatcher:
         host_line(category, INFO, f"Executing 'Functions.{spec.name}' (Reason='{invocation.reason}', "
                                   f"Id={invocation.invocation_id})")
         token = current.set(InvocationScope(invocation.invocation_id, spec.name))
+        self.in_flight.enter(spec.name)
         try:
             if self.binding_io is not None:
                 await self._load_inputs(invocation)
@@ -260,6 +263,7 @@ class Dispatcher:
         except Exception as exc:
             result.error = exc
         finally:
+            self.in_flight.leave(spec.name)
             current.reset(token)
         result.duration_ms = (time.perf_counter() - started) * 1000
         if result.succeeded:

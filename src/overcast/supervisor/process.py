@@ -112,6 +112,7 @@ class Instance:
     ready: bool = False
     started: float = field(default_factory=time.monotonic)
     kill_at: float | None = None  # when a retiring instance gets SIGKILL
+    draining: str | None = None  # a draining report that came before our own stop signal (Ctrl+C reaches both)
     buffer: bytes = b""
 
 

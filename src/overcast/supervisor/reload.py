@@ -23,7 +23,10 @@ IGNORED_DIRS = frozenset({
     ".venv", "venv", ".overcast", "__pycache__", ".git", "node_modules", ".python_packages", ".hypothesis",
     ".pytest_cache",
 })
-WATCHED_NAMES = frozenset({"host.json", "local.settings.json"})
+# The host restarts on host.json and function.json changes (its FileMonitoringService, matched by file name in any
+# folder, case-insensitively) and on .py changes (the Python worker's file extension). local.settings.json is ours:
+# Core Tools reads it once, but a reload is the natural moment to apply edited settings.
+WATCHED_NAMES = frozenset({"host.json", "function.json", "local.settings.json"})
 # A save in an editor, or a `git checkout`, touches several files in a burst: one reload for the whole burst.
 DEBOUNCE_MS = 300
 # Also how soon the watcher reports that it is watching: it says so on its first (empty) batch.
@@ -39,7 +42,8 @@ def is_watched(root: Path, path: str) -> bool:
     parts = Path(rel).parts
     if not parts or any(part in IGNORED_DIRS for part in parts[:-1]):
         return False
-    return parts[-1].endswith(".py") or parts[-1] in WATCHED_NAMES
+    name = parts[-1].lower()
+    return name.endswith(".py") or name in WATCHED_NAMES
 
 
 def relative(root: Path, path: str) -> str | None:

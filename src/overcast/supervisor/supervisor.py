@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from overcast.supervisor.draining import parse_draining, waiting_line
 from overcast.supervisor.process import (
     SUPERVISOR_SIGNALS,
     Instance,
@@ -92,6 +93,7 @@ class _Supervisor:
         self.crashes: dict[int, int] = {}  # slot -> consecutive start-up crashes, for the back-off
         self.generation = 0
         self.stopping = False
+        self.interrupted = False  # the stop came from SIGINT (Ctrl+C), so a second one forces it
         self.exit_code = 0
         self.idle_code = 0  # the exit code if every instance is gone for good
         self.waiting = False  # reload mode with nothing serving: waiting for a file change
@@ -153,6 +155,7 @@ class _Supervisor:
         for sig in received:
             if sig in (signal.SIGINT, signal.SIGTERM):
                 if not self.stopping:
+                    self.interrupted = sig == signal.SIGINT
                     self._stop(0)
                 elif sig == signal.SIGINT:
                     self._force_stop(130)
@@ -229,6 +232,9 @@ class _Supervisor:
             inst.notify_fd = -1
 
     def _on_message(self, inst: Instance, message: str) -> None:
+        if message.startswith("draining "):
+            self._on_draining(inst, message)
+            return
         if inst.pid not in self.instances or self.stopping:
             return
         if message == "ready" and not inst.ready:
@@ -243,6 +249,19 @@ class _Supervisor:
             say(f"Instance {inst.slot} (pid {inst.pid}) asked to be recycled; starting a replacement.")
             self.generation += 1
             self.recycling[inst.slot] = self._spawn(inst.slot, Role.CANDIDATE, self.generation)
+
+    def _on_draining(self, inst: Instance, message: str) -> None:
+        """A stopping instance still runs invocations: say what the stop waits for, and how to cut it short."""
+        parsed = parse_draining(message)
+        if not self.stopping and inst.role is not Role.RETIRING:
+            inst.draining = message  # Ctrl+C reached the instance first; our own SIGINT is on its way
+            return
+        if parsed is None or not self.stopping or inst.pid not in self.instances or self.exit_code == 130:
+            return  # replacements (reload, SIGHUP) drain quietly: the new instances already serve
+        total, counts = parsed
+        left = (inst.kill_at - time.monotonic()) if inst.kill_at is not None else self.graceful_timeout
+        line = waiting_line(total, counts, left, interrupted=self.interrupted)
+        say(f"Instance {inst.slot} (pid {inst.pid}): {line[0].lower()}{line[1:]}" if self.workers > 1 else line)
 
     def _may_recycle(self, inst: Instance) -> bool:
         # Not while a new generation is on its way (it replaces this one too), nor twice for one slot.
@@ -370,10 +389,14 @@ class _Supervisor:
         self.recycling.clear()
         for inst in list(self.instances.values()):
             self._retire(inst)
+            if inst.draining is not None:
+                self._on_draining(inst, inst.draining)
         if self.watcher is not None:
             self.watcher.signal(signal.SIGTERM)
 
     def _force_stop(self, code: int) -> None:
+        if self.instances and self.exit_code != code:
+            say("Stopping at once.")
         self.exit_code = code
         for inst in self.instances.values():
             inst.kill_at = None

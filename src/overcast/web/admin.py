@@ -22,12 +22,15 @@ from overcast.web.admin_keys import KeyApi
 from overcast.web.app import Caller, HostState
 from overcast.web.asgi_io import BodyTooLarge, Receive, Send, read_body, send_response
 from overcast.web.http_in import request_url
+from overcast.web.refusals import Refusal, RefusalLog
 
 log = logging.getLogger("overcast.host.admin")
 HOST_VERSION = "4.1037.0.0"  # the Functions host version whose behaviour Overcast follows
 JSON = [("content-type", "application/json; charset=utf-8")]
 NO_CACHE = [("cache-control", "no-store, no-cache")]
 Handler = Callable[["AdminRequest"], Awaitable[tuple[int, Any]]]
+WarmupRunner = Callable[[], Awaitable[Any]]  # the instance's Warmup.run: a Result, or None if nothing ran
+_ANY_METHOD = "GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS"
 
 
 @dataclass
@@ -52,6 +55,8 @@ class AdminApi:
         keys: KeyApi | None,
         route_prefix: str,
         webhooks: dict[str, Any] | None = None,
+        refusals: RefusalLog | None = None,
+        warmup: WarmupRunner | None = None,
     ) -> None:
         self._index = index
         self._dispatcher = dispatcher
@@ -62,6 +67,8 @@ class AdminApi:
         self._started = time.monotonic()
         self._background: set[asyncio.Task[Any]] = set()
         self.webhooks = webhooks or {}
+        self._refusals = refusals or RefusalLog()
+        self._warmup = warmup
         anonymous, admin = False, True
         self._routes: list[tuple[str, re.Pattern[str], bool, Handler]] = [
             ("GET|POST", re.compile(r"/admin/host/ping"), anonymous, self._ping),
@@ -71,6 +78,9 @@ class AdminApi:
             ("GET", re.compile(r"/admin/functions/(?P<name>[^/]+)"), admin, self._function),
             ("POST", re.compile(r"/admin/functions/(?P<name>[^/]+)"), admin, self._invoke),
             ("GET", re.compile(r"/admin/functions/(?P<name>[^/]+)/status"), admin, self._function_status),
+            # The host's warmup route has no method constraint. It is anonymous there; here it runs user code on
+            # demand, so like every other admin route that does, it needs the master key (open with --no-auth).
+            (_ANY_METHOD, re.compile(r"/admin/warmup", re.IGNORECASE), admin, self._run_warmup),
         ]
         if keys is not None:
             self._routes.extend(keys.routes())
@@ -89,6 +99,7 @@ class AdminApi:
             if method not in methods.split("|"):
                 continue
             if needs_admin and not caller.is_admin:
+                self._refusals.refused(Refusal("the admin API", "admin", caller.presented, method, path))
                 await send_response(send, 401, [])
                 return
             try:
@@ -132,6 +143,12 @@ class AdminApi:
             return 200, {"status": "Healthy"}
         ready = self._state.state == "Running"
         return (200 if ready else 503), {"status": "Healthy" if ready else "Unhealthy", "state": self._state.state}
+
+    async def _run_warmup(self, request: AdminRequest) -> tuple[int, Any]:
+        """Run the warmup function if this instance has not yet (it normally has, before it served anything):
+        200 with an empty body, or 500 if the function failed, as the host answers."""
+        result = await self._warmup() if self._warmup is not None else None
+        return (500 if result is not None and not result.succeeded else 200), None
 
     # -- functions ----------------------------------------------------------------------------------------
     def _find(self, name: str) -> FunctionSpec | None:

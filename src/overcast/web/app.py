@@ -23,6 +23,7 @@ from overcast.web.cors import CorsPolicy
 from overcast.web.http_in import joined_headers, joined_query, make_request, raw_path, request_url
 from overcast.web.http_out import HttpReply, encode_http_return, reply_from_datum
 from overcast.web.keys import AuthLevel, KeyRing
+from overcast.web.refusals import Refusal, RefusalLog
 from overcast.web.routes import Router
 from overcast.web.routing import FunctionRoute
 from overcast.web.throttle import Throttle
@@ -87,6 +88,13 @@ class Caller:
     def is_admin(self) -> bool:
         return self.level is AuthLevel.ADMIN
 
+    @property
+    def presented(self) -> str | None:
+        """What kind of key the request carried, for the refusal line (never the key itself)."""
+        if not self.key:
+            return None
+        return "unknown" if self.level is None else self.level.name.lower()
+
 
 @dataclass
 class HostState:
@@ -114,6 +122,7 @@ class HostApp:
         self._dispatcher = dispatcher
         self._keys = keys
         self._auth = settings.auth_enabled and keys is not None
+        self.refusals = RefusalLog()
         self._state = state
         self._admin = admin
         self._native = native
@@ -262,6 +271,10 @@ class HostApp:
             caller = self.caller(headers, query, None)
             if not (caller.is_admin or (caller.level is AuthLevel.SYSTEM
                                         and (caller.name or "").lower() == api.key_name.lower())):
+                self.refusals.refused(Refusal(
+                    "the durable HTTP API", "system", caller.presented, scope["method"], path,
+                    needs=f"the system key '{api.key_name}' or the master key",
+                ))
                 await send_response(send, 401, [])
                 return
             rest = path[len(api.prefix):]
@@ -302,6 +315,9 @@ class HostApp:
             if self._auth and route.auth_level != "anonymous" and not (
                 caller.is_admin or (route.auth_level == "function" and caller.level is AuthLevel.FUNCTION)
             ):
+                self.refusals.refused(Refusal(
+                    f"function '{spec.name}'", route.auth_level, caller.presented, method, scope["path"]
+                ))
                 await send_response(send, 401, self._headers_out([], origin))
                 return
         length_text = headers.get("content-length")

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 from overcast.invoke.context import make_context
+from overcast.invoke.inflight import InFlight
 from overcast.invoke.model import new_invocation_id
 from overcast.observe.scope import InvocationScope, current, thread_local_storage
 from overcast.web.asgi_io import Receive, Send, send_response
@@ -27,8 +28,9 @@ def inner_asgi_app(app_object: Any) -> Any:
 
 
 class NativeAsgi:
-    def __init__(self, app: Any, function_timeout: float | None) -> None:
+    def __init__(self, app: Any, function_timeout: float | None, in_flight: InFlight | None = None) -> None:
         self._app = app
+        self._in_flight = in_flight or InFlight()
         self._timeout = function_timeout
         self._state: dict[str, Any] = {}
         self._lifespan_task: asyncio.Task[None] | None = None
@@ -99,6 +101,7 @@ class NativeAsgi:
         token = current.set(InvocationScope(invocation_id, spec.name))
         begin = time.perf_counter()
         outcome, error = "Succeeded", None
+        self._in_flight.enter(spec.name)
         try:
             if self._timeout is None:
                 await self._app(child, receive, tracking_send)
@@ -109,6 +112,7 @@ class NativeAsgi:
             if not started:
                 await send_response(send, 500, [])
         finally:
+            self._in_flight.leave(spec.name)
             current.reset(token)
         elapsed = (time.perf_counter() - begin) * 1000
         if error is None:
