@@ -78,9 +78,9 @@ class AdminApi:
             ("GET", re.compile(r"/admin/functions/(?P<name>[^/]+)"), admin, self._function),
             ("POST", re.compile(r"/admin/functions/(?P<name>[^/]+)"), admin, self._invoke),
             ("GET", re.compile(r"/admin/functions/(?P<name>[^/]+)/status"), admin, self._function_status),
-            # The host's warmup route has no method constraint. It is anonymous there; here it runs user code on
-            # demand, so like every other admin route that does, it needs the master key (open with --no-auth).
-            (_ANY_METHOD, re.compile(r"/admin/warmup", re.IGNORECASE), admin, self._run_warmup),
+            # As on the host: any method, anonymous. It runs the warmup function at most once per instance, and each
+            # instance already ran it before serving, so an outside caller cannot make it run user code again.
+            (_ANY_METHOD, re.compile(r"/admin/warmup", re.IGNORECASE), anonymous, self._run_warmup),
         ]
         if keys is not None:
             self._routes.extend(keys.routes())
