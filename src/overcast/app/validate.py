@@ -145,10 +145,14 @@ def _check_param(
             ok = False
         if not ok:
             detail = f' and dataType "{binding.data_type}"' if binding.data_type else ""
+            alias = (
+                f" ({pytype!r}: the azure-functions library's own check rejects it, so it fails on Azure too)"
+                if typing.get_origin(pytype) is not None else ""
+            )
             raise FunctionLoadError(
                 name,
                 f'type of {param.name} binding "{binding.type}"{detail} does not match its Python annotation '
-                f'"{_type_name(pytype)}"',
+                f'"{_type_name(pytype)}"{alias}',
             )
     return ParamSpec(param.name, binding, converter_type, pytype, is_binding_out)
 
