@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from overcast.app.index import AppIndex, index_app
-from overcast.app.spec import FunctionSpec
+from overcast.app.spec import DURABLE_CLIENT_TYPES, FunctionSpec
 from overcast.config.settings import Settings, StartOptions, load
 from overcast.errors import AppLoadError, ConfigError, StoreError
 from overcast.observe import logs
@@ -26,9 +26,9 @@ log = logging.getLogger("overcast.host.startup")
 EXIT_FATAL = 3
 GRACEFUL_SECONDS = 30
 # Triggers with a listener in this release; others run only through POST /admin/functions/{name}.
-DURABLE_TYPES = frozenset({"orchestrationTrigger", "activityTrigger", "entityTrigger", "durableClient"})
+DURABLE_TYPES = frozenset({"orchestrationTrigger", "activityTrigger", "entityTrigger", *DURABLE_CLIENT_TYPES})
 LISTENED_TRIGGERS = frozenset({"httpTrigger", "queueTrigger", "timerTrigger", "blobTrigger", *DURABLE_TYPES})
-SUPPORTED_BINDINGS = frozenset({"http", "queue", "blob", "table", "durableClient"})
+SUPPORTED_BINDINGS = frozenset({"http", "queue", "blob", "table", *DURABLE_CLIENT_TYPES})
 STORAGE_TYPES = frozenset({"queueTrigger", "queue", "blobTrigger", "blob", "table"})
 LISTENER_TYPES = frozenset({"queueTrigger", "queue", "timerTrigger", "blobTrigger", "blob", "table", *DURABLE_TYPES})
 
@@ -216,7 +216,7 @@ def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, stat
         stores.tables = open_table_store(settings.data_dir)
     wakeups, io = Wakeups(), StoreIO()
     manager = TriggerManager(settings, index, dispatcher, stores, wakeups, io, host_id(settings))
-    if used & {"queue", "blob", "table", "blobTrigger", "durableClient"}:
+    if used & {"queue", "blob", "table", "blobTrigger", *DURABLE_CLIENT_TYPES}:
         dispatcher.binding_io = BindingIO(
             stores.queues, wakeups, manager.queue_options.message_encoding, io, blobs=stores.blobs,
             tables=stores.tables, on_blob_written=manager.blob_written,

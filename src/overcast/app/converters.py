@@ -44,10 +44,15 @@ class GenericConverter:
             return meta.Datum(type="bytes", value=bytes(obj))
         if obj is None:
             return meta.Datum(type=None, value=None)
-        if isinstance(obj, (dict, list, int, float, bool)):
+        if isinstance(obj, (dict, list)):
             import json
 
+            # The worker sends dicts and lists as JSON TypedData.
             return meta.Datum(type="json", value=json.dumps(obj))
+        if isinstance(obj, int):  # bool too: the worker tests int first, so True travels as 1
+            return meta.Datum(type="int", value=int(obj))
+        if isinstance(obj, float):
+            return meta.Datum(type="double", value=obj)
         raise NotImplementedError
 
 
@@ -72,9 +77,12 @@ def get_converter(binding_type: str) -> Any:
 
 
 def has_implicit_output(binding_type: str) -> bool:
+    """Whether a binding of this type lets the function return a value without a ``$return`` binding.
+
+    As the worker's ``bindings.meta.has_implicit_output``: bindings whose type has no converter in the library
+    (table, orchestrationClient, ...) fall to its generic binding, which says yes except for ``durableClient``.
+    """
     converter = get_converter(binding_type)
     if converter is GenericConverter:
-        # The worker sends the return value of unknown ("generic") trigger types as $return, except for the
-        # durable client binding.
         return binding_type != "durableClient"
     return bool(getattr(converter, "has_implicit_output", lambda: False)())

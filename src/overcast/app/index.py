@@ -168,9 +168,10 @@ def _index_v1(script_root: Path) -> AppIndex:
         else:
             try:
                 spec.retry = parse_retry(entry.config.get("retry"), what=f"function '{entry.name}'")
-                spec.params, spec.needs_context, spec.return_converter, spec.return_pytype = worker_check(
-                    entry.name, entry.func, spec.bindings
-                )
+                if not spec.errors:  # the host sends a function that failed its own checks to no worker
+                    spec.params, spec.needs_context, spec.return_converter, spec.return_pytype = worker_check(
+                        entry.name, entry.func, spec.bindings
+                    )
             except (FunctionLoadError, ConfigError) as exc:
                 # In v1 a load failure stays with that one function.
                 spec.errors.append(str(exc))

@@ -42,9 +42,44 @@ def host_errors(name: str, bindings: typing.Sequence[BindingSpec]) -> list[str]:
         seen.add(binding.name.lower())
         if binding.name == "$return" and binding.direction != "out":
             errors.append("$return binding must have direction 'out'.")
-    if bindings and not any(b.is_trigger and b.direction == "in" for b in bindings):
+    typos = [(b, _close_binding_types(b.type)) for b in bindings]
+    typos = [(b, close) for b, close in typos if close]
+    for binding, close in typos:
+        errors.append(
+            f"Unknown binding type '{binding.type}' (binding '{binding.name}'). Did you mean "
+            f"{' or '.join(repr(c) for c in close)}?"
+        )
+    misspelt_trigger = any(c.lower().endswith("trigger") for _, close in typos for c in close)
+    if bindings and not misspelt_trigger and not any(b.is_trigger and b.direction == "in" for b in bindings):
         errors.append("No trigger binding specified. A function must have a trigger input binding.")
     return errors
+
+
+# Binding types of extensions the library has no decorator for, and the durable extension's older client name.
+_OTHER_BINDING_TYPES = (
+    "orchestrationClient", "manualTrigger", "twilioSms", "sendGrid", "signalR", "signalRConnectionInfo",
+    "signalRTrigger", "notificationHub", "rabbitMQ", "rabbitMQTrigger", "webPubSub", "webPubSubTrigger",
+    "webPubSubConnection", "redisPubSubTrigger", "redisListTrigger", "redisStreamTrigger", "documentDB",
+)
+
+
+def known_binding_types() -> frozenset[str]:
+    """Binding types some Azure extension registers: the library's decorators' types and a few more."""
+    from azure.functions.decorators import constants
+
+    names = {v for k, v in vars(constants).items() if k.isupper() and isinstance(v, str) and v[:1].islower()}
+    return frozenset(names | set(_OTHER_BINDING_TYPES))
+
+
+def _close_binding_types(binding_type: str) -> list[str]:
+    """Known types a misspelt one is close to ('queueTriger' → 'queueTrigger'); [] when the type is known (in any
+    case, as the host compares names) or close to nothing, which leaves it to the "not supported" check."""
+    import difflib
+
+    known = known_binding_types()
+    if binding_type.lower() in {k.lower() for k in known}:
+        return []
+    return difflib.get_close_matches(binding_type, sorted(known), n=3, cutoff=0.8)
 
 
 def _is_out_annotation(annotation: Any) -> bool:
@@ -97,24 +132,50 @@ def _check_param(
             )
         return ParamSpec(param.name, binding, "httpTrigger", pytype, False)
     if has_anno:
-        checked = typing.get_origin(pytype) or pytype
         converter = get_converter(converter_type)
         try:
+            # As the worker: the converter gets the annotation itself, typing aliases included (List[str],
+            # List[func.QueueMessage], ...), so its own iterable checks decide.
             ok = (
-                converter.check_output_type_annotation(pytype if isinstance(pytype, type) else checked)
+                converter.check_output_type_annotation(pytype)
                 if is_param_out
-                else converter.check_input_type_annotation(pytype if isinstance(pytype, type) else checked)
+                else converter.check_input_type_annotation(pytype)
             )
         except TypeError:
             ok = False
         if not ok:
             detail = f' and dataType "{binding.data_type}"' if binding.data_type else ""
+            alias = (
+                f" ({pytype!r}: the azure-functions library's own check rejects it, so it fails on Azure too)"
+                if typing.get_origin(pytype) is not None else ""
+            )
             raise FunctionLoadError(
                 name,
                 f'type of {param.name} binding "{binding.type}"{detail} does not match its Python annotation '
-                f'"{_type_name(pytype)}"',
+                f'"{_type_name(pytype)}"{alias}',
             )
     return ParamSpec(param.name, binding, converter_type, pytype, is_binding_out)
+
+
+# The durable SDK wraps orchestrators and entities in a function whose one parameter is named "context".
+_WRAPPED_DURABLE_TRIGGERS = {"orchestrationTrigger": "orchestration_trigger", "entityTrigger": "entity_trigger"}
+
+
+def _check_durable_context_name(name: str, params: dict[str, inspect.Parameter], bound: dict[str, BindingSpec]) -> None:
+    """``@app.orchestration_trigger(context_name="ctx")``: say what is wrong instead of the worker's message about a
+    ``context`` parameter the user never wrote (the app fails on Azure too, with that indirect message)."""
+    for binding in bound.values():
+        decorator = _WRAPPED_DURABLE_TRIGGERS.get(binding.type)
+        if decorator is None or binding.name == "context" or binding.name in params:
+            continue
+        if list(params) == ["context"]:
+            raise FunctionLoadError(
+                name,
+                f'@app.{decorator}(context_name="{binding.name}") cannot work: the durable SDK wraps your function '
+                f'in one whose parameter is always named "context", so the binding name must be "context" (this '
+                f'fails on Azure too). Use context_name="context"; your own function\'s parameter can keep any '
+                f"name, it receives the context positionally.",
+            )
 
 
 def worker_check(
@@ -131,16 +192,23 @@ def worker_check(
         raise FunctionLoadError(name, f"cannot read the signature or annotations: {exc}") from None
     params = dict(signature.parameters)
     bound: dict[str, BindingSpec] = {}
-    return_type: str | None = None
+    explicit_return: str | None = None
+    implicit_return: str | None = None
     for binding in bindings:
         if binding.direction == "inout":
             raise FunctionLoadError(name, '"inout" bindings are not supported')
         if binding.name == "$return":
             if binding.direction != "out":
                 raise FunctionLoadError(name, '"$return" binding must have direction set to "out"')
-            return_type = binding.type
+            explicit_return = explicit_return or binding.type
         else:
             bound[binding.name] = binding
+            # As the worker (functions.py get_return_binding): any binding, not only the trigger, can give the
+            # function an implicit return value; the last such binding's type encodes it.
+            if has_implicit_output(binding.type):
+                implicit_return = binding.type
+    return_type = explicit_return or implicit_return
+    _check_durable_context_name(name, params, bound)
     needs_context = False
     if "context" in params and "context" not in bound:
         needs_context = True
@@ -165,7 +233,9 @@ def worker_check(
         )
     specs = tuple(_check_param(name, p, bound[p.name], annotations, streaming) for p in params.values())
     return_pytype: Any = None
-    if return_type is not None and "return" in annotations and streaming is None:
+    if explicit_return is None and implicit_return is not None:
+        return_pytype = annotations.get("return")
+    if explicit_return is not None and "return" in annotations and streaming is None:
         return_pytype = annotations["return"]
         if _is_out_annotation(return_pytype):
             raise FunctionLoadError(name, "return annotation should not be azure.functions.Out")
@@ -174,10 +244,12 @@ def worker_check(
                 return_pytype = None
             else:
                 raise FunctionLoadError(name, f"has invalid non-type return annotation {return_pytype!r}")
-        if return_pytype is not None and not get_converter(return_type).check_output_type_annotation(return_pytype):
+        if return_pytype is not None and not get_converter(explicit_return).check_output_type_annotation(
+            return_pytype
+        ):
             raise FunctionLoadError(
                 name,
                 f'Python return annotation "{_type_name(return_pytype)}" does not match binding type '
-                f'"{return_type}"',
+                f'"{explicit_return}"',
             )
     return specs, needs_context, return_type, return_pytype

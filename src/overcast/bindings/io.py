@@ -95,7 +95,7 @@ class BindingIO:
         return (self.resolve(invocation, binding, "queueName") or "").lower()
 
     async def load(self, invocation: Invocation, binding: BindingSpec) -> Any:
-        if binding.type == "durableClient" and self.durable_client is not None:
+        if binding.is_durable_client and self.durable_client is not None:
             from azure.functions.meta import Datum
 
             return Datum(self.durable_client(binding), "string")

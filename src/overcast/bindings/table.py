@@ -1,8 +1,10 @@
 """Table input and output bindings (the ``azure.functions`` table decorators).
 
 The library has no table converter, so the worker's generic converter hands the function the JSON text the host
-sends: one entity (an object, or ``None`` when it does not exist) for ``partitionKey`` + ``rowKey``, otherwise an
-array (``partitionKey``, ``filter`` in OData syntax and ``take`` narrow it). The output takes the JSON of one entity
+sends: always an array (``partitionKey``, ``filter`` in OData syntax and ``take`` narrow it). [QUIRK] ``rowKey`` is
+ignored: for non-.NET languages the Tables extension binds the JArray rule, whose query is ``PartitionKey eq pk
+[and filter]`` only (Microsoft's Python e2e test ``table_in_binding`` iterates the rows it gets back; reports:
+azure-functions-python-worker#1231, azure-functions-host#10356). The output takes the JSON of one entity
 or of a list; as in Azure it only inserts, so an entity that exists already fails the invocation.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -22,6 +25,9 @@ class TableBindingError(OvercastError):
     """A table binding that cannot run with this invocation's values; the invocation fails."""
 
 
+log = logging.getLogger("overcast.host.bindings")
+_WARNED_ROW_KEY: set[str] = set()
+
 # Filters are templates, so the same text comes back invocation after invocation: compile each text once.
 _compiled_filter = functools.lru_cache(maxsize=256)(compile_filter)
 
@@ -31,11 +37,13 @@ def load(store: TableStore, table: str, partition_key: str | None, row_key: str 
     """The Datum the function's table input receives."""
     from azure.functions.meta import Datum
 
-    if row_key and partition_key is not None:
-        entity = store.get(table, partition_key, row_key)
-        return Datum(None, None) if entity is None else Datum(json.dumps(entity), "json")
-    if row_key:
-        raise TableBindingError(f"Table input '{binding}': a rowKey needs a partitionKey.")
+    if row_key and binding not in _WARNED_ROW_KEY:
+        _WARNED_ROW_KEY.add(binding)
+        log.warning(
+            "Table input '%s' sets rowKey, which Azure ignores for Python functions: the function receives every "
+            "entity of the partition as a JSON array (Azure quirk, matched here). Pick the entity in code, or narrow "
+            "the query with filter.", binding,
+        )
     predicate: Callable[[Mapping[str, Any]], bool] | None = None
     if filter_text:
         try:

@@ -38,7 +38,7 @@ class DurableFunctions:
         for spec in specs:
             if spec.in_error or spec.disabled:
                 continue
-            if any(b.type == "durableClient" for b in spec.bindings):
+            if any(b.is_durable_client for b in spec.bindings):
                 found.uses_client = True
             table = {"orchestrationTrigger": found.orchestrators, "activityTrigger": found.activities,
                      "entityTrigger": found.entities}.get(spec.trigger.type)

@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from overcast.app.converters import get_converter, has_implicit_output
+from overcast.app.converters import get_converter
 from overcast.app.spec import FunctionSpec, ParamSpec
 from overcast.invoke import extensions
 from overcast.invoke.context import make_context
@@ -144,17 +144,15 @@ class Dispatcher:
                     result.outputs[param.name] = self._encode(param.binding.type, value, param.pytype)
         if streamed:
             return
+        # return_converter is the $return binding's type, else the type of a binding with an implicit output
+        # (decided at indexing over every binding, as the worker does).
         if spec.return_converter is not None:
-            if encode_return is not None:
+            if encode_return is not None and spec.return_converter == "http":
                 result.return_value = encode_return(returned)
             else:
                 result.return_value = self._encode(spec.return_converter, returned, spec.return_pytype)
         elif returned is not None:
-            trigger_type = spec.trigger.type
-            if has_implicit_output(trigger_type):
-                result.return_value = self._encode(trigger_type, returned, None)
-            else:
-                raise RuntimeError(f"function '{spec.name}' without a $return binding returned a non-None value")
+            raise RuntimeError(f"function '{spec.name}' without a $return binding returned a non-None value")
 
     async def _load_inputs(self, invocation: Invocation) -> None:
         for param in invocation.function.params:
@@ -169,8 +167,10 @@ class Dispatcher:
             if param.is_out and datum is not None and param.binding.type != "http":
                 await self.binding_io.store(invocation, param.binding, datum)
         if result.return_value is not None and spec.return_converter not in (None, "http"):
-            binding = next(b for b in spec.bindings if b.name == "$return")
-            await self.binding_io.store(invocation, binding, result.return_value)
+            # An implicit return value (no $return binding) goes to no binding; HTTP answers with it.
+            binding = next((b for b in spec.bindings if b.name == "$return"), None)
+            if binding is not None:
+                await self.binding_io.store(invocation, binding, result.return_value)
 
     async def _call(self, spec: FunctionSpec, args: dict[str, Any], context: Any, invocation: Invocation) -> Any:
         hooks = self._extensions

@@ -27,6 +27,10 @@ async def invoke_with_retry(
     invoke: Callable[[Invocation], Awaitable[Result]], invocation: Invocation, policy: RetrySpec | None
 ) -> Result:
     """Invoke, then retry failures per ``policy``; each attempt gets a fresh invocation id and the retry context."""
+    if policy is not None:
+        # The host hands every attempt, the first included, the policy's maxRetryCount (retry_count 0 first), so
+        # the documented "if retry_count == max_retry_count: give up quietly, else raise" sample retries.
+        invocation.max_retry_count = policy.max_retry_count
     result = await invoke(invocation)
     if policy is None or result.succeeded:
         return result
@@ -42,7 +46,6 @@ async def invoke_with_retry(
         await asyncio.sleep(delay)
         invocation.invocation_id = new_invocation_id()
         invocation.retry_count = attempt
-        invocation.max_retry_count = policy.max_retry_count
         invocation.previous_error = result.error
         result = await invoke(invocation)
     if not result.succeeded:

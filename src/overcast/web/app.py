@@ -21,7 +21,7 @@ from overcast.invoke.model import Invocation
 from overcast.web.asgi_io import BodyTooLarge, Receive, Send, read_body, send_response
 from overcast.web.cors import CorsPolicy
 from overcast.web.http_in import joined_headers, joined_query, make_request, raw_path, request_url
-from overcast.web.http_out import HttpReply, encode_http_return, reply_from_datum
+from overcast.web.http_out import HttpReply, encode_http_return, reply_from_datum, reply_from_return
 from overcast.web.keys import AuthLevel, KeyRing
 from overcast.web.refusals import Refusal, RefusalLog
 from overcast.web.routes import Router
@@ -356,20 +356,23 @@ class HostApp:
             await send_response(send, 500, self._headers_out([], origin))
             return
         try:
-            output = self._http_output(route, result)
-            reply = output if isinstance(output, HttpReply) else reply_from_datum(output)
+            reply = self._http_output(route, result, headers.get("accept"))
         except (TypeError, ValueError, KeyError) as exc:
             log.error("Executed 'Functions.%s' produced an invalid HTTP response: %s", spec.name, exc)
             reply = HttpReply(500)
         await self._reply(send, reply, origin, method)
 
     @staticmethod
-    def _http_output(route: FunctionRoute, result: Any) -> Any:
+    def _http_output(route: FunctionRoute, result: Any, accept: str | None) -> HttpReply:
+        """The response, as the host builds it: an http output the function set wins; otherwise the host's
+        SetResponse runs on the function's return value (``reply_from_return``)."""
         spec = route.spec
         if spec.return_converter == "http":
-            return result.return_value
+            reply: HttpReply = result.return_value
+            return reply
         for param in spec.params:
             if param.is_out and param.binding.type == "http":
-                # An unset Out[HttpResponse] falls back to the return value, which is None → 204.
-                return result.outputs.get(param.name)
-        return result.return_value
+                datum = result.outputs.get(param.name)
+                if datum is not None:
+                    return reply_from_datum(datum)
+        return reply_from_return(result.return_value, accept)

@@ -147,3 +147,92 @@ def encode_http_return(value: Any) -> HttpReply:
             f'unable to encode outgoing TypedData: unsupported type "http" for Python type "{type(value).__name__}"'
         ) from None
     return reply_from_datum(datum)
+
+
+JSON_UTF8 = "application/json; charset=utf-8"
+
+
+def _accepted(accept: str | None) -> list[str]:
+    """Media types of an Accept header by quality (stable), or [] when content negotiation does not apply.
+
+    ASP.NET Core ignores the header when it is absent or lists ``*/*`` (RespectBrowserAcceptHeader is off).
+    """
+    if not accept:
+        return []
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept.split(",")):
+        media, *params = [p.strip() for p in part.split(";")]
+        media = media.lower()
+        if not media:
+            continue
+        if media == "*/*":
+            return []
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            ranked.append((-quality, position, media))
+    return [media for _, _, media in sorted(ranked)]
+
+
+def _covers(accepted: str, supported: str) -> bool:
+    kind, _, sub = accepted.partition("/")
+    skind, _, ssub = supported.partition("/")
+    return kind == skind and (sub in ("*", ssub) or (ssub.endswith("+json") and sub == ssub))
+
+
+_JSON_TYPES = ("application/json", "text/json")
+
+
+def _negotiate(accept: str | None, is_string: bool) -> str:
+    """The content type ASP.NET Core's formatters pick: text/plain for strings, else JSON (the host's Newtonsoft)."""
+    for media in _accepted(accept):
+        if is_string and _covers(media, "text/plain"):
+            return TEXT_PLAIN
+        for json_type in _JSON_TYPES:
+            if _covers(media, json_type):
+                return f"{json_type}; charset=utf-8"
+        if media.startswith("application/") and media.endswith("+json"):
+            return f"{media}; charset=utf-8"
+    # No formatter for what was asked (or nothing asked): the first one that can write the value.
+    return TEXT_PLAIN if is_string else JSON_UTF8
+
+
+def _dotnet_json(value: Any) -> bytes:
+    """Newtonsoft's compact output: no spaces, non-ASCII written as is."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8", "surrogatepass")
+
+
+def reply_from_return(datum: Any, accept: str | None) -> HttpReply:
+    """The response when no http output set one: the host's ``HttpBinding.SetResponse`` on the function's return.
+
+    The host hands the return value (of a ``$return`` binding of another type, or an implicit output) to ASP.NET
+    Core as an ``ObjectResult``: ``None`` is 204 No Content, a string is text/plain, anything else JSON (bytes as a
+    base64 string), with content negotiation on the Accept header.
+    """
+    if datum is None or datum.type is None:
+        return HttpReply(204)
+    kind, value = datum.type, datum.value
+    if kind == "string":
+        content_type = _negotiate(accept, is_string=True)
+        body = value.encode("utf-8", "surrogatepass") if content_type == TEXT_PLAIN else _dotnet_json(value)
+        return HttpReply(200, [("content-type", content_type)], body)
+    if kind == "bytes":
+        import base64
+
+        encoded: Any = base64.b64encode(bytes(value)).decode("ascii")
+    elif kind == "json":
+        try:
+            encoded = json.loads(value)
+        except (ValueError, RecursionError) as exc:
+            raise TypeError(f"the return value is not valid JSON: {exc}") from None
+    elif kind in ("int", "double"):
+        encoded = value
+    else:
+        raise TypeError(f"unsupported return value of type {kind!r} for an HTTP response")
+    return HttpReply(200, [("content-type", _negotiate(accept, is_string=False))], _dotnet_json(encoded))

@@ -67,9 +67,12 @@ def runs(req: func.HttpRequest, rows: str) -> func.HttpResponse:
 @app.table_input(arg_name="person", table_name="People", partition_key="{pk}", row_key="{rk}",
                  connection="AzureWebJobsStorage")
 def person(req: func.HttpRequest, person: str) -> func.HttpResponse:
-    if person is None:
+    # As on Azure, rowKey does not narrow a Python function's table input: the partition comes as an array.
+    rk = req.route_params["rk"]
+    found = next((row for row in json.loads(person) if row["RowKey"] == rk), None)
+    if found is None:
         return func.HttpResponse("not found", status_code=404)
-    return func.HttpResponse(person, mimetype="application/json")
+    return func.HttpResponse(json.dumps(found), mimetype="application/json")
 
 
 @app.route(route="people", methods=["POST"])

@@ -1,0 +1,5 @@
+import logging
+
+
+def main(req):
+    logging.info("no return")

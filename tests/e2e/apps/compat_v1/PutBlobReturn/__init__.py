@@ -1,0 +1,5 @@
+import azure.functions as azf
+
+
+def main(req: azf.HttpRequest) -> str:
+    return "FROM RETURN"
