@@ -129,8 +129,11 @@ class Instance:
             self.store.close()
 
 
-def build(settings: Settings, on_stuck: Any = None, port: int | None = None) -> Instance:
-    """Index the app and assemble the web application; raises AppLoadError/ConfigError/StoreError."""
+def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc_secret: str | None = None) -> Instance:
+    """Index the app and assemble the web application; raises AppLoadError/ConfigError/StoreError.
+
+    ``rpc_secret``: the durable client's channel secret, shared by the instances of one ``overcast start``.
+    """
     from overcast.backends import open_state_store
     from overcast.invoke import extensions
     from overcast.invoke.dispatcher import Dispatcher
@@ -178,7 +181,7 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None) -> 
     if engine is not None:
         from overcast.durable.hosting import attach_durable
 
-        attach_durable(settings, app, keys, engine, dispatcher, port or settings.port)
+        attach_durable(settings, app, keys, engine, dispatcher, port or settings.port, rpc_secret)
     return Instance(settings, index, app, routes, keys, dispatcher, native, state, store, triggers)
 
 
@@ -238,8 +241,12 @@ def _print_fatal(message: str) -> None:
     sys.stderr.flush()
 
 
-def instance_main(handle: Any, options: StartOptions) -> int:
-    """Run one instance on the supervisor's socket until told to stop. Returns an exit code (3 = fatal)."""
+def instance_main(handle: Any, options: StartOptions, rpc_secret: str | None = None) -> int:
+    """Run one instance on the supervisor's socket until told to stop. Returns an exit code (3 = fatal).
+
+    ``rpc_secret``: made once by ``overcast start`` before the instances fork, so every instance on the shared
+    socket admits the durable client calls of every other one.
+    """
     try:
         settings = load(options)
     except ConfigError as exc:
@@ -269,7 +276,7 @@ def instance_main(handle: Any, options: StartOptions) -> int:
             handle.notify("recycle")
 
     try:
-        instance = build(settings, on_stuck=on_stuck, port=port)
+        instance = build(settings, on_stuck=on_stuck, port=port, rpc_secret=rpc_secret)
     except (AppLoadError, ConfigError, StoreError) as exc:
         _print_fatal(str(exc))
         return EXIT_FATAL
