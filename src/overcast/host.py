@@ -307,10 +307,21 @@ def _run_on_fast_loop(coro: Any) -> int:
 async def _serve(instance: Instance, handle: Any) -> int:
     import uvicorn
 
+    from overcast.config.settings import DEFAULT_MAX_CONNECTIONS
+    from overcast.web.connections import ConnectionLimits, guarded_protocol, plan_connection_cap
+
+    settings = instance.settings
+    try:
+        cap = plan_connection_cap(settings.http_max_connections, DEFAULT_MAX_CONNECTIONS)
+    except ConfigError as exc:
+        _print_fatal(f"Error: {exc}")
+        return EXIT_FATAL
+    limits = ConnectionLimits(settings.http_keepalive_timeout, settings.http_headers_timeout, cap)
     config = uvicorn.Config(
         instance.app,
         lifespan="off",
-        http="httptools" if _has("httptools") else "h11",
+        http=guarded_protocol("httptools" if _has("httptools") else "h11", limits),
+        timeout_keep_alive=max(1, round(settings.http_keepalive_timeout)),
         loop="none",
         log_config=None,
         access_log=False,
