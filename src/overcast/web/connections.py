@@ -135,6 +135,10 @@ class _Guard(_Base):
         if self.cycle is cycle and not self.transport.is_closing():  # no pipelined request started: wait for one
             self._awaiting_head, self._head_bytes = True, 0
 
+    def handle_websocket_upgrade(self, *args: Any) -> None:
+        self._head_done()  # the connection belongs to the WebSocket protocol from here on
+        super().handle_websocket_upgrade(*args)
+
     def _head_done(self) -> None:
         self._stop_head_timer()
         self._awaiting_head, self._head_bytes = False, 0
