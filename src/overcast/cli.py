@@ -79,12 +79,18 @@ def _start(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 3
+    import secrets
+
     from overcast.supervisor import run
+
+    # The durable client's channel secret (see durable/client_binding.py): one per start, inherited by every
+    # instance the supervisor forks, so a client call answered by another instance of the shared socket passes.
+    rpc_secret = secrets.token_urlsafe(32)
 
     def instance(handle: object) -> int:
         from overcast.host import instance_main
 
-        return instance_main(handle, options)
+        return instance_main(handle, options, rpc_secret)
 
     return run(
         address=settings.address,

@@ -138,8 +138,11 @@ class Instance:
             self.store.close()
 
 
-def build(settings: Settings, on_stuck: Any = None, port: int | None = None) -> Instance:
-    """Index the app and assemble the web application; raises AppLoadError/ConfigError/StoreError."""
+def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc_secret: str | None = None) -> Instance:
+    """Index the app and assemble the web application; raises AppLoadError/ConfigError/StoreError.
+
+    ``rpc_secret``: the durable client's channel secret, shared by the instances of one ``overcast start``.
+    """
     from overcast.backends import open_state_store
     from overcast.invoke import extensions
     from overcast.invoke.dispatcher import Dispatcher
@@ -190,7 +193,7 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None) -> 
     if engine is not None:
         from overcast.durable.hosting import attach_durable
 
-        attach_durable(settings, app, keys, engine, dispatcher, port or settings.port)
+        attach_durable(settings, app, keys, engine, dispatcher, port or settings.port, rpc_secret)
     return Instance(settings, index, app, routes, keys, dispatcher, native, state, store, triggers, warmup)
 
 
@@ -250,8 +253,12 @@ def _print_fatal(message: str) -> None:
     sys.stderr.flush()
 
 
-def instance_main(handle: Any, options: StartOptions) -> int:
-    """Run one instance on the supervisor's socket until told to stop. Returns an exit code (3 = fatal)."""
+def instance_main(handle: Any, options: StartOptions, rpc_secret: str | None = None) -> int:
+    """Run one instance on the supervisor's socket until told to stop. Returns an exit code (3 = fatal).
+
+    ``rpc_secret``: made once by ``overcast start`` before the instances fork, so every instance on the shared
+    socket admits the durable client calls of every other one.
+    """
     try:
         settings = load(options)
     except ConfigError as exc:
@@ -281,7 +288,7 @@ def instance_main(handle: Any, options: StartOptions) -> int:
             handle.notify("recycle")
 
     try:
-        instance = build(settings, on_stuck=on_stuck, port=port)
+        instance = build(settings, on_stuck=on_stuck, port=port, rpc_secret=rpc_secret)
     except (AppLoadError, ConfigError, StoreError) as exc:
         _print_fatal(str(exc))
         return EXIT_FATAL
@@ -312,12 +319,22 @@ def _run_on_fast_loop(coro: Any) -> int:
 async def _serve(instance: Instance, handle: Any) -> int:
     import uvicorn
 
+    from overcast.config.settings import DEFAULT_MAX_CONNECTIONS
     from overcast.supervisor.draining import draining_message
+    from overcast.web.connections import ConnectionLimits, guarded_protocol, plan_connection_cap
 
+    settings = instance.settings
+    try:
+        cap = plan_connection_cap(settings.http_max_connections, DEFAULT_MAX_CONNECTIONS)
+    except ConfigError as exc:
+        _print_fatal(f"Error: {exc}")
+        return EXIT_FATAL
+    limits = ConnectionLimits(settings.http_keepalive_timeout, settings.http_headers_timeout, cap)
     config = uvicorn.Config(
         instance.app,
         lifespan="off",
-        http="httptools" if _has("httptools") else "h11",
+        http=guarded_protocol("httptools" if _has("httptools") else "h11", limits),
+        timeout_keep_alive=max(1, round(settings.http_keepalive_timeout)),
         loop="none",
         log_config=None,
         access_log=False,

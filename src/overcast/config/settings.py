@@ -16,6 +16,12 @@ from overcast.errors import ConfigError
 DEFAULT_PORT = 7071
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_BODY_LIMIT = 104_857_600
+# Connection limits (docs/configuration.md): Kestrel's KeepAliveTimeout and RequestHeadersTimeout; Kestrel has no
+# connection cap by default, but one process has a file-descriptor budget, so an instance admits this many.
+DEFAULT_KEEPALIVE_TIMEOUT = 130.0
+DEFAULT_HEADERS_TIMEOUT = 30.0
+DEFAULT_MAX_CONNECTIONS = 1000
+MAX_TIMEOUT_SECONDS = 86_400.0
 LOG_LEVELS = ("Trace", "Debug", "Information", "Warning", "Error", "Critical", "None")
 _SCRIPT_FILE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py")
 
@@ -62,6 +68,11 @@ class Settings:
     thread_count: int | None
     body_limit: int
     worker_extensions: bool
+    # HTTP connection limits, per instance (see overcast.web.connections). None: the default, lowered to fit the
+    # process's file-descriptor limit; a number the user set must fit it.
+    http_keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
+    http_headers_timeout: float = DEFAULT_HEADERS_TIMEOUT
+    http_max_connections: int | None = None
 
     @property
     def is_loopback(self) -> bool:
@@ -86,6 +97,19 @@ def _positive_int(value: str | None, what: str) -> int | None:
         raise ConfigError(f"{what} must be a whole number, got {value!r}.") from None
     if number < 1:
         raise ConfigError(f"{what} must be at least 1, got {number}.")
+    return number
+
+
+def _seconds(value: str | None, what: str, default: float) -> float:
+    """A timeout in seconds (decimals allowed): more than 0, at most a day."""
+    if value is None or value.strip() == "":
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{what} must be a number of seconds, got {value!r}.") from None
+    if not 0 < number <= MAX_TIMEOUT_SECONDS:  # also false for nan
+        raise ConfigError(f"{what} must be more than 0 and at most {MAX_TIMEOUT_SECONDS:.0f} seconds, got {value!r}.")
     return number
 
 
@@ -167,4 +191,9 @@ def load(options: StartOptions, environ: MutableMapping[str, str] | None = None)
         thread_count=_thread_count(env),
         body_limit=body_limit or DEFAULT_BODY_LIMIT,
         worker_extensions=parse_bool(env.get("PYTHON_ENABLE_WORKER_EXTENSIONS"), default=False),
+        http_keepalive_timeout=_seconds(env.get("OVERCAST_HTTP_KEEPALIVE_TIMEOUT"), "OVERCAST_HTTP_KEEPALIVE_TIMEOUT",
+                                        DEFAULT_KEEPALIVE_TIMEOUT),
+        http_headers_timeout=_seconds(env.get("OVERCAST_HTTP_HEADERS_TIMEOUT"), "OVERCAST_HTTP_HEADERS_TIMEOUT",
+                                      DEFAULT_HEADERS_TIMEOUT),
+        http_max_connections=_positive_int(env.get("OVERCAST_HTTP_MAX_CONNECTIONS"), "OVERCAST_HTTP_MAX_CONNECTIONS"),
     )

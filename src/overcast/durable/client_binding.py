@@ -4,14 +4,18 @@ Overcast serves the durable HTTP API on the public port twice:
 
 * at :data:`WEBHOOK_PATH` (``/runtime/webhooks/durabletask/``), as Azure does: the ``durabletask_extension`` system
   key (or the master key) is required in ``code=`` unless auth is off. Every link a user sees points here.
-* at :data:`RPC_PATH` (``/runtime/webhooks/durabletask/rpc/``), the ``rpcBaseUrl`` the SDK client calls: no key,
-  but only requests from a loopback address are answered. It plays the part of the extension's separate loopback
-  listener (``http://127.0.0.1:17071/durabletask/``) without a second port.
+* at :data:`RPC_PATH` ``/<secret>/`` (``/runtime/webhooks/durabletask/rpc/<secret>/``), the ``rpcBaseUrl`` the
+  SDK client calls: no key, but a secret path segment made once per ``overcast start`` (shared by its instances,
+  so a call that lands on another instance of the shared socket is answered too). It plays the part of the
+  extension's separate loopback listener (``http://127.0.0.1:17071/durabletask/``) without a second port. The
+  peer address proves nothing (a port forwarder or proxy on the machine makes every caller look local), so the
+  secret is what admits a call; the web layer also refuses browser requests (Origin) and foreign Host names.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -24,10 +28,17 @@ INSTANCE_PLACEHOLDER = "INSTANCEID"  # replaced by the SDK in managementUrls
 CHECK_STATUS_RETRY_AFTER = "10"
 
 
-def rpc_base_url(port: int, host: str = "127.0.0.1") -> str:
+def new_rpc_secret() -> str:
+    """A fresh channel secret: 256 random bits, URL-safe (it is one path segment)."""
+    return secrets.token_urlsafe(32)
+
+
+def rpc_base_url(port: int, secret: str, host: str = "127.0.0.1") -> str:
     """The ``rpcBaseUrl`` for a host listening on ``port``; it ends with '/' because the SDK appends paths to it."""
+    if not secret or "/" in secret:
+        raise ValueError("the RPC channel secret must be one non-empty path segment")
     authority = f"[{host}]" if ":" in host else host
-    return f"http://{authority}:{port}{RPC_PATH}/"
+    return f"http://{authority}:{port}{RPC_PATH}/{secret}/"
 
 
 @dataclass(frozen=True)

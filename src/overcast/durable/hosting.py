@@ -10,7 +10,7 @@ from typing import Any
 from overcast.app.index import AppIndex
 from overcast.config.settings import Settings
 from overcast.durable.backends import open_durable_store
-from overcast.durable.client_binding import SYSTEM_KEY_NAME, client_binding_json, rpc_base_url
+from overcast.durable.client_binding import SYSTEM_KEY_NAME, client_binding_json, new_rpc_secret, rpc_base_url
 from overcast.durable.engine import DurableEngine
 from overcast.durable.http_api import DurableHttpApi
 from overcast.durable.registry import DurableFunctions
@@ -30,9 +30,16 @@ async def _inline_io(fn: Any, *args: Any) -> Any:
     return fn(*args)
 
 
-def attach_durable(settings: Settings, app: Any, keys: Any, engine: Any, dispatcher: Any, port: int) -> None:
-    """The durable HTTP API on the public port, and the client binding value that points the SDK at it."""
+def attach_durable(
+    settings: Settings, app: Any, keys: Any, engine: Any, dispatcher: Any, port: int, rpc_secret: str | None = None
+) -> None:
+    """The durable HTTP API on the public port, and the client binding value that points the SDK at it.
+
+    ``rpc_secret``: the channel secret shared by every instance of this ``overcast start`` (one of its own when
+    None, for an instance that serves alone).
+    """
     functions = engine.functions
+    secret = rpc_secret or new_rpc_secret()
 
     def system_key() -> str | None:
         return keys.ensure_system_key(SYSTEM_KEY_NAME) if settings.auth_enabled else None
@@ -40,11 +47,11 @@ def attach_durable(settings: Settings, app: Any, keys: Any, engine: Any, dispatc
     app.attach_durable(DurableHttpApi(
         engine.store, engine.hub, orchestrator_exists=lambda n: functions.orchestrator(n) is not None,
         entity_exists=lambda n: functions.entity(n) is not None, wake=engine.wake, system_key=system_key,
-        io=engine.io,
+        io=engine.io, rpc_secret=secret,
     ))
     # The SDK calls rpcBaseUrl on loopback; a host bound to one other address is reached there instead.
     rpc_host = "127.0.0.1" if settings.address in ("0.0.0.0", "::", "127.0.0.1", "localhost") else settings.address
-    rpc_base = rpc_base_url(port, rpc_host)
+    rpc_base = rpc_base_url(port, secret, rpc_host)
     origin = "http://" + os.environ.get("WEBSITE_HOSTNAME", f"localhost:{port}")
 
     def client_value(binding: Any) -> str:

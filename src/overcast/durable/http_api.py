@@ -31,7 +31,14 @@ from overcast.durable.api_request import (
     server_error,
     text_json_reply,
 )
-from overcast.durable.client_binding import RPC_PATH, SYSTEM_KEY_NAME, WEBHOOK_PATH, WebhookLinks, check_status_headers
+from overcast.durable.client_binding import (
+    RPC_PATH,
+    SYSTEM_KEY_NAME,
+    WEBHOOK_PATH,
+    WebhookLinks,
+    check_status_headers,
+    new_rpc_secret,
+)
 from overcast.durable.http_entities import EntityRoutes
 from overcast.durable.model import instance_id_problem
 from overcast.durable.status_json import parse_stored, status_payload
@@ -76,7 +83,8 @@ class DurableHttpApi:
 
     ``orchestrator_exists`` / ``entity_exists`` (case-insensitive names) are checked for the app's own hub only, as
     the extension does; ``wake`` is called after every message written; ``system_key`` gives the
-    ``durabletask_extension`` key for links (None when auth is off); ``clock`` is epoch seconds.
+    ``durabletask_extension`` key for links (None when auth is off); ``clock`` is epoch seconds; ``rpc_secret`` is
+    the path segment after ``rpc_prefix`` that admits the SDK client's keyless calls (see ``client_binding``).
     """
 
     prefix = WEBHOOK_PATH
@@ -94,8 +102,10 @@ class DurableHttpApi:
         io: StoreCall = asyncio.to_thread,
         clock: Callable[[], float] = time.time,
         entity_exists: Callable[[str], bool] | None = None,
+        rpc_secret: str | None = None,
     ) -> None:
         self.store = store
+        self.rpc_secret = rpc_secret or new_rpc_secret()
         self.hub = hub
         self._orchestrator_exists = orchestrator_exists
         self.wake = wake

@@ -8,7 +8,6 @@ empty 500 with the traceback in the host log; the pipeline itself never lets an 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -26,6 +25,7 @@ from overcast.web.keys import AuthLevel, KeyRing
 from overcast.web.refusals import Refusal, RefusalLog
 from overcast.web.routes import Router
 from overcast.web.routing import FunctionRoute
+from overcast.web.rpc_channel import channel_rest, redact, refusal
 from overcast.web.throttle import Throttle
 
 log = logging.getLogger("overcast.host.http")
@@ -42,17 +42,16 @@ HOMEPAGE = (
 )
 AdminHandler = Callable[[dict[str, Any], Receive, Send, dict[str, str], "Caller"], Awaitable[None]]
 NativeHandler = Callable[[FunctionRoute, dict[str, Any], Receive, Send, dict[str, str]], Awaitable[None]]
-# A reverse proxy on the same machine makes every caller look local: such requests never reach the RPC prefix.
-_FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
 
 
 class DurableApi(Protocol):
     """The durable HTTP API (``overcast.durable.http_api.DurableHttpApi``), served at two path prefixes:
-    ``prefix`` needs the system key ``key_name`` or the master key (unless auth is off); ``rpc_prefix`` needs no
-    key but answers loopback callers only."""
+    ``prefix`` needs the system key ``key_name`` or the master key (unless auth is off); ``rpc_prefix`` followed
+    by the segment ``rpc_secret`` needs no key (see ``rpc_channel``)."""
 
     prefix: str
     rpc_prefix: str
+    rpc_secret: str
     key_name: str
 
     async def handle(self, method: str, path: str, query: Mapping[str, str], headers: Mapping[str, str],
@@ -62,18 +61,6 @@ class DurableApi(Protocol):
 
 def _under(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix + "/")
-
-
-def is_loopback_call(scope: dict[str, Any], headers: Mapping[str, str]) -> bool:
-    """The TCP peer is a loopback address and no proxy says it forwarded the request."""
-    client = scope.get("client")
-    try:
-        address = ipaddress.ip_address(client[0]) if client else None
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address is not None and address.is_loopback and not any(h in headers for h in _FORWARDING_HEADERS)
 
 
 @dataclass
@@ -137,6 +124,7 @@ class HostApp:
         self._extra_encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
         self._homepage_disabled = False
         self._durable: DurableApi | None = None
+        self._address = settings.address
         import os
 
         from overcast.config.truthy import parse_bool
@@ -162,7 +150,9 @@ class HostApp:
             try:
                 await self._http(scope, receive, send)
             except Exception:
-                log.exception("Unhandled error while serving %s %s", scope.get("method"), scope.get("path"))
+                secret = self._durable.rpc_secret if self._durable is not None else None
+                log.exception("Unhandled error while serving %s %s", scope.get("method"),
+                              redact(str(scope.get("path")), secret))
                 # If the response had already started this fails, and the server closes the connection.
                 with contextlib.suppress(Exception):
                     await send_response(send, 500, self._extra_headers)
@@ -262,11 +252,14 @@ class HostApp:
     ) -> None:
         path: str = scope["path"]
         query = joined_query(scope.get("query_string", b""))
-        if _under(path.lower(), api.rpc_prefix.lower()):
-            if not is_loopback_call(scope, headers):
+        channel = channel_rest(path, api.rpc_prefix, api.rpc_secret)
+        if channel is not None:
+            why = refusal(headers, (self._address,))
+            if why is not None:
+                log.warning("Refused a call on the durable client's channel: %s.", why)
                 await send_response(send, 403, [])
                 return
-            rest = path[len(api.rpc_prefix):]
+            rest = channel
         else:
             caller = self.caller(headers, query, None)
             if not (caller.is_admin or (caller.level is AuthLevel.SYSTEM

@@ -14,20 +14,33 @@ from overcast.durable.client_binding import (
     check_status_headers,
     client_binding,
     client_binding_json,
+    new_rpc_secret,
     rpc_base_url,
 )
 
 ORIGIN = "http://127.0.0.1:7071"
 BASE = f"{ORIGIN}/runtime/webhooks/durabletask"
-RPC = "http://127.0.0.1:7071/runtime/webhooks/durabletask/rpc/"
+RPC = "http://127.0.0.1:7071/runtime/webhooks/durabletask/rpc/S3cret/"
 
 
 @pytest.mark.parametrize(("port", "host", "url"), [
     (7071, "127.0.0.1", RPC),
-    (8080, "::1", "http://[::1]:8080/runtime/webhooks/durabletask/rpc/"),
+    (8080, "::1", "http://[::1]:8080/runtime/webhooks/durabletask/rpc/S3cret/"),
 ])
-def test_rpc_base_url_ends_with_a_slash(port: int, host: str, url: str) -> None:
-    assert rpc_base_url(port, host) == url
+def test_rpc_base_url_carries_the_secret_and_ends_with_a_slash(port: int, host: str, url: str) -> None:
+    assert rpc_base_url(port, "S3cret", host) == url
+
+
+@pytest.mark.parametrize("secret", ["", "a/b"])
+def test_the_secret_must_be_one_path_segment(secret: str) -> None:
+    with pytest.raises(ValueError, match="one non-empty path segment"):
+        rpc_base_url(7071, secret)
+
+
+def test_each_new_secret_is_a_long_url_safe_segment() -> None:
+    first, second = new_rpc_secret(), new_rpc_secret()
+    assert first != second and len(first) >= 43
+    assert rpc_base_url(1, first).endswith(f"/rpc/{first}/")
 
 
 def test_binding_with_a_system_key_matches_the_extension_payload() -> None:

@@ -617,7 +617,7 @@ class Host:
 
         text = client_binding_json(public_origin=f"http://127.0.0.1:{self.port}", hub=HUB, connection=None,
                                    system_key=self.keys.ensure_system_key("durabletask_extension"),
-                                   rpc_base=rpc_base_url(self.port))
+                                   rpc_base=rpc_base_url(self.port, self.api.api.rpc_secret))
         return DurableOrchestrationClient(text)
 
 
@@ -769,11 +769,17 @@ def test_the_webhook_prefix_needs_the_durable_system_key(tmp_path: Any) -> None:
                     assert response.status == expected, code
             async with session.get(base, headers={"x-functions-key": durable_key}) as response:
                 assert response.status == 200
-            rpc = f"http://127.0.0.1:{host.port}/runtime/webhooks/durabletask/rpc/instances"
-            async with session.get(rpc) as response:
+            channel = f"http://127.0.0.1:{host.port}/runtime/webhooks/durabletask/rpc"
+            secret = host.api.api.rpc_secret
+            async with session.get(f"{channel}/{secret}/instances") as response:
                 assert response.status == 200
-            async with session.get(rpc, headers={"X-Forwarded-For": "203.0.113.9"}) as response:
+            async with session.get(f"{channel}/{secret}/instances",
+                                   headers={"X-Forwarded-For": "203.0.113.9"}) as response:
                 assert response.status == 403
+            async with session.get(f"{channel}/instances") as response:  # the keyless route of old: a key it wants
+                assert response.status == 401
+            async with session.get(f"{channel}/instances", params={"code": durable_key}) as response:
+                assert response.status == 404
             async with session.get(f"http://127.0.0.1:{host.port}/runtime/webhooks/other") as response:
                 assert response.status == 418  # not ours: the admin routes answer
 
@@ -793,7 +799,8 @@ def test_without_auth_the_webhook_prefix_is_open(tmp_path: Any) -> None:
     asyncio.run(serve(tmp_path, scenario, no_auth=True))
 
 
-async def asgi(app: Any, path: str, client: tuple[str, int] | None, headers: list[tuple[bytes, bytes]]) -> int:
+async def asgi(app: Any, path: str, client: tuple[str, int] | None, headers: list[tuple[bytes, bytes]],
+               host: bytes | None = b"example.test") -> int:
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -803,33 +810,45 @@ async def asgi(app: Any, path: str, client: tuple[str, int] | None, headers: lis
         sent.append(message)
 
     scope = {"type": "http", "method": "GET", "path": path, "raw_path": path.encode(), "query_string": b"",
-             "headers": [(b"host", b"example.test"), *headers], "client": client, "scheme": "http",
+             "headers": [*([(b"host", host)] if host else []), *headers], "client": client, "scheme": "http",
              "server": ("example.test", 80)}
     await app(scope, receive, send)
     return int(sent[0]["status"])
 
 
-@pytest.mark.parametrize(("client", "headers", "status"), [
-    (("127.0.0.1", 5000), [], 200),
-    (("127.8.9.10", 5000), [], 200),
-    (("::1", 5000), [], 200),
-    (("::ffff:127.0.0.1", 5000), [], 200),
-    (("10.0.0.7", 5000), [], 403),
-    (("2001:db8::1", 5000), [], 403),
-    (None, [], 403),
-    (("not-an-ip", 0), [], 403),
-    (("127.0.0.1", 5000), [(b"forwarded", b"for=198.51.100.1")], 403),
-    (("127.0.0.1", 5000), [(b"x-real-ip", b"198.51.100.1")], 403),
+CHANNEL = "/runtime/webhooks/durabletask/rpc"
+
+
+@pytest.mark.parametrize(("path", "host", "headers", "status"), [
+    ("{channel}/{secret}/instances", "127.0.0.1:7071", [], 200),
+    ("{channel}/{secret}/instances", "localhost", [], 200),
+    ("{channel}/{secret}/instances", "[::1]:7071", [], 200),
+    ("/RUNTIME/webhooks/durabletask/RPC/{secret}/instances", "127.0.0.1:7071", [], 200),
+    # the peer address is no proof: a forwarder's callers look local too; the secret is what admits a call
+    ("{channel}/instances", "127.0.0.1:7071", [], 401),
+    ("{channel}/{secret}x/instances", "127.0.0.1:7071", [], 401),
+    ("{channel}/{upper}/instances", "127.0.0.1:7071", [], 401),
+    ("{channel}/", "127.0.0.1:7071", [], 401),
+    # with the secret, a browser (DNS rebinding, a cross-site POST) or a proxy is still refused
+    ("{channel}/{secret}/instances", "rebound.example.test:7071", [], 403),
+    ("{channel}/{secret}/instances", "127.0.0.1:7071", [(b"origin", b"http://evil.example.test")], 403),
+    ("{channel}/{secret}/instances", "127.0.0.1:7071", [(b"sec-fetch-site", b"cross-site")], 403),
+    ("{channel}/{secret}/instances", "127.0.0.1:7071", [(b"forwarded", b"for=198.51.100.1")], 403),
+    ("{channel}/{secret}/instances", "127.0.0.1:7071", [(b"x-real-ip", b"198.51.100.1")], 403),
 ])
-def test_the_rpc_prefix_answers_loopback_callers_only(
-    tmp_path: Any, client: tuple[str, int] | None, headers: list[tuple[bytes, bytes]], status: int
+def test_the_channel_answers_the_secret_holder_only(
+    tmp_path: Any, path: str, host: str, headers: list[tuple[bytes, bytes]], status: int
 ) -> None:
     app, _, dispatcher = build_app(tmp_path)
-    app.attach_durable(Api().api)
+    api = Api().api
+    app.attach_durable(api)
     try:
-        assert asyncio.run(asgi(app, "/runtime/webhooks/durabletask/rpc/instances", client, headers)) == status
+        url = path.format(channel=CHANNEL, secret=api.rpc_secret, upper=api.rpc_secret.upper())
+        sent = [(b"host", host.encode()), *headers]
+        assert asyncio.run(asgi(app, url, ("127.0.0.1", 5000), sent, host=None)) == status
         # The webhook prefix itself wants a key, wherever the caller is.
-        assert asyncio.run(asgi(app, "/runtime/webhooks/DurableTask/instances", client, headers)) == 401
+        assert asyncio.run(asgi(app, "/runtime/webhooks/DurableTask/instances", ("127.0.0.1", 5000), sent,
+                                host=None)) == 401
     finally:
         dispatcher.shutdown()
 

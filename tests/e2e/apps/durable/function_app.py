@@ -90,6 +90,14 @@ def pid(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(str(os.getpid()))
 
 
+@app.route(route="channel", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def channel(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """What only the app's own code sees: the rpcBaseUrl of its durable client (and which instance answered)."""
+    url = client._orchestration_bindings.rpc_base_url
+    return func.HttpResponse(json.dumps({"rpcBaseUrl": url, "pid": os.getpid()}), mimetype="application/json")
+
+
 @app.route(route="slow/{n}", methods=["GET"])
 def slow_endpoint(req: func.HttpRequest) -> func.HttpResponse:
     """For call_http: answers 202 with a Location the first time, then 200."""
