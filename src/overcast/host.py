@@ -42,6 +42,21 @@ def host_id(settings: Settings) -> str:
     return f"{socket.gethostname()}-{digest}".lower()[:32].rstrip("-")
 
 
+def preflight(settings: Settings) -> None:
+    """The host.json sections that only some listeners read, checked once before any instance starts.
+
+    Checked later in each instance, a bad value would stop every instance, each printing the same error.
+    Raises ConfigError.
+    """
+    from overcast.app.index import parse_retry
+    from overcast.triggers.blob import blob_queue_options
+    from overcast.triggers.queue_options import queue_options
+
+    queues = queue_options(settings.host_json.section("extensions", "queues"), lease=settings.knobs.queue_lease_seconds)
+    blob_queue_options(queues, settings.host_json.section("extensions", "blobs"), os.cpu_count() or 1)
+    parse_retry(settings.host_json.section("retry"), what="host.json retry")
+
+
 def _mark_unsupported(index: AppIndex) -> None:
     from overcast.config.connections import resolve_connection
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from overcast.config.host_json import HostJson, load_host_json
+from overcast.config.knobs import Knobs, load_knobs
 from overcast.config.local_settings import LocalSettings, apply_to_environment, load_local_settings
 from overcast.config.truthy import parse_bool
 from overcast.errors import ConfigError
@@ -62,6 +63,7 @@ class Settings:
     thread_count: int | None
     body_limit: int
     worker_extensions: bool
+    knobs: Knobs = field(default_factory=Knobs)
 
     @property
     def is_loopback(self) -> bool:
@@ -120,6 +122,13 @@ def load(options: StartOptions, environ: MutableMapping[str, str] | None = None)
     root = options.script_root.resolve()
     if not root.is_dir():
         raise ConfigError(f"Script root '{root}' is not a directory. Pass --script-root with your app's folder.")
+    if not (root / "host.json").is_file():
+        # Core Tools' words; it refuses too, so nothing (no .overcast/) is created in a folder that is not an app.
+        raise ConfigError(
+            f"Unable to find project root. Expecting to find one of host.json in project root ('{root}'). "
+            'Run overcast start in your app\'s folder, pass --script-root <app folder>, or create a host.json '
+            'there containing {"version": "2.0"}.'
+        )
     local = load_local_settings(root)
     apply_to_environment(local, env)
     if options.functions:
@@ -145,11 +154,19 @@ def load(options: StartOptions, environ: MutableMapping[str, str] | None = None)
         raise ConfigError(
             "CORS: '*' cannot be combined with --cors-credentials (browsers reject it); list the origins instead."
         )
-    data_dir = options.data_dir or (Path(env["OVERCAST_DATA_DIR"]) if env.get("OVERCAST_DATA_DIR") else None)
+    data_dir = (options.data_dir or (Path(env["OVERCAST_DATA_DIR"]) if env.get("OVERCAST_DATA_DIR") else None)
+                or root / ".overcast").resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(
+            f"The data folder '{data_dir}' is a file. Pass --data-dir (or OVERCAST_DATA_DIR) with a folder."
+        )
+    if options.workers is not None and options.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {options.workers}.")
+    knobs = load_knobs(env)
     allow = options.functions or host_json.functions
     return Settings(
         script_root=root,
-        data_dir=(data_dir or root / ".overcast").resolve(),
+        data_dir=data_dir,
         port=port,
         address=options.address or local.local_http_address or DEFAULT_ADDRESS,
         cors_origins=cors_origins,
@@ -167,4 +184,5 @@ def load(options: StartOptions, environ: MutableMapping[str, str] | None = None)
         thread_count=_thread_count(env),
         body_limit=body_limit or DEFAULT_BODY_LIMIT,
         worker_extensions=parse_bool(env.get("PYTHON_ENABLE_WORKER_EXTENSIONS"), default=False),
+        knobs=knobs,
     )
