@@ -77,7 +77,9 @@ def _start(args: argparse.Namespace) -> int:
 
         preflight(settings)
     except ConfigError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        from overcast.observe.redact import mask
+
+        print(mask(f"Error: {exc}"), file=sys.stderr)
         return 3
     from overcast.supervisor import run
 

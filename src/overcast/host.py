@@ -19,7 +19,7 @@ from overcast.app.index import AppIndex, index_app
 from overcast.app.spec import FunctionSpec
 from overcast.config.settings import Settings, StartOptions, load
 from overcast.errors import AppLoadError, ConfigError, StoreError
-from overcast.observe import logs
+from overcast.observe import logs, redact
 from overcast.observe.scope import propagate_into_threads
 
 log = logging.getLogger("overcast.host.startup")
@@ -119,6 +119,8 @@ def _blob_path_problem(binding: Any) -> str | None:
 
 def _report_errors(index: AppIndex) -> None:
     for spec in index.functions:
+        # The errors are shown on the console and by the admin API: never with a connection string's secret.
+        spec.errors[:] = [redact.mask(e) for e in spec.errors]
         for error in spec.errors:
             log.error("The '%s' function is in error: %s", spec.name, error)
 
@@ -168,6 +170,10 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None) -> 
     store = open_state_store(settings.data_dir)
     keys = KeyRing(store)
     keys.ensure(f.name for f in index.functions)
+    redact.register(
+        keys.master_key(), *keys.host_keys("functionKeys").values(), *keys.host_keys("systemKeys").values(),
+        *(v for f in index.functions for v in keys.function_keys(f.name).values()),
+    )
     dispatcher = Dispatcher(
         thread_count=settings.thread_count,
         function_timeout=settings.host_json.function_timeout,
@@ -249,7 +255,7 @@ def _banner_key(instance: Instance) -> Any:
 
 def _print_fatal(message: str) -> None:
     logs.flush()
-    sys.stderr.write(message.rstrip() + "\n")
+    sys.stderr.write(redact.mask(message).rstrip() + "\n")
     sys.stderr.flush()
 
 

@@ -109,7 +109,7 @@ def loads(text: str) -> Any:
 
 def _undecodable(data: bytes, exc: UnicodeDecodeError) -> str:
     if b"\x00" in data[:64]:
-        hint = "it looks like UTF-16 or UTF-32 without a byte order mark, or a binary file"
+        hint = "UTF-16 or UTF-32 without a byte order mark, or a binary file"
     else:
         hint = f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not valid UTF-8"
     return f"it is not UTF-8 text ({hint}). Save it as UTF-8."
@@ -132,7 +132,10 @@ def load_file(path: Path, *, what: str = "") -> Any:
     if not text.strip():
         raise ConfigError(f"{lead} '{path}': the file is empty; it must contain one JSON object.")
     if "\x00" in text:
-        raise ConfigError(f"{lead} '{path}': it contains NUL characters (a binary file?). Save it as UTF-8 JSON.")
+        raise ConfigError(
+            f"{lead} '{path}': it contains NUL characters (UTF-16 or UTF-32 without a byte order mark, or a binary "
+            "file). Save it as UTF-8."
+        )
     try:
         return loads(text)
     except JsoncError as exc:
