@@ -101,7 +101,6 @@ CASES: list[tuple[str, dict[str, str | bytes | None], dict[str, str], list[str],
     # local.settings.json
     ("local-syntax", {"local.settings.json": '{"Values": {"A": "1"'}, {}, [], "local.settings.json"),
     ("local-array", {"local.settings.json": "[]"}, {}, [], "local.settings.json"),
-    ("local-empty", {"local.settings.json": ""}, {}, [], "local.settings.json"),
     ("local-utf16-no-bom", {"local.settings.json": '{"Values": {}}'.encode("utf-16-be")}, {}, [],
      "local.settings.json"),
     ("local-values-list", {"local.settings.json": '{"Values": ["A=1"]}'}, {}, [], "Values"),

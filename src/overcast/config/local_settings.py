@@ -56,7 +56,8 @@ def load_local_settings(script_root: Path) -> LocalSettings:
     path = script_root / "local.settings.json"
     if not path.is_file():
         return LocalSettings(path=path, exists=False)
-    data = load_file(path)
+    # An empty file is no settings (Core Tools warns and reads none); anything else must parse.
+    data = load_file(path) if path.stat().st_size and path.read_bytes().strip(b" \t\r\n\xef\xbb\xbf") else {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the file must contain one JSON object.")
     if data.get("IsEncrypted") is True:
