@@ -76,6 +76,8 @@ def _start(args: argparse.Namespace) -> int:
         from overcast.host import preflight
 
         preflight(settings)
+        for warning in settings.warnings:
+            print(f"Warning: {warning}", file=sys.stderr)
     except ConfigError as exc:
         from overcast.observe.redact import mask
 

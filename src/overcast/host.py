@@ -272,6 +272,9 @@ def instance_main(handle: Any, options: StartOptions) -> int:
         debug_logging=os.environ.get("PYTHON_ENABLE_DEBUG_LOGGING", "").lower() in ("1", "true", "t", "yes", "y"),
     )
     propagate_into_threads()
+    if handle.generation > 0 and handle.announce:
+        for warning in settings.warnings:  # the first start's were printed by the CLI; a reload's are new
+            log.warning("%s", warning)
     os.environ.setdefault("AzureWebJobsScriptRoot", str(settings.script_root))
     os.environ.setdefault("FUNCTIONS_WORKER_RUNTIME", "python")
     os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
@@ -293,6 +296,13 @@ def instance_main(handle: Any, options: StartOptions) -> int:
         instance = build(settings, on_stuck=on_stuck, port=port)
     except (AppLoadError, ConfigError, StoreError) as exc:
         _print_fatal(str(exc))
+        return EXIT_FATAL
+    except Exception:
+        # A bug of ours, not a passing failure: the same start would fail again, so exit 3 (the supervisor stops)
+        # rather than 1 (it would restart this instance forever).
+        import traceback
+
+        _print_fatal(traceback.format_exc() + "Overcast failed to start the instance (a bug: please report it).")
         return EXIT_FATAL
     if handle.announce:
         from overcast import banner

@@ -202,3 +202,15 @@ def test_an_unparsable_cli_value_is_a_usage_error(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert "--port" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["host.json"]
+
+
+@pytest.mark.parametrize("value", ["many", "0"])
+def test_a_bad_thread_count_warns_once_and_starts(start_host, value: str) -> None:
+    # The Python worker warns and uses the default pool for PYTHON_THREADPOOL_THREAD_COUNT; so does Overcast, once
+    # (not once more per instance).
+    host = start_host("basic", "--workers", "2", env={"PYTHON_THREADPOOL_THREAD_COUNT": value})
+    assert host.client.get("/api/hello").status_code == 200
+    host.stop()
+    warned = [line for line in host.lines if "PYTHON_THREADPOOL_THREAD_COUNT" in line]
+    assert len(warned) == 1, host.output
+    assert warned[0].startswith("Warning: ") and "default thread pool size" in warned[0]

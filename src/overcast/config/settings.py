@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import MutableMapping
@@ -64,6 +65,7 @@ class Settings:
     body_limit: int
     worker_extensions: bool
     knobs: Knobs = field(default_factory=Knobs)
+    warnings: tuple[str, ...] = ()
 
     @property
     def is_loopback(self) -> bool:
@@ -97,8 +99,6 @@ def _thread_count(environ: MutableMapping[str, str]) -> int | None:
         return _positive_int(raw, "PYTHON_THREADPOOL_THREAD_COUNT")
     except ConfigError as exc:
         # The worker only warns and falls back to Python's default; so do we.
-        import logging
-
         logging.getLogger("overcast.host.startup").warning("%s Using the default thread pool size.", exc)
         return None
 
@@ -117,7 +117,33 @@ def _cors(options: StartOptions, local: LocalSettings, environ: MutableMapping[s
 
 
 def load(options: StartOptions, environ: MutableMapping[str, str] | None = None) -> Settings:
-    """Resolve the configuration; applies local.settings.json Values to ``environ`` (os.environ by default)."""
+    """Resolve the configuration; applies local.settings.json Values to ``environ`` (os.environ by default).
+
+    Warnings (a setting skipped, a value ignored) are collected into ``Settings.warnings`` instead of being
+    logged: the CLI resolves the settings once and then every instance again, and each warning must show once.
+    """
+    collected: list[str] = []
+    logger = logging.getLogger("overcast.host.startup")
+    handler = _Collector(collected)
+    propagate, logger.propagate = logger.propagate, False
+    logger.addHandler(handler)
+    try:
+        return _load(options, environ, collected)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+class _Collector(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self._into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._into.append(record.getMessage())
+
+
+def _load(options: StartOptions, environ: MutableMapping[str, str] | None, warnings: list[str]) -> Settings:
     env = os.environ if environ is None else environ
     root = options.script_root.resolve()
     if not root.is_dir():
@@ -185,4 +211,5 @@ def load(options: StartOptions, environ: MutableMapping[str, str] | None = None)
         body_limit=body_limit or DEFAULT_BODY_LIMIT,
         worker_extensions=parse_bool(env.get("PYTHON_ENABLE_WORKER_EXTENSIONS"), default=False),
         knobs=knobs,
+        warnings=tuple(warnings),
     )
