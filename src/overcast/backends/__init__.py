@@ -45,7 +45,11 @@ def _database(data_dir: Path) -> Path:
     database = data_dir / "overcast.db"
     try:
         data_dir.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-        os.close(os.open(database, os.O_CREAT | os.O_WRONLY, PRIVATE_FILE))
+        if not database.exists():
+            # Never open an existing database here: closing any descriptor of a file drops every POSIX lock this
+            # process holds on it, and SQLite's connections of this process rely on theirs.
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
     except OSError as exc:
         raise StoreError(
             f"Cannot create the data folder '{data_dir}': {exc.strerror or exc}. "
