@@ -18,7 +18,7 @@ LOG_LEVELS = ("Trace", "Debug", "Information", "Warning", "Error", "Critical", "
 _OBJECT_SECTIONS = (
     ("extensions",), ("logging",), ("logging", "loglevel"), ("logging", "applicationinsights"), ("retry",),
     ("healthmonitor",), ("singleton",), ("aggregator",), ("concurrency",), ("extensionbundle",),
-    ("managedependency",), ("languageworkers",),
+    ("manageddependency",), ("languageworkers",),
 )
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 field-name
 _BAD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # no CR/LF/NUL (header injection); tab is allowed
