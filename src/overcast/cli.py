@@ -54,9 +54,6 @@ def _start(args: argparse.Namespace) -> int:
     from overcast.config.settings import StartOptions, load
     from overcast.errors import ConfigError
 
-    if args.workers is not None and args.workers < 1:
-        print("Error: --workers must be at least 1.", file=sys.stderr)
-        return 2
     options = StartOptions(
         script_root=(args.script_root or Path.cwd()).resolve(),
         port=args.port,
@@ -76,8 +73,15 @@ def _start(args: argparse.Namespace) -> int:
         # Resolved once here for the socket and the process count; each instance resolves again on start so a
         # reload picks up changed settings.
         settings = load(options, environ=dict(__import__("os").environ))
+        from overcast.host import preflight
+
+        preflight(settings)
+        for warning in settings.warnings:
+            print(f"Warning: {warning}", file=sys.stderr)
     except ConfigError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        from overcast.observe.redact import mask
+
+        print(mask(f"Error: {exc}"), file=sys.stderr)
         return 3
     import secrets
 

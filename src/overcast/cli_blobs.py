@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import mimetypes
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,32 @@ def add_blob_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPars
 
 
 def _split(path: str, *, name_required: bool = True) -> tuple[str, str]:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise OvercastError(f"The blob path {os.fsencode(path)!r} is not UTF-8 text.") from None
     container, _, name = path.partition("/")
     if not container or (name_required and not name):
         raise OvercastError(f"'{path}' is not a blob path; write it as container/blob name (e.g. samples/a.csv).")
     return container, name
+
+
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise OvercastError(f"Cannot read '{file}': {exc.strerror or exc}.") from exc
+
+
+def _utf8_name(name: str, file: Path) -> str:
+    # A file name that is not UTF-8 reaches Python with surrogate escapes, which no blob name may hold.
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise OvercastError(
+            f"The file name {os.fsencode(file)!r} is not UTF-8, so it cannot be a blob name; rename the file."
+        ) from None
+    return name
 
 
 def _content_type(name: str, given: str | None) -> str:
@@ -55,7 +78,8 @@ def _put(store: Any, args: argparse.Namespace) -> None:
         files = sorted(p for p in Path(source).rglob("*") if p.is_file())
         for file in files:
             name = "/".join(part for part in (prefix.rstrip("/"), file.relative_to(source).as_posix()) if part)
-            store.put(container, name, file.read_bytes(), content_type=_content_type(name, args.content_type))
+            data = _read(file)
+            store.put(container, _utf8_name(name, file), data, content_type=_content_type(name, args.content_type))
             print(f"{container}/{name}")
         print(f"Uploaded {len(files)} file(s).", file=sys.stderr)
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -42,6 +43,27 @@ def _encoding(script_root: Any, environ: dict[str, str]) -> str:
     return queue_options(load_host_json(script_root, environ).section("extensions", "queues"), environ).message_encoding
 
 
+def _message_body(given: str, encoding: str) -> bytes:
+    """The bytes to send: standard input as bytes for '-', else the argument's own bytes (as the shell passed them).
+
+    With messageEncoding base64 (the default) the queue stores base64 text, so any bytes can travel, as through
+    the Storage SDK's binary encode policy. With "none" the message is stored as text: Azure Storage queues keep
+    XML-safe UTF-8, so other bytes are refused here rather than mangled.
+    """
+    body = sys.stdin.buffer.read() if given == "-" else os.fsencode(given)
+    if encoding != "base64":
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            source = "Standard input" if given == "-" else "The message"
+            raise OvercastError(
+                f"{source} is not UTF-8 text (byte 0x{body[exc.start]:02x} at offset {exc.start}); with host.json "
+                f"extensions.queues.messageEncoding \"none\" a queue message must be text. Send text, or use "
+                f"messageEncoding \"base64\" (the default) to send bytes."
+            ) from None
+    return body
+
+
 def _show(message: Any, encoding: str) -> dict[str, Any]:
     from overcast.bindings.queue import UndecodableMessage, decode_body
 
@@ -66,8 +88,8 @@ def run_queue(args: argparse.Namespace) -> int:
         encoding = _encoding(script_root, environ)
         command = getattr(args, "queue_command", None) or f"poison-{args.poison_command}"
         if command == "send":
-            text = sys.stdin.read() if args.message == "-" else args.message
-            message = store.enqueue(args.queue.lower(), encode_body(text.encode("utf-8"), encoding))
+            body = _message_body(args.message, encoding)
+            message = store.enqueue(args.queue.lower(), encode_body(body, encoding))
             print(message.id)
         elif command == "peek":
             for message in store.peek(args.queue.lower(), args.count):

@@ -19,7 +19,7 @@ from overcast.app.index import AppIndex, index_app
 from overcast.app.spec import DURABLE_CLIENT_TYPES, FunctionSpec
 from overcast.config.settings import Settings, StartOptions, load
 from overcast.errors import AppLoadError, ConfigError, StoreError
-from overcast.observe import logs
+from overcast.observe import logs, redact
 from overcast.observe.scope import propagate_into_threads
 
 log = logging.getLogger("overcast.host.startup")
@@ -40,6 +40,21 @@ def host_id(settings: Settings) -> str:
         return explicit.lower()
     digest = int(hashlib.sha256(str(settings.script_root).encode()).hexdigest()[:8], 16)
     return f"{socket.gethostname()}-{digest}".lower()[:32].rstrip("-")
+
+
+def preflight(settings: Settings) -> None:
+    """The host.json sections that only some listeners read, checked once before any instance starts.
+
+    Checked later in each instance, a bad value would stop every instance, each printing the same error.
+    Raises ConfigError.
+    """
+    from overcast.app.index import parse_retry
+    from overcast.triggers.blob import blob_queue_options
+    from overcast.triggers.queue_options import queue_options
+
+    queues = queue_options(settings.host_json.section("extensions", "queues"), lease=settings.knobs.queue_lease_seconds)
+    blob_queue_options(queues, settings.host_json.section("extensions", "blobs"), os.cpu_count() or 1)
+    parse_retry(settings.host_json.section("retry"), what="host.json retry")
 
 
 def _mark_unsupported(index: AppIndex) -> None:
@@ -112,6 +127,8 @@ def _blob_path_problem(binding: Any) -> str | None:
 
 def _report_errors(index: AppIndex) -> None:
     for spec in index.functions:
+        # The errors are shown on the console and by the admin API: never with a connection string's secret.
+        spec.errors[:] = [redact.mask(e) for e in spec.errors]
         for error in spec.errors:
             log.error("The '%s' function is in error: %s", spec.name, error)
 
@@ -166,6 +183,10 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
     store = open_state_store(settings.data_dir)
     keys = KeyRing(store)
     keys.ensure(f.name for f in index.functions)
+    redact.register(
+        keys.master_key(), *keys.host_keys("functionKeys").values(), *keys.host_keys("systemKeys").values(),
+        *(v for f in index.functions for v in keys.function_keys(f.name).values()),
+    )
     dispatcher = Dispatcher(
         thread_count=settings.thread_count,
         function_timeout=settings.host_json.function_timeout,
@@ -249,7 +270,7 @@ def _banner_key(instance: Instance) -> Any:
 
 def _print_fatal(message: str) -> None:
     logs.flush()
-    sys.stderr.write(message.rstrip() + "\n")
+    sys.stderr.write(redact.mask(message).rstrip() + "\n")
     sys.stderr.flush()
 
 
@@ -270,6 +291,9 @@ def instance_main(handle: Any, options: StartOptions, rpc_secret: str | None = N
         debug_logging=os.environ.get("PYTHON_ENABLE_DEBUG_LOGGING", "").lower() in ("1", "true", "t", "yes", "y"),
     )
     propagate_into_threads()
+    if handle.generation > 0 and handle.announce:
+        for warning in settings.warnings:  # the first start's were printed by the CLI; a reload's are new
+            log.warning("%s", warning)
     os.environ.setdefault("AzureWebJobsScriptRoot", str(settings.script_root))
     os.environ.setdefault("FUNCTIONS_WORKER_RUNTIME", "python")
     os.environ.setdefault("AZURE_FUNCTIONS_ENVIRONMENT", "Development")
@@ -291,6 +315,13 @@ def instance_main(handle: Any, options: StartOptions, rpc_secret: str | None = N
         instance = build(settings, on_stuck=on_stuck, port=port, rpc_secret=rpc_secret)
     except (AppLoadError, ConfigError, StoreError) as exc:
         _print_fatal(str(exc))
+        return EXIT_FATAL
+    except Exception:
+        # A bug of ours, not a passing failure: the same start would fail again, so exit 3 (the supervisor stops)
+        # rather than 1 (it would restart this instance forever).
+        import traceback
+
+        _print_fatal(traceback.format_exc() + "Overcast failed to start the instance (a bug: please report it).")
         return EXIT_FATAL
     if handle.announce:
         from overcast import banner

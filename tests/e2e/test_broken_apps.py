@@ -77,6 +77,7 @@ def test_encrypted_local_settings_is_a_clear_error(tmp_path) -> None:
     app = tmp_path / "app"
     app.mkdir()
     (app / "function_app.py").write_text((APPS / "basic" / "function_app.py").read_text())
+    (app / "host.json").write_text('{"version": "2.0"}')
     (app / "local.settings.json").write_text('{"IsEncrypted": true, "Values": {}}')
     result = run_overcast("start", "--script-root", str(app), "--port", str(free_port()))
     assert result.returncode != 0

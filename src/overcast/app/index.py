@@ -164,7 +164,8 @@ def _index_v1(script_root: Path) -> AppIndex:
         )
         spec.disabled = bool(entry.config.get("disabled", False))
         if entry.load_error:
-            spec.errors.append(entry.load_error)
+            # An unreadable function.json has no bindings: the one error is the file's, not "no trigger".
+            spec.errors[:] = [entry.load_error] if not entry.config else [*spec.errors, entry.load_error]
         else:
             try:
                 spec.retry = parse_retry(entry.config.get("retry"), what=f"function '{entry.name}'")

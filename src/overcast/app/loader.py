@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib
 import importlib.machinery
 import importlib.util
-import json
 import sys
 import traceback
 import types
@@ -18,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from overcast.errors import AppLoadError
+from overcast.config.jsonc import load_file
+from overcast.errors import AppLoadError, ConfigError
 
 MODULE_NOT_FOUND_HINT = (
     "Cannot find module. Please check the requirements.txt file for the missing module. For more info, "
@@ -117,11 +117,11 @@ def load_v1_functions(script_root: Path) -> list[V1Function]:
         _ensure_app_package(script_root)
     for folder in folders:
         try:
-            config = json.loads((folder / "function.json").read_text(encoding="utf-8-sig"))
+            config = load_file(folder / "function.json", what="Invalid function.json")
             if not isinstance(config, dict):
-                raise ValueError("function.json must contain a JSON object")
-        except ValueError as exc:
-            functions.append(V1Function(folder.name, folder, {}, load_error=f"invalid function.json: {exc}"))
+                raise ConfigError(f"Invalid function.json '{folder / 'function.json'}': it must contain a JSON object.")
+        except ConfigError as exc:
+            functions.append(V1Function(folder.name, folder, {}, load_error=str(exc)))
             continue
         entry = V1Function(folder.name, folder, config)
         functions.append(entry)

@@ -29,7 +29,9 @@ class Connection:
                 f"it to local.settings.json Values (\"UseDevelopmentStorage=true\" uses the embedded store)."
             )
         if self.kind == "unsupported":
-            scheme = self.value.split(":", 1)[0] if "://" in self.value else "an Azure Storage account"
+            # Never the value itself: it may hold an account key or a password.
+            head = self.value.split("://", 1)[0]
+            scheme = head if "://" in self.value and head.replace("+", "").isalnum() else "an Azure Storage account"
             return (
                 f"The binding '{binding_name}' uses connection '{self.setting}', which points at {scheme}; this "
                 f"version of Overcast stores data only in its embedded store. Set it to "

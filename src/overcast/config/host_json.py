@@ -6,12 +6,13 @@ lower-cased keys. Environment overrides are merged into that tree before anythin
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from overcast.config.host_json_checks import check_log_levels, check_route_prefix, check_shapes, custom_headers
+from overcast.config.jsonc import load_file
 from overcast.config.timespan import parse_timespan
 from overcast.errors import ConfigError
 
@@ -94,9 +95,12 @@ class HostJson:
 
 def _int(value: Any, what: str) -> int:
     try:
-        return int(str(value).strip())
+        number = int(str(value).strip())
     except ValueError:
-        raise ConfigError(f"host.json: {what} must be an integer, got {value!r}.") from None
+        raise ConfigError(f"host.json: extensions.http.{what} must be an integer, got {value!r}.") from None
+    if number < -1:
+        raise ConfigError(f"host.json: extensions.http.{what} must be -1 (unbounded) or more, got {number}.")
+    return number
 
 
 def _hsts(section: Mapping[str, Any]) -> str | None:
@@ -119,16 +123,19 @@ def _http_options(tree: Mapping[str, Any]) -> HttpOptions:
     prefix = http.get("routeprefix", "api")
     if not isinstance(prefix, str):
         raise ConfigError(f"host.json: extensions.http.routePrefix must be a string, got {prefix!r}.")
+    check_route_prefix(prefix)
     headers = http.get("customheaders") or {}
     if not isinstance(headers, dict):
         raise ConfigError("host.json: extensions.http.customHeaders must be an object of header: value.")
     hsts = http.get("hsts") or {}
+    if not isinstance(hsts, dict):
+        raise ConfigError("host.json: extensions.http.hsts must be an object.")
     return HttpOptions(
         route_prefix=prefix.strip("/"),
         max_concurrent_requests=_int(http.get("maxconcurrentrequests", -1), "maxConcurrentRequests"),
         max_outstanding_requests=_int(http.get("maxoutstandingrequests", -1), "maxOutstandingRequests"),
-        custom_headers=tuple((str(k), str(v)) for k, v in headers.items()),
-        hsts_header=_hsts(hsts if isinstance(hsts, dict) else {}),
+        custom_headers=custom_headers(headers),
+        hsts_header=_hsts(hsts),
     )
 
 
@@ -150,17 +157,7 @@ def load_host_json(script_root: Path, environ: Mapping[str, str]) -> HostJson:
     exists = path.is_file()
     raw: Any = {}
     if exists:
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except OSError as exc:
-            raise ConfigError(f"Unable to read host configuration file '{path}': {exc.strerror}.") from None
-        try:
-            raw = json.loads(text) if text.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                f"Unable to parse host configuration file '{path}': {exc.msg} at line {exc.lineno}, "
-                f"column {exc.colno}. Fix the JSON (host.json must be one JSON object)."
-            ) from None
+        raw = load_file(path, what="Unable to parse host configuration file")
         if not isinstance(raw, dict):
             raise ConfigError(f"Unable to parse host configuration file '{path}': it must be a JSON object.")
         if raw:
@@ -177,13 +174,26 @@ def load_host_json(script_root: Path, environ: Mapping[str, str]) -> HostJson:
                     f'This runtime requires "version": "2.0".{hint}'
                 )
     tree: dict[str, Any] = _lower_tree(raw)
+    overrides = []
     for name, value in environ.items():
         if name.lower().startswith(ENV_PREFIX):
             parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
             if parts:
                 _set_path(tree, parts, value)
-    logging_section = tree.get("logging", {})
-    levels = logging_section.get("loglevel", {}) if isinstance(logging_section, dict) else {}
+                overrides.append(name)
+    try:
+        return _typed(path, exists, tree)
+    except ConfigError as exc:
+        if not overrides:
+            raise
+        # The value may come from the environment rather than the file: say which variables were applied.
+        raise ConfigError(f"{exc} (environment overrides applied: {', '.join(sorted(overrides)[:5])})") from None
+
+
+def _typed(path: Path, exists: bool, tree: dict[str, Any]) -> HostJson:
+    check_shapes(tree)
+    levels = tree.get("logging", {}).get("loglevel", {})
+    check_log_levels(levels)
     functions = _as_list(tree.get("functions"))
     return HostJson(
         path=path,
@@ -191,6 +201,6 @@ def load_host_json(script_root: Path, environ: Mapping[str, str]) -> HostJson:
         tree=tree,
         http=_http_options(tree),
         function_timeout=_function_timeout(tree),
-        log_levels={str(k): str(v) for k, v in levels.items()} if isinstance(levels, dict) else {},
+        log_levels={str(k): str(v) for k, v in levels.items()},
         functions=tuple(str(f) for f in functions) if functions else None,
     )

@@ -7,13 +7,13 @@ drops every setting.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from overcast.config.jsonc import load_file
 from overcast.errors import ConfigError
 
 log = logging.getLogger("overcast.host.startup")
@@ -56,13 +56,8 @@ def load_local_settings(script_root: Path) -> LocalSettings:
     path = script_root / "local.settings.json"
     if not path.is_file():
         return LocalSettings(path=path, exists=False)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig") or "{}")
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"Unable to parse '{path}': {exc.msg} at line {exc.lineno}, column {exc.colno}. "
-            f"Fix the JSON or delete the file."
-        ) from None
+    # An empty file is no settings (Core Tools warns and reads none); anything else must parse.
+    data = load_file(path) if path.stat().st_size and path.read_bytes().strip(b" \t\r\n\xef\xbb\xbf") else {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the file must contain one JSON object.")
     if data.get("IsEncrypted") is True:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import MutableMapping
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from overcast.config.host_json import HostJson, load_host_json
+from overcast.config.knobs import Knobs, load_knobs
 from overcast.config.local_settings import LocalSettings, apply_to_environment, load_local_settings
 from overcast.config.truthy import parse_bool
 from overcast.errors import ConfigError
@@ -73,6 +75,8 @@ class Settings:
     http_keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
     http_headers_timeout: float = DEFAULT_HEADERS_TIMEOUT
     http_max_connections: int | None = None
+    knobs: Knobs = field(default_factory=Knobs)
+    warnings: tuple[str, ...] = ()
 
     @property
     def is_loopback(self) -> bool:
@@ -119,8 +123,6 @@ def _thread_count(environ: MutableMapping[str, str]) -> int | None:
         return _positive_int(raw, "PYTHON_THREADPOOL_THREAD_COUNT")
     except ConfigError as exc:
         # The worker only warns and falls back to Python's default; so do we.
-        import logging
-
         logging.getLogger("overcast.host.startup").warning("%s Using the default thread pool size.", exc)
         return None
 
@@ -139,11 +141,44 @@ def _cors(options: StartOptions, local: LocalSettings, environ: MutableMapping[s
 
 
 def load(options: StartOptions, environ: MutableMapping[str, str] | None = None) -> Settings:
-    """Resolve the configuration; applies local.settings.json Values to ``environ`` (os.environ by default)."""
+    """Resolve the configuration; applies local.settings.json Values to ``environ`` (os.environ by default).
+
+    Warnings (a setting skipped, a value ignored) are collected into ``Settings.warnings`` instead of being
+    logged: the CLI resolves the settings once and then every instance again, and each warning must show once.
+    """
+    collected: list[str] = []
+    logger = logging.getLogger("overcast.host.startup")
+    handler = _Collector(collected)
+    propagate, logger.propagate = logger.propagate, False
+    logger.addHandler(handler)
+    try:
+        return _load(options, environ, collected)
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+class _Collector(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self._into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._into.append(record.getMessage())
+
+
+def _load(options: StartOptions, environ: MutableMapping[str, str] | None, warnings: list[str]) -> Settings:
     env = os.environ if environ is None else environ
     root = options.script_root.resolve()
     if not root.is_dir():
         raise ConfigError(f"Script root '{root}' is not a directory. Pass --script-root with your app's folder.")
+    if not (root / "host.json").is_file():
+        # Core Tools' words; it refuses too, so nothing (no .overcast/) is created in a folder that is not an app.
+        raise ConfigError(
+            f"Unable to find project root. Expecting to find one of host.json in project root ('{root}'). "
+            'Run overcast start in your app\'s folder, pass --script-root <app folder>, or create a host.json '
+            'there containing {"version": "2.0"}.'
+        )
     local = load_local_settings(root)
     apply_to_environment(local, env)
     if options.functions:
@@ -169,11 +204,19 @@ def load(options: StartOptions, environ: MutableMapping[str, str] | None = None)
         raise ConfigError(
             "CORS: '*' cannot be combined with --cors-credentials (browsers reject it); list the origins instead."
         )
-    data_dir = options.data_dir or (Path(env["OVERCAST_DATA_DIR"]) if env.get("OVERCAST_DATA_DIR") else None)
+    data_dir = (options.data_dir or (Path(env["OVERCAST_DATA_DIR"]) if env.get("OVERCAST_DATA_DIR") else None)
+                or root / ".overcast").resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(
+            f"The data folder '{data_dir}' is a file. Pass --data-dir (or OVERCAST_DATA_DIR) with a folder."
+        )
+    if options.workers is not None and options.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {options.workers}.")
+    knobs = load_knobs(env)
     allow = options.functions or host_json.functions
     return Settings(
         script_root=root,
-        data_dir=(data_dir or root / ".overcast").resolve(),
+        data_dir=data_dir,
         port=port,
         address=options.address or local.local_http_address or DEFAULT_ADDRESS,
         cors_origins=cors_origins,
@@ -196,4 +239,6 @@ def load(options: StartOptions, environ: MutableMapping[str, str] | None = None)
         http_headers_timeout=_seconds(env.get("OVERCAST_HTTP_HEADERS_TIMEOUT"), "OVERCAST_HTTP_HEADERS_TIMEOUT",
                                       DEFAULT_HEADERS_TIMEOUT),
         http_max_connections=_positive_int(env.get("OVERCAST_HTTP_MAX_CONNECTIONS"), "OVERCAST_HTTP_MAX_CONNECTIONS"),
+        knobs=knobs,
+        warnings=tuple(warnings),
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import time
 import traceback
 from collections.abc import Awaitable, Callable
@@ -46,9 +45,8 @@ from overcast.invoke.model import Invocation, Result
 log = logging.getLogger("overcast.host.durable")
 T = TypeVar("T")
 # Renewed at half while work runs, so a killed instance's work returns within a lease. OVERCAST_DURABLE_LEASE_SECONDS
-# shortens it (the tests use 3 s).
-LEASE = max(1.0, float(os.environ.get("OVERCAST_DURABLE_LEASE_SECONDS") or 60))
-ORCHESTRATION_LEASE = ACTIVITY_LEASE = LEASE
+# (validated in Settings) shortens it (the tests use 3 s).
+LEASE = 60.0
 MIN_POLL, MAX_POLL = 0.05, 1.0
 MAX_EPISODES = 8  # orchestration episodes in flight per process
 MAX_ACTIVITIES = 32
@@ -70,7 +68,8 @@ def _error_text(result: Result) -> tuple[str, str]:
 
 class DurableEngine:
     def __init__(self, store: DurableStore, hub: str, functions: DurableFunctions,
-                 invoke: Callable[[Invocation], Awaitable[Result]], io: IO, owner: str) -> None:
+                 invoke: Callable[[Invocation], Awaitable[Result]], io: IO, owner: str,
+                 lease: float = LEASE) -> None:
         self.store = store
         self.hub = hub
         self.functions = functions
@@ -78,6 +77,7 @@ class DurableEngine:
         self._io = io
         self.io = io  # for the HTTP API: the same store pool
         self._owner = owner
+        self._lease = lease
         self._catalog = functions.catalog()
         self._loop: asyncio.AbstractEventLoop | None = None
         # One event per loop: a wake-up must reach every loop, not only the first one to notice it.
@@ -154,7 +154,7 @@ class DurableEngine:
             await asyncio.sleep(0.005)
             return True
         # Several instances per transaction: a busy engine writes less.
-        leases = await self._io(self.store.lease_orchestrations, self.hub, self._owner, ORCHESTRATION_LEASE,
+        leases = await self._io(self.store.lease_orchestrations, self.hub, self._owner, self._lease,
                                 MAX_EPISODES - running)
         for lease in leases:
             task = asyncio.get_running_loop().create_task(self._episode_safely(lease),
@@ -258,7 +258,7 @@ class DurableEngine:
         if running >= MAX_ACTIVITIES:
             await asyncio.sleep(0.005)
             return True
-        items = await self._io(self.store.lease_activities, self.hub, self._owner, ACTIVITY_LEASE,
+        items = await self._io(self.store.lease_activities, self.hub, self._owner, self._lease,
                                min(8, MAX_ACTIVITIES - running))
         for item in items:
             task = asyncio.get_running_loop().create_task(self._activity(item), name=f"activity {item.name}")
@@ -306,8 +306,8 @@ class DurableEngine:
 
     async def _renew_activity(self, item: ActivityWorkItem) -> None:
         while True:
-            await asyncio.sleep(ACTIVITY_LEASE / 2)
-            if not await self._io(self.store.renew_activity, item, ACTIVITY_LEASE):
+            await asyncio.sleep(self._lease / 2)
+            if not await self._io(self.store.renew_activity, item, self._lease):
                 return
 
     async def _run_activity(self, item: ActivityWorkItem) -> dict[str, Any]:

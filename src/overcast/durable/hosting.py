@@ -20,10 +20,10 @@ def durable_engine(settings: Settings, index: AppIndex, dispatcher: Any, io: Any
     """The durable engine on the embedded store, for the task hub of host.json."""
     hub = durable_hub_name(settings)
     owner = f"{socket.gethostname()}:{os.getpid()}"
-    if os.environ.get("OVERCAST_DURABLE_STORE_THREAD", "").lower() not in ("1", "true", "yes"):
+    if not settings.knobs.durable_store_thread:
         io = _inline_io  # each durable transaction takes well under a millisecond: less than a thread hop
     return DurableEngine(open_durable_store(settings.data_dir), hub, DurableFunctions.of(index.functions),
-                         dispatcher.invoke, io, owner)
+                         dispatcher.invoke, io, owner, settings.knobs.durable_lease_seconds)
 
 
 async def _inline_io(fn: Any, *args: Any) -> Any:

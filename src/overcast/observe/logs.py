@@ -18,6 +18,7 @@ import traceback
 from collections.abc import Mapping
 from typing import IO, Any
 
+from overcast.observe.redact import mask
 from overcast.observe.scope import current, thread_local_storage
 
 LEVELS = {
@@ -134,6 +135,9 @@ class ConsoleHandler(logging.Handler):
         self, created: float, levelno: int, category: str, message: str, exc_text: str | None,
         invocation_id: str | None = None,
     ) -> str:
+        # Every console line passes here: the one place that keeps secrets (connection strings, keys) out of logs.
+        message = mask(message)
+        exc_text = mask(exc_text) if exc_text else exc_text
         if not self.json_lines:
             text = f"{message}\n{exc_text}" if exc_text else message
             return f"[{self._timestamp(created)}] {text}\n"

@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
@@ -100,7 +99,8 @@ class BlobTriggers:
 
     def __init__(self, watches: list[BlobWatch], blobs: BlobStore, state: StateStore, leases: LeaseStore,
                  receipts: BlobReceipts, listener: BlobQueueListener, wakeups: Wakeups,
-                 io: Callable[..., Awaitable[Any]], host_id: str, owner: str) -> None:
+                 io: Callable[..., Awaitable[Any]], host_id: str, owner: str,
+                 scan_interval: float = DEFAULT_SCAN_SECONDS) -> None:
         self._watches = watches
         self._blobs = blobs
         self._state = state
@@ -112,8 +112,7 @@ class BlobTriggers:
         self._host_id = host_id
         self._owner = owner
         self._stopping = False
-        interval = os.environ.get("OVERCAST_BLOB_SCAN_SECONDS")
-        self.scan_interval = max(0.1, float(interval)) if interval else DEFAULT_SCAN_SECONDS
+        self.scan_interval = scan_interval  # OVERCAST_BLOB_SCAN_SECONDS, validated once in Settings
         self._wake = asyncio.Event()
 
     @property

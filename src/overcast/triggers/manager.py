@@ -61,7 +61,9 @@ class TriggerManager:
     def __init__(self, settings: Settings, index: AppIndex, dispatcher: Dispatcher, stores: Stores,
                  wakeups: Wakeups, io: StoreIO, host_id: str) -> None:
         self.settings = settings
-        self.queue_options: QueueOptions = queue_options(settings.host_json.section("extensions", "queues"))
+        self.queue_options: QueueOptions = queue_options(
+            settings.host_json.section("extensions", "queues"), lease=settings.knobs.queue_lease_seconds
+        )
         self._host_retry = parse_retry(settings.host_json.section("retry"), what="host.json retry")
         self._listeners: list[Any] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -103,7 +105,7 @@ class TriggerManager:
             receipts.queue, stores.queues, dispatcher.invoke, options, self._wakeups, self._io,
         )
         return BlobTriggers(watches, stores.blobs, stores.state, stores.leases, receipts, listener, self._wakeups,
-                            self._io, host_id, _owner())
+                            self._io, host_id, _owner(), self.settings.knobs.blob_scan_seconds)
 
     def add(self, listener: Any) -> None:
         """Another producer of invocations with ``run()``, ``stop()`` and ``drain()`` (the durable engine)."""

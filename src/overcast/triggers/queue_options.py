@@ -11,7 +11,7 @@ from overcast.config.timespan import parse_timespan
 from overcast.errors import ConfigError
 
 # How long a received message stays invisible while its function runs (renewed at half): the host uses 10 minutes.
-# A shorter lease brings back the messages of a killed instance sooner; OVERCAST_QUEUE_LEASE_SECONDS sets it.
+# A shorter lease brings back the messages of a killed instance sooner; OVERCAST_QUEUE_LEASE_SECONDS (Settings) sets it.
 DEFAULT_LEASE = 600.0
 
 
@@ -38,7 +38,9 @@ def _int(section: Mapping[str, Any], key: str, default: int, low: int, high: int
     return value
 
 
-def queue_options(section: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> QueueOptions:
+def queue_options(section: Mapping[str, Any], environ: Mapping[str, str] = os.environ,
+                  lease: float = DEFAULT_LEASE) -> QueueOptions:
+    """``lease`` is OVERCAST_QUEUE_LEASE_SECONDS, validated once in Settings."""
     batch = _int(section, "batchSize", 16, 1, 32)
     cores = 1 if environ.get("WEBSITE_SKU") == "Dynamic" else (os.cpu_count() or 1)
     threshold = _int(section, "newBatchThreshold", (batch // 2) * cores, 0)
@@ -51,8 +53,6 @@ def queue_options(section: Mapping[str, Any], environ: Mapping[str, str] = os.en
     encoding = str(section.get("messageencoding", "base64")).lower()
     if encoding not in ("base64", "none"):
         raise ConfigError(f"host.json extensions.queues.messageEncoding must be base64 or none, got {encoding!r}.")
-    lease_text = environ.get("OVERCAST_QUEUE_LEASE_SECONDS")
-    lease = float(lease_text) if lease_text else DEFAULT_LEASE
     return QueueOptions(
         batch_size=batch,
         new_batch_threshold=threshold,

@@ -633,6 +633,7 @@ def build_app(tmp_path: Any, *, no_auth: bool = False) -> tuple[Any, Any, Any]:
     async def admin(scope: Any, receive: Any, send: Any, headers: Any, caller: Any) -> None:
         await send_response(send, 418, [])
 
+    (tmp_path / "host.json").write_text('{"version": "2.0"}')
     settings = load(StartOptions(script_root=tmp_path, data_dir=tmp_path, no_auth=no_auth), environ={})
     keys = KeyRing(open_state_store(tmp_path), environ={})
     keys.ensure([])

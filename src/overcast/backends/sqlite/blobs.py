@@ -18,6 +18,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
+from overcast.backends import PRIVATE_DIR, write_private
 from overcast.backends.base import BlobProperties, Clock, blob_properties, new_etag
 from overcast.backends.names import check_text, validate_blob_name, validate_container_name, validate_metadata
 from overcast.backends.sqlite.state import SCHEMA, SqliteDatabase, prefix_upper_bound
@@ -58,8 +59,9 @@ class SqliteBlobStore(SqliteDatabase):
         target = self._file(container, file_id)
         temp = target.with_name(file_id + ".tmp")
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temp.write_bytes(data)
+            self.blob_root.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+            target.parent.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+            write_private(temp, data)  # blob contents may be as secret as the keys beside them
             os.replace(temp, target)
         except OSError as exc:
             with suppress(OSError):
