@@ -11,6 +11,12 @@ from overcast.errors import ConfigError
 from overcast.web.connections import FD_RESERVE, RateLimitedLine, fit_cap
 
 
+@pytest.fixture(autouse=True)
+def an_app_folder(tmp_path: Path) -> None:
+    """load() needs a host.json, as `func start` does."""
+    (tmp_path / "host.json").write_text('{"version": "2.0"}')
+
+
 @pytest.mark.parametrize(("env", "keepalive", "headers", "cap"), [
     ({}, 130.0, 30.0, None),
     ({"OVERCAST_HTTP_KEEPALIVE_TIMEOUT": "5", "OVERCAST_HTTP_HEADERS_TIMEOUT": "0.5"}, 5.0, 0.5, None),
