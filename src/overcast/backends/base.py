@@ -106,6 +106,7 @@ class QueueStore(Protocol):
         """Add a message (creating the queue), visible after ``delay`` s; ``ttl`` default 7 days, -1 never expires.
 
         The returned message carries a pop receipt that deletes or updates it until someone receives it (as Azure).
+        A ``body`` over 64 KiB (as stored, i.e. after base64) raises :class:`PayloadTooLargeError`, as Azure refuses it.
         """
         ...
 

@@ -90,6 +90,9 @@ class QueueListener:
                 task = asyncio.get_running_loop().create_task(self._process(message))
                 self._inflight.add(task)
                 task.add_done_callback(self._done)
+                # Start one message per turn of the loop: a batch started at once runs its first steps (decode,
+                # bind, a no-op function) back to back, and an HTTP request that arrives meanwhile waits for all.
+                await asyncio.sleep(0)
             # Poll again once in-flight work is down to newBatchThreshold (max parallel = batch + threshold).
             while len(self._inflight) > options.new_batch_threshold and not self._stopping:
                 self._slot_free.clear()

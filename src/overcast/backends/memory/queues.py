@@ -17,7 +17,13 @@ from overcast.backends.base import (
     utc,
 )
 from overcast.backends.memory.common import Clock, MemoryStore
-from overcast.backends.names import check_count, check_message_times, check_visibility, validate_queue_name
+from overcast.backends.names import (
+    check_count,
+    check_message_size,
+    check_message_times,
+    check_visibility,
+    validate_queue_name,
+)
 
 
 @dataclass
@@ -75,6 +81,7 @@ class MemoryQueueStore(MemoryStore):
     def enqueue(self, queue: str, body: bytes, *, delay: float = 0.0, ttl: float | None = None) -> QueuedMessage:
         validate_queue_name(queue)
         check_message_times(delay, ttl)
+        check_message_size(queue, body)
         with self._open() as now:
             message = self._add(queue, body, now, delay, expiry(now, ttl))
             return message.snapshot(message.receipt)

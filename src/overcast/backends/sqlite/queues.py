@@ -23,7 +23,13 @@ from overcast.backends.base import (
     new_pop_receipt,
     utc,
 )
-from overcast.backends.names import check_count, check_message_times, check_visibility, validate_queue_name
+from overcast.backends.names import (
+    check_count,
+    check_message_size,
+    check_message_times,
+    check_visibility,
+    validate_queue_name,
+)
 from overcast.backends.sqlite.state import SCHEMA, SqliteDatabase
 
 QUEUE_SCHEMA = [
@@ -67,6 +73,7 @@ class SqliteQueueStore(SqliteDatabase):
     def enqueue(self, queue: str, body: bytes, *, delay: float = 0.0, ttl: float | None = None) -> QueuedMessage:
         validate_queue_name(queue)
         check_message_times(delay, ttl)
+        check_message_size(queue, body)
         body = bytes(body)
         with self._connection(f"add a message to queue {queue!r}") as conn:
             conn.execute("BEGIN IMMEDIATE")
