@@ -16,6 +16,8 @@ from overcast.errors import ConfigError
 DEFAULT_PORT = 7071
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_BODY_LIMIT = 104_857_600
+# Durable payloads (inputs, outputs, results, event data): Overcast's own limit, see overcast.durable.payloads.
+DEFAULT_DURABLE_PAYLOAD_LIMIT = 512 * 1024
 LOG_LEVELS = ("Trace", "Debug", "Information", "Warning", "Error", "Critical", "None")
 _SCRIPT_FILE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py")
 
@@ -62,6 +64,7 @@ class Settings:
     thread_count: int | None
     body_limit: int
     worker_extensions: bool
+    durable_payload_limit: int = DEFAULT_DURABLE_PAYLOAD_LIMIT
 
     @property
     def is_loopback(self) -> bool:
@@ -137,6 +140,9 @@ def load(options: StartOptions, environ: MutableMapping[str, str] | None = None)
         env.get("FUNCTIONS_WORKER_PROCESS_COUNT"), "FUNCTIONS_WORKER_PROCESS_COUNT"
     )
     body_limit = _positive_int(env.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"), "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT")
+    durable_payload_limit = _positive_int(
+        env.get("OVERCAST_DURABLE_MAX_PAYLOAD_BYTES"), "OVERCAST_DURABLE_MAX_PAYLOAD_BYTES"
+    )
     cors_origins = _cors(options, local, env)
     cors_credentials = options.cors_credentials or bool(local.cors_credentials) or parse_bool(
         env.get("CORS_SUPPORT_CREDENTIALS")
@@ -167,4 +173,5 @@ def load(options: StartOptions, environ: MutableMapping[str, str] | None = None)
         thread_count=_thread_count(env),
         body_limit=body_limit or DEFAULT_BODY_LIMIT,
         worker_extensions=parse_bool(env.get("PYTHON_ENABLE_WORKER_EXTENSIONS"), default=False),
+        durable_payload_limit=durable_payload_limit or DEFAULT_DURABLE_PAYLOAD_LIMIT,
     )

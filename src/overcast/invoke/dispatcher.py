@@ -197,7 +197,7 @@ class Dispatcher:
             finally:
                 thread_local_storage.invocation_id = None
 
-        if spec.extras.get("inline"):
+        if spec.extras.get("inline") and invocation.inline:
             # Durable orchestrators: a short, deterministic replay with no I/O (the programming model forbids it);
             # a thread hop would cost more than the call itself.
             return contextvars.copy_context().run(run_sync)
