@@ -182,6 +182,18 @@ def test_delete_with_the_current_receipt(store: QueueBackend, clock: FakeClock) 
     assert store.receive("orders", 1, 30) == []
 
 
+def test_delete_many_deletes_the_claimed_and_reports_the_stale(store: QueueBackend, clock: FakeClock) -> None:
+    for n in range(4):
+        store.enqueue("many", b"%d" % n)
+    first, second, third, fourth = store.receive("many", 4, 30)
+    assert first.pop_receipt and second.pop_receipt and third.pop_receipt and fourth.pop_receipt
+    assert store.delete_many("many", []) == []
+    claimed = [(first.id, first.pop_receipt), (second.id, "stale"), ("missing", "x"), (third.id, third.pop_receipt)]
+    assert store.delete_many("many", claimed) == [True, False, False, True]
+    clock.advance(31)
+    assert bodies(store.receive("many", 32, 30)) == [b"1", b"3"]  # the stale one and the one never settled
+
+
 def test_the_receipt_from_enqueue_works_until_the_message_is_received(store: QueueBackend) -> None:
     first = store.enqueue("orders", b"1")
     second = store.enqueue("orders", b"2")

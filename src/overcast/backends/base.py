@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
@@ -118,6 +118,11 @@ class QueueStore(Protocol):
 
     def delete(self, queue: str, message_id: str, pop_receipt: str) -> bool:
         """Delete a claimed message; False when the receipt is stale (the message was received again or is gone)."""
+        ...
+
+    def delete_many(self, queue: str, claimed: Sequence[tuple[str, str]]) -> list[bool]:
+        """``delete`` for each ``(message_id, pop_receipt)``, in one transaction: a listener settles the messages that
+        finished together with one write instead of one each."""
         ...
 
     def update_visibility(self, queue: str, message_id: str, pop_receipt: str, visibility_timeout: float) -> str | None:

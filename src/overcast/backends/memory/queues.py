@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from overcast.backends.base import (
@@ -106,6 +107,17 @@ class MemoryQueueStore(MemoryStore):
                 return False
             del self._queues[queue][message_id]
             return True
+
+    def delete_many(self, queue: str, claimed: Sequence[tuple[str, str]]) -> list[bool]:
+        validate_queue_name(queue)
+        with self._open() as now:  # one critical section, as the other backends' one transaction
+            deleted = []
+            for message_id, pop_receipt in claimed:
+                found = self._claimed(queue, message_id, pop_receipt, now) is not None
+                if found:
+                    del self._queues[queue][message_id]
+                deleted.append(found)
+            return deleted
 
     def update_visibility(self, queue: str, message_id: str, pop_receipt: str, visibility_timeout: float) -> str | None:
         validate_queue_name(queue)
