@@ -33,26 +33,33 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-class StoreIO:
-    """Runs blocking store calls on small pools, so a busy SQLite lock never stalls the event loop (and HTTP).
+class StorePool:
+    """A small thread pool for blocking store calls, so a busy SQLite lock never stalls the event loop (and HTTP)."""
 
-    Calls on the instance itself (``io(fn, ...)``) serve invocations someone waits for: an HTTP function's queue
-    output, a blob input. ``io.background`` serves the listeners' own traffic (receive, settle, renew). They get
-    separate pools: with both on one FIFO pool, an output binding's enqueue queued behind every delete and renewal
-    of a busy consumer, and enqueue latency under load grew tenfold (bench/queue_enqueue_under_load.py).
-    """
-
-    def __init__(self, name: str = "overcast-store") -> None:
+    def __init__(self, name: str) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix=name)
-        self.background: StoreIO = self if name != "overcast-store" else StoreIO("overcast-store-bg")
 
     async def __call__(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False)
-        if self.background is not self:
-            self.background.shutdown()
+
+
+class StoreIO(StorePool):
+    """The instance's store pools. Calls on the instance itself (``io(fn, ...)``) serve invocations someone waits
+    for: an HTTP function's queue output, a blob input. ``io.background`` serves the listeners' own traffic (receive,
+    settle, renew). With both on one first-come-first-served pool, an output binding's enqueue queued behind every
+    delete and renewal of a busy consumer, and its latency under load grew tenfold
+    (bench/queue_enqueue_under_load.py)."""
+
+    def __init__(self) -> None:
+        super().__init__("overcast-store")
+        self.background = StorePool("overcast-store-bg")
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.background.shutdown()
 
 
 @dataclass
