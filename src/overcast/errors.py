@@ -6,6 +6,7 @@
     ├── FunctionLoadError         one function is invalid (Azure keeps the rest of the app running)
     ├── RouteTemplateError        an HTTP route template cannot be parsed (fatal, as in Azure)
     └── StoreError                a backend failed; backends translate driver errors into this
+        └── PayloadTooLargeError  a queue message or durable payload over its size limit (refused, nothing stored)
 
 Every message says what is wrong, where (file, function, binding, key) and what to do next.
 """
@@ -40,3 +41,7 @@ class RouteTemplateError(OvercastError):
 
 class StoreError(OvercastError):
     """A storage backend failed (driver errors are translated into this at the backend's edge)."""
+
+
+class PayloadTooLargeError(StoreError):
+    """A queue message over Azure's 64 KiB, or a durable payload over its configured limit; nothing was stored."""

@@ -232,6 +232,10 @@ def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, stat
     # The blob trigger runs through a queue and scans under a lease.
     if used & {"queueTrigger", "queue", "blobTrigger"}:
         stores.queues = open_queue_store(settings.data_dir)
+    if used & {"queueTrigger", "blobTrigger"} and "queue" in used:
+        # The listeners' receives and settles get their own connection (and its lock), so an output binding's
+        # enqueue never waits behind a consumer's statement in this process (bench/queue_enqueue_under_load.py).
+        stores.consumer_queues = open_queue_store(settings.data_dir)
     if used & {"timerTrigger", "blobTrigger"}:
         stores.leases = open_lease_store(settings.data_dir)
     if used & {"blobTrigger", "blob"}:

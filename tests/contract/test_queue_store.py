@@ -20,7 +20,7 @@ from overcast.backends import QueueBackend, open_queue_store
 from overcast.backends.base import QueuedMessage
 from overcast.backends.memory import MemoryQueueStore
 from overcast.backends.sqlite.queues import SqliteQueueStore
-from overcast.errors import StoreError
+from overcast.errors import PayloadTooLargeError, StoreError
 
 SEVEN_DAYS = timedelta(days=7)
 
@@ -143,14 +143,26 @@ def test_receive_from_a_missing_queue_is_empty(store: QueueBackend) -> None:
     assert "nothing-here" not in store.list_queues()
 
 
+@pytest.mark.parametrize(("size", "accepted"), [(65_535, True), (65_536, True), (65_537, False), (2_000_000, False)])
+def test_a_message_over_64_kib_is_refused_as_azure_refuses_it(store: QueueBackend, size: int, accepted: bool) -> None:
+    body = b"A" * size
+    if accepted:
+        store.enqueue("sized", body)
+        assert bodies(store.receive("sized", 1, 30)) == [body]
+        return
+    with pytest.raises(PayloadTooLargeError, match=r"RequestBodyTooLarge.*'sized' is [\d,]+ bytes.*blob"):
+        store.enqueue("sized", body)
+    assert store.receive("sized", 1, 30) == []
+
+
 def test_binary_bodies_round_trip(store: QueueBackend) -> None:
     every_byte = bytes(range(256))
     store.enqueue("bin", every_byte)
     store.enqueue("bin", b"")
-    store.enqueue("bin", b"\x00" * 70_000)
-    assert bodies(store.peek("bin", 32)) == [every_byte, b"", b"\x00" * 70_000]
+    store.enqueue("bin", b"\x00" * 65_536)
+    assert bodies(store.peek("bin", 32)) == [every_byte, b"", b"\x00" * 65_536]
     got = store.receive("bin", 32, 30)
-    assert bodies(got) == [every_byte, b"", b"\x00" * 70_000]
+    assert bodies(got) == [every_byte, b"", b"\x00" * 65_536]
     assert got[0].pop_receipt is not None
     assert store.move("bin", got[0].id, got[0].pop_receipt, "bin-poison")
     assert bodies(store.receive("bin-poison", 1, 30)) == [every_byte]
@@ -168,6 +180,18 @@ def test_delete_with_the_current_receipt(store: QueueBackend, clock: FakeClock) 
     assert store.delete("orders", message.id, message.pop_receipt) is False
     clock.advance(60)
     assert store.receive("orders", 1, 30) == []
+
+
+def test_delete_many_deletes_the_claimed_and_reports_the_stale(store: QueueBackend, clock: FakeClock) -> None:
+    for n in range(4):
+        store.enqueue("many", b"%d" % n)
+    first, second, third, fourth = store.receive("many", 4, 30)
+    assert first.pop_receipt and second.pop_receipt and third.pop_receipt and fourth.pop_receipt
+    assert store.delete_many("many", []) == []
+    claimed = [(first.id, first.pop_receipt), (second.id, "stale"), ("missing", "x"), (third.id, third.pop_receipt)]
+    assert store.delete_many("many", claimed) == [True, False, False, True]
+    clock.advance(31)
+    assert bodies(store.receive("many", 32, 30)) == [b"1", b"3"]  # the stale one and the one never settled
 
 
 def test_the_receipt_from_enqueue_works_until_the_message_is_received(store: QueueBackend) -> None:

@@ -114,10 +114,10 @@ def start_host(tmp_path: Path) -> Iterator[object]:
 
 
 def run_overcast(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``overcast`` to completion (for apps that must fail to start)."""
+    """Run ``overcast`` to completion (for apps that must fail to start); ``input`` goes to its stdin."""
     return subprocess.run(
         [sys.executable, "-m", "overcast", *args], capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **(env or {})}, input=input,
     )

@@ -152,3 +152,29 @@ def test_manual_invoke_of_a_queue_function(start_host, marker_dir: Path) -> None
     wait_until(lambda: any(m["body"] == "manual" for m in markers(marker_dir, "orders")), what="manual run")
     manual = next(m for m in markers(marker_dir, "orders") if m["body"] == "manual")
     assert manual["dequeue_count"] == 0 and manual["id"] is None
+
+
+# -- sizes: Azure Storage queues take at most 64 KiB per message as stored (after the host's base64) -----------------
+
+LARGEST_BODY = 65_536 // 4 * 3  # 49,152 bytes: exactly 64 KiB once base64-encoded
+
+
+def test_an_output_binding_over_64_kib_fails_the_invocation_as_on_azure(start_host) -> None:
+    host = start_host("queues")
+    assert host.client.post("/api/enqueue-body/sized", content=b"a" * LARGEST_BODY).status_code == 202
+    response = host.client.post("/api/enqueue-body/sized", content=b"a" * (LARGEST_BODY + 1))
+    assert response.status_code == 500
+    host.wait_for("RequestBodyTooLarge")
+    host.wait_for("a message for queue 'sized' is 65,540 bytes as stored")
+    peeked = [json.loads(line) for line in cli(host, "queue", "peek", "sized").splitlines()]
+    assert [len(m["body"]) for m in peeked] == [LARGEST_BODY]  # the refused one was not stored
+
+
+def test_queue_send_refuses_a_message_over_64_kib(start_host) -> None:
+    host = start_host("queues")
+    result = run_overcast("queue", "send", "sized", "-", "--script-root", str(host.app_dir),
+                          "--data-dir", str(host.data_dir), input="b" * (LARGEST_BODY + 1))
+    assert result.returncode == 1
+    assert "RequestBodyTooLarge" in result.stderr and "64 KiB" in result.stderr and "Traceback" not in result.stderr
+    assert cli(host, "queue", "peek", "sized").strip() == ""
+    assert cli(host, "queue", "send", "sized", "b" * LARGEST_BODY).strip()

@@ -1,4 +1,5 @@
-"""Durable Functions benchmark app (bench/durable_throughput.py, bench/durable_latency.py, bench/durable_fanout.py).
+"""Durable Functions benchmark app (bench/durable_throughput.py, bench/durable_latency.py, bench/durable_fanout.py,
+bench/durable_large_payload.py).
 
 Written exactly as for Azure. Nothing here writes anything per call: the benchmarks read the instances' times
 (created, last updated, the first OrchestratorStarted) from the store afterwards, so the host does only the
@@ -48,3 +49,21 @@ async def start(req: func.HttpRequest, client: df.DurableOrchestrationClient) ->
     """The client start the latency benchmark times: ``start_new``, then 202 with the instance id as the body."""
     instance_id = await client.start_new(req.route_params["name"], None, None)
     return func.HttpResponse(instance_id, status_code=202)
+
+
+@app.orchestration_trigger(context_name="context")
+def carry(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    """bench/durable_large_payload.py: the input goes to an activity and back, and is the output."""
+    value = context.get_input()
+    return (yield context.call_activity("echo", value))
+
+
+@app.activity_trigger(input_name="value")
+def echo(value: str) -> str:
+    return value
+
+
+@app.route(route="ping", methods=["GET"])
+async def ping(req: func.HttpRequest) -> func.HttpResponse:
+    """An unrelated request, timed while large payloads go through the host."""
+    return func.HttpResponse("pong")

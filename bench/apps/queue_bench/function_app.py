@@ -1,4 +1,4 @@
-"""Queue benchmark app (bench/queue_throughput.py, bench/queue_latency.py).
+"""Queue benchmark app (bench/queue_throughput.py, bench/queue_latency.py, bench/queue_enqueue_under_load.py).
 
 Throughput: a no-op ``async def`` queue function. It counts calls in memory and writes one file once it has seen
 ``BENCH_EXPECTED`` messages, so the measurement adds no I/O per message.
@@ -51,3 +51,17 @@ async def receive(msg: func.QueueMessage) -> None:
     now = time.time()
     sent = json.loads(msg.get_body())["sent"]
     _write_line("latency", f"{(now - sent) * 1000:.4f}")
+
+
+# bench/queue_enqueue_under_load.py: an HTTP function enqueues onto a queue that a no-op function consumes in
+# every instance; the client times the HTTP round trip (the output binding's enqueue is part of it).
+@app.route(route="enqueue", methods=["POST"])
+@app.queue_output(arg_name="out", queue_name="bench-load", connection="AzureWebJobsStorage")
+async def enqueue(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
+    out.set(json.dumps({"sent": time.time()}))
+    return func.HttpResponse("queued", status_code=202)
+
+
+@app.queue_trigger(arg_name="msg", queue_name="bench-load", connection="AzureWebJobsStorage")
+async def consume(msg: func.QueueMessage) -> None:
+    return None

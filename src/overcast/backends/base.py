@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from types import MappingProxyType
@@ -106,6 +106,7 @@ class QueueStore(Protocol):
         """Add a message (creating the queue), visible after ``delay`` s; ``ttl`` default 7 days, -1 never expires.
 
         The returned message carries a pop receipt that deletes or updates it until someone receives it (as Azure).
+        A ``body`` over 64 KiB (as stored, i.e. after base64) raises :class:`PayloadTooLargeError`, as Azure refuses it.
         """
         ...
 
@@ -117,6 +118,11 @@ class QueueStore(Protocol):
 
     def delete(self, queue: str, message_id: str, pop_receipt: str) -> bool:
         """Delete a claimed message; False when the receipt is stale (the message was received again or is gone)."""
+        ...
+
+    def delete_many(self, queue: str, claimed: Sequence[tuple[str, str]]) -> list[bool]:
+        """``delete`` for each ``(message_id, pop_receipt)``, in one transaction: a listener settles the messages that
+        finished together with one write instead of one each."""
         ...
 
     def update_visibility(self, queue: str, message_id: str, pop_receipt: str, visibility_timeout: float) -> str | None:

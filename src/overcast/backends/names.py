@@ -11,7 +11,7 @@ import functools
 import re
 from collections.abc import Mapping
 
-from overcast.errors import StoreError
+from overcast.errors import PayloadTooLargeError, StoreError
 
 _DNS_NAME = re.compile(r"[a-z0-9-]+")
 _TABLE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,62}")
@@ -21,6 +21,9 @@ _SPECIAL_CONTAINERS = frozenset({"$root", "$logs", "$web"})
 _BAD_KEY_CHARS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
 MAX_KEY_LENGTH = 1024
 MAX_BLOB_NAME_LENGTH = 1024
+# Azure Storage queues: a message is at most 64 KiB as sent, i.e. after the base64 encoding the Functions host
+# applies by default (49,152 bytes of body at most); the service answers 413 RequestBodyTooLarge (MaxLimit 65536).
+MAX_MESSAGE_BYTES = 64 * 1024
 
 
 def _dns_name_problem(name: str) -> str | None:
@@ -62,6 +65,18 @@ def validate_container_name(name: str) -> str:
             f"hyphens (no hyphen at the start or end, never two in a row)."
         )
     return name
+
+
+def check_message_size(queue: str, body: bytes) -> None:
+    """Refuse a message Azure Storage would refuse: more than 64 KiB as stored (``body`` is the encoded text)."""
+    if len(body) > MAX_MESSAGE_BYTES:
+        raise PayloadTooLargeError(
+            f"The request body is too large and exceeds the maximum permissible limit (RequestBodyTooLarge, "
+            f"MaxLimit {MAX_MESSAGE_BYTES}): a message for queue '{queue}' is {len(body):,} bytes as stored, and "
+            f"Azure Storage queues accept at most {MAX_MESSAGE_BYTES:,} (64 KiB; with the default base64 "
+            f"messageEncoding that is {MAX_MESSAGE_BYTES // 4 * 3:,} bytes of body). Put large data in a blob and "
+            f"send its name instead."
+        )
 
 
 def check_text(what: str, value: str) -> str:

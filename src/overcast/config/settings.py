@@ -24,6 +24,8 @@ DEFAULT_KEEPALIVE_TIMEOUT = 130.0
 DEFAULT_HEADERS_TIMEOUT = 30.0
 DEFAULT_MAX_CONNECTIONS = 1000
 MAX_TIMEOUT_SECONDS = 86_400.0
+# Durable payloads (inputs, outputs, results, event data): Overcast's own limit, see overcast.durable.payloads.
+DEFAULT_DURABLE_PAYLOAD_LIMIT = 512 * 1024
 LOG_LEVELS = ("Trace", "Debug", "Information", "Warning", "Error", "Critical", "None")
 _SCRIPT_FILE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py")
 
@@ -77,6 +79,7 @@ class Settings:
     http_max_connections: int | None = None
     knobs: Knobs = field(default_factory=Knobs)
     warnings: tuple[str, ...] = ()
+    durable_payload_limit: int = DEFAULT_DURABLE_PAYLOAD_LIMIT
 
     @property
     def is_loopback(self) -> bool:
@@ -196,6 +199,9 @@ def _load(options: StartOptions, environ: MutableMapping[str, str] | None, warni
         env.get("FUNCTIONS_WORKER_PROCESS_COUNT"), "FUNCTIONS_WORKER_PROCESS_COUNT"
     )
     body_limit = _positive_int(env.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"), "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT")
+    durable_payload_limit = _positive_int(
+        env.get("OVERCAST_DURABLE_MAX_PAYLOAD_BYTES"), "OVERCAST_DURABLE_MAX_PAYLOAD_BYTES"
+    )
     cors_origins = _cors(options, local, env)
     cors_credentials = options.cors_credentials or bool(local.cors_credentials) or parse_bool(
         env.get("CORS_SUPPORT_CREDENTIALS")
@@ -241,4 +247,5 @@ def _load(options: StartOptions, environ: MutableMapping[str, str] | None, warni
         http_max_connections=_positive_int(env.get("OVERCAST_HTTP_MAX_CONNECTIONS"), "OVERCAST_HTTP_MAX_CONNECTIONS"),
         knobs=knobs,
         warnings=tuple(warnings),
+        durable_payload_limit=durable_payload_limit or DEFAULT_DURABLE_PAYLOAD_LIMIT,
     )

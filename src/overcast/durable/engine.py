@@ -19,7 +19,7 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from overcast.durable import actions, context_json, episode, fast_timestamps
+from overcast.durable import actions, context_json, episode, fast_timestamps, payloads
 from overcast.durable import history as h
 from overcast.durable.actions import OrchestratorResponse
 from overcast.durable.commit import rewound_history, snapshot, to_commit
@@ -54,6 +54,10 @@ FINISHED = frozenset(s.value for s in RuntimeStatus if s.is_finished)
 IO = Callable[..., Awaitable[Any]]
 
 
+async def _call(fn: Callable[..., T], *args: Any) -> T:
+    return fn(*args)
+
+
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -69,8 +73,13 @@ def _error_text(result: Result) -> tuple[str, str]:
 class DurableEngine:
     def __init__(self, store: DurableStore, hub: str, functions: DurableFunctions,
                  invoke: Callable[[Invocation], Awaitable[Result]], io: IO, owner: str,
-                 lease: float = LEASE) -> None:
+                 lease: float = LEASE, payload_limit: int = payloads.DEFAULT_LIMIT,
+                 bulk_io: IO | None = None) -> None:
         self.store = store
+        self.payload_limit = payload_limit
+        # Store calls carrying large payloads go to a thread (SQLite releases the interpreter while it writes), even
+        # when ``io`` runs the small ones inline.
+        self.bulk_io = bulk_io or io
         self.hub = hub
         self.functions = functions
         self._invoke = invoke
@@ -194,19 +203,26 @@ class DurableEngine:
         consumed = [m.id for m in lease.messages]
         try:
             prepared = episode.prepare(EpisodeInput(instance, lease.history, [m.event for m in current], now,
-                                                    self._catalog))
+                                                    self._catalog, self.payload_limit))
         except DurableProtocolError as exc:
             return await self._drop(lease, str(exc))
         response: OrchestratorResponse | None = None
+        # A large history is framed, serialised and judged on a thread: each of those holds the interpreter only for
+        # one JSON call at a time there, instead of for all of them in a row on the event loop.
+        large = payloads.is_large(payloads.history_size(prepared.history))
+        run = self.bulk_io if large else _call
+        context_text = ""
         if prepared.needs_invocation:
-            response = await self._orchestrate(record.name, context_json.build_context(prepared))
-        outcome = episode.finish(prepared, response)
+            context_text = await run(context_json.build_context, prepared)
+            response = await self._orchestrate(record.name, context_text, large)
+        outcome = await run(episode.finish, prepared, response)
         if not prepared.needs_invocation and outcome.custom_status is None:
             # Terminated without running the orchestrator: its last custom status stays, as in DTFx.
             outcome = replace(outcome, custom_status=record.custom_status)
         if record.runtime_status == SUSPENDED and outcome.status is RuntimeStatus.RUNNING:
             log.info("Orchestration '%s' resumed.", record.instance_id)
-        committed = await self._io(self.store.commit_episode, lease, to_commit(consumed, instance, outcome, now))
+        commit = to_commit(consumed, instance, outcome, now)
+        committed = await (self.bulk_io if large else self._io)(self.store.commit_episode, lease, commit)
         if committed:
             if outcome.work or outcome.continue_as_new is not None:
                 self.wake()
@@ -237,15 +253,19 @@ class DurableEngine:
                                update=InstanceUpdate(SUSPENDED, output, custom_status))
         await self._io(self.store.commit_episode, lease, commit)
 
-    async def _orchestrate(self, name: str, context: str) -> OrchestratorResponse:
+    async def _orchestrate(self, name: str, context: str, large: bool = False) -> OrchestratorResponse:
         spec = self.functions.orchestrator(name)
         if spec is None:
             return actions.response_from_exception(
                 f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function.")
         from azure.functions.meta import Datum
 
-        result = await self._invoke(Invocation(function=spec, trigger=Datum(context, "string"), reason="(null)"))
+        result = await self._invoke(Invocation(function=spec, trigger=Datum(context, "string"), reason="(null)",
+                                               inline=not large))
         if result.succeeded:
+            if large:
+                parsed: OrchestratorResponse = await self.bulk_io(actions.response_from_return, result.raw_return)
+                return parsed
             return actions.response_from_return(result.raw_return)
         message, details = _error_text(result)
         error = result.error
@@ -296,7 +316,9 @@ class DurableEngine:
     async def _flush_completions(self) -> None:
         batch, self._completions = self._completions, []
         try:
-            answers = await self._io(self.store.complete_activities, [(item, event) for item, event, _ in batch])
+            size = sum(len(str(event.get("Result") or "")) for _, event, _ in batch)
+            io = self.bulk_io if payloads.is_large(size) else self._io
+            answers = await io(self.store.complete_activities, [(item, event) for item, event, _ in batch])
         except Exception as exc:
             for _, _, answer in batch:
                 answer.set_exception(exc)
@@ -327,7 +349,10 @@ class DurableEngine:
         result = await self._invoke(Invocation(function=spec, trigger=trigger, reason="(null)"))
         if result.succeeded:
             value = result.return_value
-            text = value.value if value is not None and getattr(value, "type", None) is not None else "null"
-            return h.task_completed(item.task_id, str(text), _now())
+            text = str(value.value if value is not None and getattr(value, "type", None) is not None else "null")
+            problem = payloads.too_large(f"result of activity '{item.name}'", text, self.payload_limit)
+            if problem is not None:  # the orchestrator sees a failed task it can handle, as for any failure
+                return h.task_failed(item.task_id, h.activity_failed_reason(item.name, problem), None, _now())
+            return h.task_completed(item.task_id, text, _now())
         message, details = _error_text(result)
         return h.task_failed(item.task_id, h.activity_failed_reason(item.name, message), details, _now())

@@ -19,7 +19,7 @@ import contextlib
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +53,7 @@ from overcast.durable.model import (
     WorkItem,
     instance_id_problem,
 )
+from overcast.durable.payloads import action_input_problem, custom_status_problem, too_large
 from overcast.durable.replay import Allocation, Kind, ShadowReplay
 
 # ---- before the invocation ---------------------------------------------------------------------------------------
@@ -148,6 +149,8 @@ def finish(prepared: PreparedEpisode, response: OrchestratorResponse | None) -> 
     start_time = h.event_time(prepared.history[0]) or prepared.now
     replay = ShadowReplay(response.actions, prepared.first_new_index, start_time).run(prepared.history)
     custom_status = json.dumps(response.custom_status) if response.custom_status is not None else None
+    if (problem := custom_status_problem(custom_status)) is not None:
+        response, custom_status = replace(response, error=problem, details=""), None
     if response.error is not None:
         reason = h.orchestrator_failed_reason(scope.instance.name, response.error)
         return _fail(prepared, scope, FailureDetails(reason, response.details), replay.counter, custom_status)
@@ -156,7 +159,12 @@ def finish(prepared: PreparedEpisode, response: OrchestratorResponse | None) -> 
         failure = FailureDetails(problem, "", "NonDeterministicOrchestrationException")
         return _fail(prepared, scope, failure, replay.counter, custom_status)
     new = [allocation for seq, allocation in sorted(replay.allocations.items()) if seq not in replay.recorded]
-    problem = _new_work_problem(prepared, new)
+    limit = prepared.input.payload_limit
+    problem = _new_work_problem(prepared, new) or action_input_problem(
+        [a.action for a in new] + [replay.continue_as_new] * response.is_done, limit)
+    output = json.dumps(response.output) if response.is_done and response.has_output else None
+    if problem is None:
+        problem = too_large("orchestration output", output, limit)
     if problem is not None:
         failure = FailureDetails(h.orchestrator_failed_reason(scope.instance.name, problem))
         return _fail(prepared, scope, failure, replay.counter, custom_status)
@@ -180,7 +188,6 @@ def finish(prepared: PreparedEpisode, response: OrchestratorResponse | None) -> 
             tuple(events), tuple(work), RuntimeStatus.CONTINUED_AS_NEW, None, custom_status, None, plan, **common
         )
     if response.is_done and not replay.open_task_ids():
-        output = json.dumps(response.output) if response.has_output else None
         events.append(h.execution_completed(replay.counter, RuntimeStatus.COMPLETED, output, scope.now))
         work.extend(_notify_parent(scope, h.sub_orchestration_completed, output))
         return EpisodeOutcome(tuple(events), tuple(work), RuntimeStatus.COMPLETED, output, custom_status, **common)

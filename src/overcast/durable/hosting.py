@@ -20,10 +20,12 @@ def durable_engine(settings: Settings, index: AppIndex, dispatcher: Any, io: Any
     """The durable engine on the embedded store, for the task hub of host.json."""
     hub = durable_hub_name(settings)
     owner = f"{socket.gethostname()}:{os.getpid()}"
+    bulk_io = io
     if not settings.knobs.durable_store_thread:
         io = _inline_io  # each durable transaction takes well under a millisecond: less than a thread hop
     return DurableEngine(open_durable_store(settings.data_dir), hub, DurableFunctions.of(index.functions),
-                         dispatcher.invoke, io, owner, settings.knobs.durable_lease_seconds)
+                         dispatcher.invoke, io, owner, settings.knobs.durable_lease_seconds,
+                         settings.durable_payload_limit, bulk_io)
 
 
 async def _inline_io(fn: Any, *args: Any) -> Any:
@@ -47,7 +49,7 @@ def attach_durable(
     app.attach_durable(DurableHttpApi(
         engine.store, engine.hub, orchestrator_exists=lambda n: functions.orchestrator(n) is not None,
         entity_exists=lambda n: functions.entity(n) is not None, wake=engine.wake, system_key=system_key,
-        io=engine.io, rpc_secret=secret,
+        io=engine.io, rpc_secret=secret, payload_limit=engine.payload_limit, bulk_io=engine.bulk_io,
     ))
     # The SDK calls rpcBaseUrl on loopback; a host bound to one other address is reached there instead.
     rpc_host = "127.0.0.1" if settings.address in ("0.0.0.0", "::", "127.0.0.1", "localhost") else settings.address

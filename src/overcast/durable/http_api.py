@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol, TypeVar
 
 from overcast.durable import history as h
+from overcast.durable import payloads
 from overcast.durable.api_request import (
     CONTINUATION_HEADER,
     ApiError,
@@ -103,9 +104,13 @@ class DurableHttpApi:
         clock: Callable[[], float] = time.time,
         entity_exists: Callable[[str], bool] | None = None,
         rpc_secret: str | None = None,
+        payload_limit: int = payloads.DEFAULT_LIMIT,
+        bulk_io: StoreCall | None = None,
     ) -> None:
         self.store = store
         self.rpc_secret = rpc_secret or new_rpc_secret()
+        self.payload_limit = payload_limit
+        self.bulk_io = bulk_io or io  # store calls with a large payload (see overcast.durable.payloads.LARGE)
         self.hub = hub
         self._orchestrator_exists = orchestrator_exists
         self.wake = wake
@@ -174,8 +179,15 @@ class DurableHttpApi:
         except StoreError as problem:
             raise bad_request(str(problem)) from None
 
+    def payload_text(self, request: ApiRequest, what: str) -> str:
+        """The request body as text, refused with a 400 over the durable payload limit (before anything reads it)."""
+        if len(request.body) > self.payload_limit:
+            raise bad_request(payloads.over_limit(what, len(request.body), self.payload_limit))
+        return request.body_text(what)
+
     async def send(self, hub: str, message: NewMessage) -> None:
-        await self.io(self.store.send_message, hub, message)
+        io = self.bulk_io if payloads.is_large(len(str(message.event.get("Input") or ""))) else self.io
+        await io(self.store.send_message, hub, message)
         self.wake()
 
     async def _instance(self, hub: str, instance_id: str) -> InstanceRecord:
@@ -201,7 +213,7 @@ class DurableHttpApi:
             raise bad_request(problem)
         if own and not self._orchestrator_exists(name):
             raise bad_request(f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator function.")
-        text = request.body_text("request body")
+        text = self.payload_text(request, "orchestration input")
         input_text: str | None = None
         if text.strip():
             parse_json_text(text, "request body")
@@ -216,7 +228,8 @@ class DurableHttpApi:
         started = h.execution_started(name=name, instance_id=instance_id, execution_id=execution_id,
                                       input_json=input_text, now=self.now(), version=version or "")
         start = NewOrchestration(instance_id, name, execution_id, input_text, started, version=version)
-        created, holder = await self.io(self.store.create_instance, hub, start)
+        io = self.bulk_io if payloads.is_large(len(input_text or "")) else self.io
+        created, holder = await io(self.store.create_instance, hub, start)
         if not created:
             raise server_error(f"An Orchestration instance with the status {holder.runtime_status} already exists.")
         self.wake()
@@ -298,7 +311,7 @@ class DurableHttpApi:
         if request.media_type != "application/json":
             raise bad_request("Only application/json request content is supported",
                               "Only application/json request content is supported")
-        text = request.body_text("event data")
+        text = self.payload_text(request, "event data")
         parse_json_text(text, "event data")
         # Decision 1: the orchestrator receives exactly what was sent (the Python client's double encoding too).
         await self.send(hub, NewMessage(instance_id, h.event_raised(event_name, text, self.now())))

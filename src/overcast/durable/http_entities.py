@@ -105,7 +105,7 @@ class EntityRoutes:
             raise bad_request(f"The function '{name}' doesn't exist, is disabled, or is not an entity function.")
         input_text: str | None = None
         if request.body:
-            text = request.body_text("operation input")
+            text = self._api.payload_text(request, "operation input")
             if request.media_type == "application/json":
                 try:
                     json.loads(text)

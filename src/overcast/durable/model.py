@@ -136,6 +136,7 @@ class EpisodeInput:
     new_events: Sequence[Mapping[str, Any]]
     now: datetime
     catalog: FunctionCatalog | None = None
+    payload_limit: int = 512 * 1024  # UTF-8 bytes per payload (``overcast.durable.payloads``)
 
 
 @dataclass(frozen=True, slots=True)

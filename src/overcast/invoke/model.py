@@ -44,6 +44,9 @@ class Invocation:
     encode_return: Callable[[Any], Any] | None = None
     # Hand back the Python return value unencoded (HTTP streaming sends FastAPI responses itself).
     raw_result: bool = False
+    # False runs a function registered to run inline (a durable orchestrator) on the thread pool instead: a large
+    # history would hold the event loop while the SDK parses and serialises it.
+    inline: bool = True
 
 
 @dataclass(slots=True)

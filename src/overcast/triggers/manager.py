@@ -33,11 +33,11 @@ def _owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-class StoreIO:
-    """Runs blocking store calls on a small pool, so a busy SQLite lock never stalls the event loop (and HTTP)."""
+class StorePool:
+    """A small thread pool for blocking store calls, so a busy SQLite lock never stalls the event loop (and HTTP)."""
 
-    def __init__(self) -> None:
-        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="overcast-store")
+    def __init__(self, name: str) -> None:
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix=name)
 
     async def __call__(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, functools.partial(fn, *args))
@@ -46,12 +46,29 @@ class StoreIO:
         self._pool.shutdown(wait=False)
 
 
+class StoreIO(StorePool):
+    """The instance's store pools. Calls on the instance itself (``io(fn, ...)``) serve invocations someone waits
+    for: an HTTP function's queue output, a blob input. ``io.background`` serves the listeners' own traffic (receive,
+    settle, renew). With both on one first-come-first-served pool, an output binding's enqueue queued behind every
+    delete and renewal of a busy consumer, and its latency under load grew tenfold
+    (bench/queue_enqueue_under_load.py)."""
+
+    def __init__(self) -> None:
+        super().__init__("overcast-store")
+        self.background = StorePool("overcast-store-bg")
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.background.shutdown()
+
+
 @dataclass
 class Stores:
     """The embedded stores the listeners and bindings use (opened only when a function needs them)."""
 
     state: Any
     queues: Any = None
+    consumer_queues: Any = None  # the queue listeners' own connection, when outputs share the process (else queues)
     leases: Any = None
     blobs: Any = None
     tables: Any = None
@@ -76,8 +93,8 @@ class TriggerManager:
             if trigger.type == "queueTrigger":
                 queue = str(trigger.get("queueName") or "").lower()
                 self._listeners.append(QueueListener(
-                    spec, queue, stores.queues, dispatcher.invoke, self.queue_options, wakeups, io,
-                    self._retry_for(spec),
+                    spec, queue, stores.consumer_queues or stores.queues, dispatcher.invoke, self.queue_options,
+                    wakeups, io.background, self._retry_for(spec),
                 ))
             elif trigger.type == "timerTrigger":
                 self._listeners.append(self._timer(spec, stores, dispatcher, host_id))
@@ -102,7 +119,7 @@ class TriggerManager:
         retries = {w.function_id: self._retry_for(w.spec) for w in watches}
         listener = BlobQueueListener(
             {w.function_id: w for w in watches}, stores.blobs, retries,
-            receipts.queue, stores.queues, dispatcher.invoke, options, self._wakeups, self._io,
+            receipts.queue, stores.queues, dispatcher.invoke, options, self._wakeups, self._io.background,
         )
         return BlobTriggers(watches, stores.blobs, stores.state, stores.leases, receipts, listener, self._wakeups,
                             self._io, host_id, _owner(), self.settings.knobs.blob_scan_seconds)

@@ -60,6 +60,10 @@ class QueueListener:
         self._inflight: set[asyncio.Task[None]] = set()
         self._slot_free = asyncio.Event()
         self._stopping = False
+        # Deletes of succeeded messages, written together: one flush at a time, and the ones that finish while it
+        # runs go in the next (fewer write transactions, so other writers wait less for the lock).
+        self._deletes: list[tuple[str, str, asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     def stop(self) -> None:
         self._stopping = True
@@ -90,10 +94,38 @@ class QueueListener:
                 task = asyncio.get_running_loop().create_task(self._process(message))
                 self._inflight.add(task)
                 task.add_done_callback(self._done)
+                # Start one message per turn of the loop: a batch started at once runs its first steps (decode,
+                # bind, a no-op function) back to back, and an HTTP request that arrives meanwhile waits for all.
+                await asyncio.sleep(0)
             # Poll again once in-flight work is down to newBatchThreshold (max parallel = batch + threshold).
             while len(self._inflight) > options.new_batch_threshold and not self._stopping:
                 self._slot_free.clear()
                 await self._slot_free.wait()
+
+    async def _delete(self, message_id: str, receipt: str) -> bool:
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[bool] = loop.create_future()
+        self._deletes.append((message_id, receipt, answer))
+        if self._flusher is None:
+            self._flusher = loop.create_task(self._flush_deletes())
+        return await answer
+
+    async def _flush_deletes(self) -> None:
+        try:
+            while self._deletes:
+                batch, self._deletes = self._deletes, []
+                try:
+                    deleted = await self._io(self._store.delete_many, self.queue, [(m, r) for m, r, _ in batch])
+                except Exception as exc:
+                    for _, _, answer in batch:
+                        if not answer.done():  # a waiter cancelled at shutdown
+                            answer.set_exception(exc)
+                    continue
+                for (_, _, answer), done in zip(batch, deleted, strict=True):
+                    if not answer.done():
+                        answer.set_result(done)
+        finally:
+            self._flusher = None
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
@@ -156,7 +188,7 @@ class QueueListener:
             finally:
                 renewer.cancel()
             if result.succeeded:
-                await self._io(self._store.delete, self.queue, message.id, receipt[0])
+                await self._delete(message.id, receipt[0])
             elif message.dequeue_count >= options.max_dequeue_count:
                 await self._to_poison(message, receipt[0],
                                       f"Message has reached MaxDequeueCount of {options.max_dequeue_count}.")

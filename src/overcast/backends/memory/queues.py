@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from overcast.backends.base import (
@@ -17,7 +18,13 @@ from overcast.backends.base import (
     utc,
 )
 from overcast.backends.memory.common import Clock, MemoryStore
-from overcast.backends.names import check_count, check_message_times, check_visibility, validate_queue_name
+from overcast.backends.names import (
+    check_count,
+    check_message_size,
+    check_message_times,
+    check_visibility,
+    validate_queue_name,
+)
 
 
 @dataclass
@@ -75,6 +82,7 @@ class MemoryQueueStore(MemoryStore):
     def enqueue(self, queue: str, body: bytes, *, delay: float = 0.0, ttl: float | None = None) -> QueuedMessage:
         validate_queue_name(queue)
         check_message_times(delay, ttl)
+        check_message_size(queue, body)
         with self._open() as now:
             message = self._add(queue, body, now, delay, expiry(now, ttl))
             return message.snapshot(message.receipt)
@@ -99,6 +107,17 @@ class MemoryQueueStore(MemoryStore):
                 return False
             del self._queues[queue][message_id]
             return True
+
+    def delete_many(self, queue: str, claimed: Sequence[tuple[str, str]]) -> list[bool]:
+        validate_queue_name(queue)
+        with self._open() as now:  # one critical section, as the other backends' one transaction
+            deleted = []
+            for message_id, pop_receipt in claimed:
+                found = self._claimed(queue, message_id, pop_receipt, now) is not None
+                if found:
+                    del self._queues[queue][message_id]
+                deleted.append(found)
+            return deleted
 
     def update_visibility(self, queue: str, message_id: str, pop_receipt: str, visibility_timeout: float) -> str | None:
         validate_queue_name(queue)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,13 @@ from overcast.backends.base import (
     new_pop_receipt,
     utc,
 )
-from overcast.backends.names import check_count, check_message_times, check_visibility, validate_queue_name
+from overcast.backends.names import (
+    check_count,
+    check_message_size,
+    check_message_times,
+    check_visibility,
+    validate_queue_name,
+)
 from overcast.backends.sqlite.state import SCHEMA, SqliteDatabase
 
 QUEUE_SCHEMA = [
@@ -67,6 +74,7 @@ class SqliteQueueStore(SqliteDatabase):
     def enqueue(self, queue: str, body: bytes, *, delay: float = 0.0, ttl: float | None = None) -> QueuedMessage:
         validate_queue_name(queue)
         check_message_times(delay, ttl)
+        check_message_size(queue, body)
         body = bytes(body)
         with self._connection(f"add a message to queue {queue!r}") as conn:
             conn.execute("BEGIN IMMEDIATE")
@@ -119,6 +127,21 @@ class SqliteQueueStore(SqliteDatabase):
                 (message_id, queue, pop_receipt, self._clock()),
             )
         return cursor.rowcount == 1
+
+    def delete_many(self, queue: str, claimed: Sequence[tuple[str, str]]) -> list[bool]:
+        validate_queue_name(queue)
+        with self._connection(f"delete messages from queue {queue!r}") as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            now = self._clock()
+            deleted = [
+                conn.execute(
+                    "DELETE FROM queue_messages WHERE id = ? AND queue = ? AND receipt = ? AND expires > ?",
+                    (message_id, queue, pop_receipt, now),
+                ).rowcount == 1
+                for message_id, pop_receipt in claimed
+            ]
+            conn.execute("COMMIT")
+        return deleted
 
     def update_visibility(self, queue: str, message_id: str, pop_receipt: str, visibility_timeout: float) -> str | None:
         validate_queue_name(queue)

@@ -58,3 +58,10 @@ async def plain(text: str) -> None:
 def enqueue(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
     out.set(req.route_params["value"])
     return func.HttpResponse("queued", status_code=202)
+
+
+@app.route(route="enqueue-body/{queue}", methods=["POST"])
+@app.queue_output(arg_name="out", queue_name="{queue}", connection="AzureWebJobsStorage")
+def enqueue_body(req: func.HttpRequest, out: func.Out[str]) -> func.HttpResponse:
+    out.set(req.get_body().decode())
+    return func.HttpResponse("queued", status_code=202)
