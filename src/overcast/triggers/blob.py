@@ -151,6 +151,10 @@ class BlobTriggers:
                     log.exception("Scanning container '%s' for new blobs failed; retrying.", container)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.scan_interval)
+        # A restarted instance (new owner) would otherwise wait out the lease before its first scan.
+        for container in self.containers:
+            with contextlib.suppress(Exception):
+                await self._io(self._leases.release, self._scan_lease(container), self._owner)
 
     def stop(self) -> None:
         self._stopping = True
@@ -159,10 +163,12 @@ class BlobTriggers:
     async def drain(self) -> None:
         """Scans hold no work in flight: the shared queue's listener drains the invocations."""
 
+    def _scan_lease(self, container: str) -> str:
+        return f"blobscan/{self._host_id}/{container}"
+
     def scan(self, container: str) -> bool:
         """One scan of a container (blocking); True when trigger messages were enqueued."""
-        lease = f"blobscan/{self._host_id}/{container}"
-        if not self._leases.acquire(lease, self._owner, SCAN_LEASE_SECONDS):
+        if not self._leases.acquire(self._scan_lease(container), self._owner, SCAN_LEASE_SECONDS):
             return False  # another instance scans this container now
         key = f"blobscaninfo/{self._host_id}/{container}/scanInfo"
         stored = self._state.get(key)
