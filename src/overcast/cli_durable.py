@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from overcast.cli_common import app_environment, data_dir_for, location_options, script_root_for
-from overcast.errors import ConfigError, OvercastError
+from overcast.config import json_text
+from overcast.errors import ConfigError, InputError, OvercastError
 
 if TYPE_CHECKING:
     from overcast.durable.store import DurableStore, InstanceRecord
@@ -267,7 +268,9 @@ def _raise(store: DurableStore, hub: str, args: argparse.Namespace) -> int:
     from overcast.durable import history as h
 
     try:
-        json.loads(args.data)
+        json_text.loads(args.data, "The event data")
+    except InputError as problem:
+        raise ConfigError(f"{problem} Send a flatter value.") from None
     except ValueError:
         raise ConfigError(f"The event data must be JSON, e.g. '{{\"ok\": true}}' or '\"text\"'; got {args.data!r}. "
                           "Quote it for your shell.") from None

@@ -5,7 +5,8 @@
     ├── AppLoadError              the app cannot be imported or indexed (fatal for the whole app)
     ├── FunctionLoadError         one function is invalid (Azure keeps the rest of the app running)
     ├── RouteTemplateError        an HTTP route template cannot be parsed (fatal, as in Azure)
-    └── StoreError                a backend failed; backends translate driver errors into this
+    ├── StoreError                a backend failed; backends translate driver errors into this
+    └── InputError                data from outside (a message, a request body) cannot be read; also a ValueError
 
 Every message says what is wrong, where (file, function, binding, key) and what to do next.
 """
@@ -40,3 +41,8 @@ class RouteTemplateError(OvercastError):
 
 class StoreError(OvercastError):
     """A storage backend failed (driver errors are translated into this at the backend's edge)."""
+
+
+class InputError(OvercastError, ValueError):
+    """Data from outside (a queue message, a request body, a payload) cannot be read. Refused at once with this
+    message (a message goes to poison, a request gets a 400): retrying cannot make it readable."""

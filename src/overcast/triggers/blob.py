@@ -33,6 +33,8 @@ from overcast.backends.base import (
     StateStore,
 )
 from overcast.bindings import blob as blob_binding
+from overcast.config import json_text
+from overcast.errors import InputError
 from overcast.invoke.model import Invocation, Result
 from overcast.triggers.blob_receipts import POISON_QUEUE, BlobReceipts, BlobWatch, Notice
 from overcast.triggers.queue import QueueListener
@@ -85,12 +87,15 @@ class BlobQueueListener(QueueListener):
 
     async def prepare(self, message: QueuedMessage, body: bytes) -> tuple[Invocation, RetrySpec | None] | None:
         try:
-            fields = json.loads(body)
+            fields = json_text.loads(body, "The blob trigger message")
             watch = self._watches.get(fields["FunctionId"])
             container, name, etag = fields["ContainerName"], fields["BlobName"], fields["ETag"]
+        except InputError:
+            raise
         except (ValueError, KeyError, TypeError):
-            log.warning("Dropping an unreadable blob trigger message %s: %r", message.id, body[:200])
-            return None
+            # As the extension, which fails on it until it is poisoned; retrying cannot help, so poison now.
+            raise InputError(f"It is not a blob trigger message ({{\"Type\":\"BlobTrigger\",\"FunctionId\":...,"
+                             f"\"ContainerName\":...,\"BlobName\":...,\"ETag\":...}}): {body[:200]!r}") from None
         if watch is None:
             return None  # the function was renamed or removed: the host drops these too
         found = await self._io(self._blobs.get, container, name)
