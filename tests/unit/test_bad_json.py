@@ -97,3 +97,22 @@ def test_a_too_deep_entity_cannot_be_stored() -> None:
 
 def test_a_stored_payload_too_deep_to_read_is_shown_as_text() -> None:
     assert parse_stored(DEEP_ARRAY) == DEEP_ARRAY
+
+
+@pytest.mark.parametrize("body", [DEEP_OBJECT.encode(), b"not json", b'{"FunctionId": "x"}', b"[1]"])
+def test_an_unreadable_blob_trigger_message_is_refused(body: bytes) -> None:
+    import asyncio
+
+    from overcast.backends.memory import MemoryBlobStore, MemoryQueueStore
+    from overcast.triggers.blob import BlobQueueListener
+    from overcast.triggers.queue_options import QueueOptions
+    from overcast.triggers.wakeup import Wakeups
+
+    async def unused(*_: Any) -> Any:
+        raise AssertionError("never called")
+
+    listener = BlobQueueListener({}, MemoryBlobStore(), {}, "q", MemoryQueueStore(), unused, QueueOptions(),
+                                 Wakeups(), unused)
+    now = datetime.now(timezone.utc)
+    with pytest.raises(InputError):  # the queue listener moves it to webjobs-blobtrigger-poison at once
+        asyncio.run(listener.prepare(QueuedMessage("m", body, 1, now, now, now, "r"), body))
