@@ -85,13 +85,20 @@ def add_durable_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
 
 
 def hub_name(args: argparse.Namespace, script_root: Path, environ: Mapping[str, str]) -> str:
+    from overcast.durable.model import task_hub_problem
+
     given = getattr(args, "hub", None)
     if given:
+        if (problem := task_hub_problem(str(given))) is not None:
+            raise ConfigError(f"--hub: {problem}")
         return str(given)
     from overcast.config.host_json import load_host_json
 
     configured = load_host_json(script_root, environ).section("extensions", "durableTask").get("hubname")
-    return str(configured) if configured else DEFAULT_HUB
+    hub = str(configured) if configured else DEFAULT_HUB
+    if (problem := task_hub_problem(hub)) is not None:
+        raise ConfigError(f"host.json extensions.durableTask.hubName: {problem}")
+    return hub
 
 
 def run_durable(args: argparse.Namespace) -> int:
@@ -99,6 +106,12 @@ def run_durable(args: argparse.Namespace) -> int:
         script_root = script_root_for(args)
         environ = app_environment(script_root)
         hub = hub_name(args, script_root, environ)
+        instance_id = getattr(args, "instance_id", None)
+        if instance_id is not None:
+            from overcast.durable.model import text_problem
+
+            if (problem := text_problem(instance_id, "Instance ID")) is not None:
+                raise ConfigError(problem)
         from overcast.durable.backends import open_durable_store
 
         store = open_durable_store(data_dir_for(args, script_root, environ))

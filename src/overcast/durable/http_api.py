@@ -33,7 +33,7 @@ from overcast.durable.api_request import (
 )
 from overcast.durable.client_binding import RPC_PATH, SYSTEM_KEY_NAME, WEBHOOK_PATH, WebhookLinks, check_status_headers
 from overcast.durable.http_entities import EntityRoutes
-from overcast.durable.model import instance_id_problem
+from overcast.durable.model import instance_id_problem, task_hub_problem, text_problem
 from overcast.durable.status_json import parse_stored, status_payload
 from overcast.durable.store import (
     CANCELED,
@@ -123,6 +123,10 @@ class DurableHttpApi:
 
     async def _route(self, request: ApiRequest) -> Reply:
         method, parts = request.method, request.segments
+        for part in parts:
+            # Instance ids, event names and entity keys: invalid UTF-8 in the URL would otherwise merge two names.
+            if (problem := text_problem(part, "The URL path segment")) is not None:
+                raise bad_request(problem)
         controller = parts[0].lower() if parts else ""
         if controller == "orchestrators" and len(parts) in (2, 3) and all(parts) and method == "POST":
             return await self._start(request, parts[1], parts[2] if len(parts) == 3 else None)
@@ -155,6 +159,8 @@ class DurableHttpApi:
         asked = (request.text("taskHub") or "").strip()
         if not asked or asked.lower() == self.hub.lower():
             return self.hub, True
+        if (problem := task_hub_problem(asked)) is not None:
+            raise bad_request(f"'taskHub': {problem}")
         return asked, False
 
     async def page(self, query: Callable[..., T], *args: Any) -> T:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from overcast.durable.model import instance_id_problem, task_hub_problem, text_problem
+
 from .test_http_api import JSON_HEADERS, Api, assert_error
 
 DEEP_ARRAY = "[" * 100_000 + "]" * 100_000
@@ -39,3 +41,49 @@ def test_an_entity_signal_with_deeply_nested_json_is_400(api: Api) -> None:
 def test_a_flat_body_still_starts(api: Api) -> None:
     nested = "[" * 50 + "]" * 50
     assert api.start(body=nested)
+
+
+# -- names: instance ids from invalid UTF-8, task hub names ----------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [("TestHubName", True), ("abc", True), ("a" * 50, True), ("Hub2024", True),
+     ("ab", False), ("a" * 51, False), ("bad name!", False), ("2hub", False), ("my-hub", False), ("hub_1", False),
+     ("", False), ("héllo", False), ("Hub\u0661", False)],
+)
+def test_task_hub_names_follow_the_azure_storage_provider(name: str, valid: bool) -> None:
+    problem = task_hub_problem(name)
+    assert (problem is None) is valid
+    if not valid:
+        assert problem == (f"Task hub name '{name}' should contain only alphanumeric characters, start with a letter, "
+                           "and have length between 3 and 50.")
+
+
+@pytest.mark.parametrize(
+    ("instance_id", "fragment"),
+    [("plain-id", None), ("café", None), ("日本", None), ("a\ufffd", "not valid UTF-8"), ("a\udcff", "not valid UTF-8"),
+     ("a/b", "invalid characters"), ("@x", "must not start with @"), ("", "between 1 and 256")],
+)
+def test_instance_id_rules(instance_id: str, fragment: str | None) -> None:
+    problem = instance_id_problem(instance_id)
+    assert (problem is None) if fragment is None else (problem is not None and fragment in problem)
+
+
+def test_text_problem_shows_the_bad_characters_escaped() -> None:
+    assert text_problem("a\udcff", "Instance ID") == (
+        "Instance ID 'a\\udcff' is not valid UTF-8 text (percent-encoded bytes such as %FF, or the replacement "
+        "character U+FFFD); use UTF-8 text.")
+
+
+@pytest.mark.parametrize(("method", "path"), [
+    ("POST", "orchestrators/hello/a\ufffd"), ("GET", "instances/a\ufffd"), ("POST", "instances/a\ufffd/terminate"),
+    ("POST", "instances/x/raiseEvent/e\ufffd"), ("POST", "entities/counter/k\ufffd"),
+])
+def test_names_that_were_invalid_utf8_are_400_on_every_route(api: Api, method: str, path: str) -> None:
+    response = api.call(method, path, {"op": "x"}, JSON_HEADERS, "1")
+    assert_error(response, 400, "One or more of the arguments submitted is incorrect", "is not valid UTF-8 text")
+
+
+def test_another_task_hub_must_be_a_valid_name(api: Api) -> None:
+    assert_error(api.call("POST", "orchestrators/hello", {"taskHub": "bad hub!"}), 400,
+                 "One or more of the arguments submitted is incorrect", "Task hub name 'bad hub!' should contain")
