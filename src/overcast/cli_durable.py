@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from overcast.cli_common import app_environment, data_dir_for, location_options, script_root_for
-from overcast.errors import ConfigError, OvercastError
+from overcast.config import json_text
+from overcast.errors import ConfigError, InputError, OvercastError
 
 if TYPE_CHECKING:
     from overcast.durable.store import DurableStore, InstanceRecord
@@ -84,13 +85,20 @@ def add_durable_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
 
 
 def hub_name(args: argparse.Namespace, script_root: Path, environ: Mapping[str, str]) -> str:
+    from overcast.durable.model import task_hub_problem
+
     given = getattr(args, "hub", None)
     if given:
+        if (problem := task_hub_problem(str(given))) is not None:
+            raise ConfigError(f"--hub: {problem}")
         return str(given)
     from overcast.config.host_json import load_host_json
 
     configured = load_host_json(script_root, environ).section("extensions", "durableTask").get("hubname")
-    return str(configured) if configured else DEFAULT_HUB
+    hub = str(configured) if configured else DEFAULT_HUB
+    if (problem := task_hub_problem(hub)) is not None:
+        raise ConfigError(f"host.json extensions.durableTask.hubName: {problem}")
+    return hub
 
 
 def run_durable(args: argparse.Namespace) -> int:
@@ -98,6 +106,12 @@ def run_durable(args: argparse.Namespace) -> int:
         script_root = script_root_for(args)
         environ = app_environment(script_root)
         hub = hub_name(args, script_root, environ)
+        instance_id = getattr(args, "instance_id", None)
+        if instance_id is not None:
+            from overcast.durable.model import text_problem
+
+            if (problem := text_problem(instance_id, "Instance ID")) is not None:
+                raise ConfigError(problem)
         from overcast.durable.backends import open_durable_store
 
         store = open_durable_store(data_dir_for(args, script_root, environ))
@@ -267,7 +281,9 @@ def _raise(store: DurableStore, hub: str, args: argparse.Namespace) -> int:
     from overcast.durable import history as h
 
     try:
-        json.loads(args.data)
+        json_text.loads(args.data, "The event data")
+    except InputError as problem:
+        raise ConfigError(f"{problem} Send a flatter value.") from None
     except ValueError:
         raise ConfigError(f"The event data must be JSON, e.g. '{{\"ok\": true}}' or '\"text\"'; got {args.data!r}. "
                           "Quote it for your shell.") from None

@@ -5,8 +5,9 @@
     ├── AppLoadError              the app cannot be imported or indexed (fatal for the whole app)
     ├── FunctionLoadError         one function is invalid (Azure keeps the rest of the app running)
     ├── RouteTemplateError        an HTTP route template cannot be parsed (fatal, as in Azure)
-    └── StoreError                a backend failed; backends translate driver errors into this
-        └── PayloadTooLargeError  a queue message or durable payload over its size limit (refused, nothing stored)
+    ├── StoreError                a backend failed; backends translate driver errors into this
+    │   └── PayloadTooLargeError  a queue message or durable payload over its size limit (refused, nothing stored)
+    └── InputError                data from outside (a message, a request body) cannot be read; also a ValueError
 
 Every message says what is wrong, where (file, function, binding, key) and what to do next.
 """
@@ -45,3 +46,8 @@ class StoreError(OvercastError):
 
 class PayloadTooLargeError(StoreError):
     """A queue message over Azure's 64 KiB, or a durable payload over its configured limit; nothing was stored."""
+
+
+class InputError(OvercastError, ValueError):
+    """Data from outside (a queue message, a request body, a payload) cannot be read. Refused at once with this
+    message (a message goes to poison, a request gets a 400): retrying cannot make it readable."""

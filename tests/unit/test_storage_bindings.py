@@ -18,7 +18,7 @@ from overcast.bindings.io import http_binding_data
 from overcast.errors import OvercastError
 from overcast.triggers import blob_receipts
 from overcast.triggers.blob import blob_queue_options
-from overcast.triggers.blob_receipts import BlobReceipts, BlobWatch, trigger_queue_name
+from overcast.triggers.blob_receipts import BlobReceipts, BlobWatch, Notice, trigger_queue_name
 from overcast.triggers.queue_options import QueueOptions
 
 
@@ -194,15 +194,15 @@ def _watch(name: str, path: str) -> BlobWatch:
     return BlobWatch(spec, BlobPathPattern.parse(path))
 
 
-def test_receipts_enqueue_each_version_once_per_function(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_receipts_enqueue_each_version_once_per_function() -> None:
     state, queues, blobs = MemoryStateStore(), MemoryQueueStore(), MemoryBlobStore()
     receipts = BlobReceipts(state, queues, "host", "none")
     one, two = _watch("one", "box/{name}"), _watch("two", "box/{name}")
     first = blobs.put("box", "a", b"1")
-    assert receipts.notify(one, first) and receipts.notify(two, first)
-    assert not receipts.notify(one, first)  # same version, same function: never again
+    assert receipts.notify(one, first) is Notice.ENQUEUED and receipts.notify(two, first) is Notice.ENQUEUED
+    assert receipts.notify(one, first) is Notice.SETTLED  # same version, same function: never again
     second = blobs.put("box", "a", b"2")
-    assert receipts.notify(one, second)  # a new ETag is a new version
+    assert receipts.notify(one, second) is Notice.ENQUEUED  # a new ETag is a new version
     messages = [json.loads(m.body) for m in queues.receive(receipts.queue, 32, 30)]
     assert [(m["FunctionId"], m["ETag"]) for m in messages] == [
         ("Host.Functions.one", first.etag), ("Host.Functions.two", first.etag), ("Host.Functions.one", second.etag)]
@@ -210,17 +210,26 @@ def test_receipts_enqueue_each_version_once_per_function(monkeypatch: pytest.Mon
                            "ContainerName": "box", "BlobName": "a", "ETag": first.etag}
 
 
-def test_a_stale_claim_is_taken_over_by_the_scan(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("receipt", "take_over", "expected"),
+    [
+        ({"state": "completed", "at": 0}, True, Notice.SETTLED),
+        ({"state": "pending", "at": 0}, False, Notice.PENDING),  # a notification never takes over
+        ({"state": "pending", "at": 0}, True, Notice.ENQUEUED),  # the scanner takes over a stale claim
+        ({"state": "pending", "at": 1e12}, True, Notice.PENDING),  # a recent claim is someone's work in progress
+        ({"state": "pending"}, True, Notice.ENQUEUED),  # no claim time: as good as stale
+        ("not json {", False, Notice.ENQUEUED),  # an unreadable receipt must not block the blob forever
+        ("[" * 100_000, False, Notice.ENQUEUED),
+    ],
+)
+def test_an_existing_receipt_decides_the_notice(receipt: Any, take_over: bool, expected: Notice) -> None:
     state, queues, blobs = MemoryStateStore(), MemoryQueueStore(), MemoryBlobStore()
     receipts = BlobReceipts(state, queues, "host", "none")
-    watch = _watch("one", "box/{name}")
     props = blobs.put("box", "a", b"1")
     key = f"blobreceipts/host/Host.Functions.one/{props.etag}/box/a"
-    state.put(key, json.dumps({"state": "pending", "at": 0}))  # an instance died after claiming
-    assert not receipts.notify(watch, props)  # a notification does not take it over
-    assert receipts.notify(watch, props, take_over_stale=True)  # the scan does
-    assert json.loads(state.get(key) or "{}")["state"] == "completed"
-    fresh = blobs.put("box", "b", b"2")
-    state.put(f"blobreceipts/host/Host.Functions.one/{fresh.etag}/box/b", json.dumps({"state": "pending", "at": 1e12}))
-    assert not receipts.notify(watch, fresh, take_over_stale=True)  # a recent claim is someone's work in progress
-    assert blob_receipts.STALE_CLAIM_SECONDS > 0
+    state.put(key, receipt if isinstance(receipt, str) else json.dumps(receipt))
+    assert receipts.notify(_watch("one", "box/{name}"), props, take_over_stale=take_over) is expected
+    assert len(queues.receive(receipts.queue, 32, 30)) == (expected is Notice.ENQUEUED)
+    if expected is Notice.ENQUEUED:
+        assert json.loads(state.get(key) or "{}")["state"] == "completed"
+    assert blob_receipts.STALE_CLAIM_SECONDS == 30.0  # the extension's receipt lease

@@ -241,6 +241,11 @@ def encode_entity(table: str, entity: Mapping[str, Any]) -> tuple[str, str, str]
     try:
         # ASCII JSON: lone surrogates (valid in Python strings) then survive every backend's text column.
         text = json.dumps(properties, separators=(",", ":"))
+    except RecursionError:
+        raise StoreError(
+            f"Entity ({partition_key!r}, {row_key!r}) for table '{table}' cannot be stored: a property is nested too "
+            "deeply; store deep structures as a JSON string or in a blob."
+        ) from None
     except (TypeError, ValueError) as exc:
         raise StoreError(
             f"Entity ({partition_key!r}, {row_key!r}) for table '{table}' cannot be stored: {exc}; use strings, "

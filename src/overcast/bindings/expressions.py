@@ -7,7 +7,6 @@ the values' .NET string forms (DateTime/Guid/double formatting) live at the end 
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 import uuid
@@ -17,8 +16,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from overcast.bindings.dotnet_format import dotnet_datetime, dotnet_double, dotnet_guid
+from overcast.config import json_text
 from overcast.config.app_settings import resolve_app_settings
-from overcast.errors import ConfigError, OvercastError
+from overcast.errors import ConfigError, InputError, OvercastError
 
 __all__ = [
     "BindingDataError",
@@ -240,14 +240,18 @@ def _newtonsoft_string(value: Any) -> str:
     return dotnet_datetime(parsed, "G")
 
 
-def binding_data_from_json_body(text: str) -> dict[str, Any]:
+def binding_data_from_json_body(text: str, what: str = "The trigger value") -> dict[str, Any]:
     """Top-level properties of a JSON object trigger value: objects kept (for ``{data.url}``), scalars as
-    the host's strings, arrays and nulls dropped. Anything else (not JSON, not an object) adds nothing."""
+    the host's strings, arrays and nulls dropped. Anything else (not JSON, not an object) adds nothing.
+
+    Raises :class:`InputError` for an object nested too deeply to read: the caller refuses that input."""
     stripped = text.strip()
     if not (stripped.startswith("{") and stripped.endswith("}")):
         return {}
     try:
-        parsed = json.loads(stripped)
+        parsed = json_text.loads(stripped, what)
+    except InputError:
+        raise
     except ValueError:
         return {}
     if not isinstance(parsed, dict):

@@ -23,6 +23,7 @@ from overcast.bindings.expressions import (
     merge_binding_data,
 )
 from overcast.bindings.queue import encode_body, output_bodies
+from overcast.errors import InputError
 from overcast.invoke.model import Invocation
 
 log = logging.getLogger("overcast.host.bindings")
@@ -48,8 +49,9 @@ def http_binding_data(request: Any) -> dict[str, Any]:
     body = request.get_body() if hasattr(request, "get_body") else b""
     if body:
         try:
-            data = binding_data_from_json_body(body.decode("utf-8"))
-        except UnicodeDecodeError:
+            data = binding_data_from_json_body(body.decode("utf-8"), "The request body")
+        except (UnicodeDecodeError, InputError):
+            # As the host, which ignores a body its JSON reader rejects: the function still gets the request.
             data = {}
     query = {k: v for k, v in dict(getattr(request, "params", {}) or {}).items() if k.lower() != "code"}
     data = merge_binding_data(data, query)

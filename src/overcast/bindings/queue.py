@@ -73,7 +73,7 @@ def binding_data(message: QueuedMessage, body: bytes) -> dict[str, Any]:
     from overcast.bindings.expressions import binding_data_from_json_body, merge_binding_data
 
     # As in the host, top-level properties of a JSON body override the metadata of the same name.
-    return merge_binding_data(data, binding_data_from_json_body(text))
+    return merge_binding_data(data, binding_data_from_json_body(text, "The message body"))
 
 
 def output_bodies(datum: Any) -> list[bytes]:

@@ -18,6 +18,7 @@ from typing import Any
 
 from overcast.backends.base import TableStore
 from overcast.bindings.odata import compile_filter
+from overcast.config import json_text
 from overcast.errors import OvercastError
 
 
@@ -63,7 +64,7 @@ def entities(datum: Any, partition_key: str | None, row_key: str | None, binding
     value = datum.value
     if datum.type in ("string", "json"):
         try:
-            value = json.loads(value)
+            value = json_text.loads(value, "The value")
         except ValueError as exc:
             raise TableBindingError(
                 f"Table output '{binding}': the value must be the JSON of an entity or a list of entities ({exc})."

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 
+from overcast.config import json_text
 from overcast.durable.history import parse_timestamp
 from overcast.durable.model import DurableProtocolError
 
@@ -175,7 +176,7 @@ def _load_document(value: str | bytes | dict[str, Any]) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     try:
-        document = json.loads(value)
+        document = json_text.loads(value, "The orchestrator's answer")
     except (TypeError, ValueError) as problem:
         raise DurableProtocolError(f"not JSON ({problem}): {str(value)[:200]!r}") from None
     if not isinstance(document, dict):

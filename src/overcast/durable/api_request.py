@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from overcast.config import json_text
 from overcast.durable.history import parse_timestamp
 from overcast.durable.model import RuntimeStatus
 from overcast.durable.store import DEFAULT_PAGE_SIZE
+from overcast.errors import InputError
 
 Reply = tuple[int, list[tuple[str, str]], bytes]
 JSON_TYPE = "application/json; charset=utf-8"
@@ -69,7 +71,9 @@ def server_error(exception_message: str, exception_type: str = INVALID_OPERATION
 def parse_json_text(text: str, what: str) -> None:
     """Raise a 400 unless ``text`` is one JSON document (NaN and Infinity are not JSON)."""
     try:
-        json.loads(text, parse_constant=_reject_constant)
+        json_text.loads(text, f"The {what}", parse_constant=_reject_constant)
+    except InputError as problem:
+        raise bad_request(str(problem), "Invalid JSON content", JSON_EXCEPTION) from None
     except ValueError as problem:
         raise bad_request(f"The {what} is not valid JSON: {problem}", "Invalid JSON content", JSON_EXCEPTION) from None
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from overcast.config import json_text
 from overcast.durable.history import EventType, event_type
 from overcast.durable.model import PreparedEpisode
 
@@ -71,7 +72,7 @@ def orchestrator_input(execution_started: Mapping[str, Any]) -> Any:
     if not isinstance(stored, str):
         return stored if isinstance(stored, dict) else json.dumps(stored)
     try:
-        value = json.loads(stored)
+        value = json_text.loads(stored)
     except ValueError:
         return json.dumps(stored)
     if value is None or isinstance(value, (str, dict)):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from overcast.config import json_text
 from overcast.durable.history import event_raised
 from overcast.durable.model import DurableProtocolError, EntityRequest, InstanceMessage
 
@@ -59,7 +60,7 @@ def batch_input(stored: str | None) -> str:
     if stored is None:
         return json.dumps("null")
     try:
-        outer = json.loads(stored)
+        outer = json_text.loads(stored)
     except ValueError:
         return json.dumps(json.dumps(stored))
     if not isinstance(outer, str):
@@ -130,7 +131,7 @@ def build_batch(name: str, key: str, exists: bool, state: str | None, operations
 def parse_batch_response(value: str | bytes | dict[str, Any], operation_count: int) -> EntityBatchOutcome:
     """Read the entity function's JSON answer. Raises ``DurableProtocolError`` saying what is wrong."""
     try:
-        document = value if isinstance(value, dict) else json.loads(value)
+        document = value if isinstance(value, dict) else json_text.loads(value, "The entity's answer")
     except (TypeError, ValueError) as problem:
         text = str(value)[:200]
         raise DurableProtocolError(f"the entity returned text that is not JSON ({problem}): {text!r}") from None

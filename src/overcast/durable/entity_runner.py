@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
+from overcast.config import json_text
 from overcast.durable import entities
 from overcast.durable.entities import EntityOperation
 from overcast.durable.registry import DurableFunctions
@@ -29,7 +30,7 @@ def operation_of(message: InboxMessage) -> EntityOperation | None:
     event = message.event
     text = event.get("Input")
     try:
-        request = json.loads(text) if isinstance(text, str) else None
+        request = json_text.loads(text) if isinstance(text, str) else None
     except ValueError:
         request = None
     if not isinstance(request, dict) or not isinstance(request.get("op"), str):

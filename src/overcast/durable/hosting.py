@@ -13,7 +13,9 @@ from overcast.durable.backends import open_durable_store
 from overcast.durable.client_binding import SYSTEM_KEY_NAME, client_binding_json, new_rpc_secret, rpc_base_url
 from overcast.durable.engine import DurableEngine
 from overcast.durable.http_api import DurableHttpApi
+from overcast.durable.model import task_hub_problem
 from overcast.durable.registry import DurableFunctions
+from overcast.errors import ConfigError
 
 
 def durable_engine(settings: Settings, index: AppIndex, dispatcher: Any, io: Any) -> Any:
@@ -67,5 +69,9 @@ def attach_durable(
 
 
 def durable_hub_name(settings: Settings) -> str:
-    """``extensions.durableTask.hubName`` of host.json; Core Tools' local default otherwise."""
-    return str(settings.host_json.section("extensions", "durableTask").get("hubname") or "TestHubName")
+    """``extensions.durableTask.hubName`` of host.json; Core Tools' local default otherwise. ConfigError when the
+    extension would refuse the name (as it does at start on Azure)."""
+    hub = str(settings.host_json.section("extensions", "durableTask").get("hubname") or "TestHubName")
+    if (problem := task_hub_problem(hub)) is not None:
+        raise ConfigError(f"host.json extensions.durableTask.hubName: {problem}")
+    return hub

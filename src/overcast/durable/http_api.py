@@ -41,7 +41,7 @@ from overcast.durable.client_binding import (
     new_rpc_secret,
 )
 from overcast.durable.http_entities import EntityRoutes
-from overcast.durable.model import instance_id_problem
+from overcast.durable.model import instance_id_problem, task_hub_problem, text_problem
 from overcast.durable.status_json import parse_stored, status_payload
 from overcast.durable.store import (
     CANCELED,
@@ -138,6 +138,10 @@ class DurableHttpApi:
 
     async def _route(self, request: ApiRequest) -> Reply:
         method, parts = request.method, request.segments
+        for part in parts:
+            # Instance ids, event names and entity keys: invalid UTF-8 in the URL would otherwise merge two names.
+            if (problem := text_problem(part, "The URL path segment")) is not None:
+                raise bad_request(problem)
         controller = parts[0].lower() if parts else ""
         if controller == "orchestrators" and len(parts) in (2, 3) and all(parts) and method == "POST":
             return await self._start(request, parts[1], parts[2] if len(parts) == 3 else None)
@@ -170,6 +174,8 @@ class DurableHttpApi:
         asked = (request.text("taskHub") or "").strip()
         if not asked or asked.lower() == self.hub.lower():
             return self.hub, True
+        if (problem := task_hub_problem(asked)) is not None:
+            raise bad_request(f"'taskHub': {problem}")
         return asked, False
 
     async def page(self, query: Callable[..., T], *args: Any) -> T:

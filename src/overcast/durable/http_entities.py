@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from overcast.config import json_text
 from overcast.durable import history as h
 from overcast.durable.api_request import (
     CONTINUATION_HEADER,
@@ -26,6 +27,7 @@ from overcast.durable.commit import ENTITY_OPERATION_EVENT
 from overcast.durable.entities import parse_entity_id, request_message, scheduler_id
 from overcast.durable.status_json import parse_stored
 from overcast.durable.store import EntityRecord, NewMessage
+from overcast.errors import InputError
 
 if TYPE_CHECKING:
     from overcast.durable.http_api import DurableHttpApi
@@ -108,7 +110,9 @@ class EntityRoutes:
             text = self._api.payload_text(request, "operation input")
             if request.media_type == "application/json":
                 try:
-                    json.loads(text)
+                    json_text.loads(text, "The operation input")
+                except InputError as problem:
+                    raise bad_request(str(problem), "Could not parse JSON content", JSON_EXCEPTION) from None
                 except ValueError as problem:
                     raise bad_request(f"Could not parse JSON content: {problem}", "Could not parse JSON content",
                                       JSON_EXCEPTION) from None

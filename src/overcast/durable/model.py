@@ -81,7 +81,33 @@ def instance_id_problem(instance_id: str) -> str | None:
         return f"Orchestration instance ids must not start with @ ('{instance_id}')."
     if any(char in "/\\#?" or ord(char) < 32 or 127 <= ord(char) < 160 for char in instance_id):
         return f"Instance ID '{instance_id}' contains invalid characters (/, \\, #, ? or control characters)."
+    return text_problem(instance_id, "Instance ID")
+
+
+def text_problem(text: str, what: str) -> str | None:
+    """Why a name from a URL or a command line is not UTF-8 text, or None.
+
+    Invalid UTF-8 (``%FF`` in a URL, undecodable bytes in ``argv``) decodes to U+FFFD or to lone surrogates, so
+    two different ids would become one: such names are refused instead (a literal U+FFFD is refused with them).
+    """
+    if any(char == "\ufffd" or 0xD800 <= ord(char) <= 0xDFFF for char in text):
+        shown = text.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+        return (f"{what} '{shown}' is not valid UTF-8 text (percent-encoded bytes such as %FF, or the replacement "
+                "character U+FFFD); use UTF-8 text.")
     return None
+
+
+# The Azure Storage provider's rule (AzureStorageOptions.ValidateHubName): the name must be a valid table name
+# (a letter, then letters and digits) and at most 50 characters.
+_MIN_HUB, _MAX_HUB = 3, 50
+
+
+def task_hub_problem(name: str) -> str | None:
+    """Why a task hub name is not allowed, in the extension's words, or None when it is fine."""
+    if _MIN_HUB <= len(name) <= _MAX_HUB and name.isascii() and name[0].isalpha() and name.isalnum():
+        return None
+    return (f"Task hub name '{name}' should contain only alphanumeric characters, start with a letter, and have "
+            f"length between {_MIN_HUB} and {_MAX_HUB}.")
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,12 @@ that disagree with the allocation are non-determinism (checked by ``episode``).
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from overcast.config import json_text
 from overcast.durable import actions as act
 from overcast.durable.history import (
     COMPLETION_EVENTS,
@@ -338,7 +338,7 @@ class ShadowReplay:
 
 def _request_id(event: HistoryEvent) -> str | None:
     try:
-        message = json.loads(event.get("Input") or "")
+        message = json_text.loads(event.get("Input") or "")
     except (TypeError, ValueError):
         return None
     request_id = message.get("id") if isinstance(message, dict) else None
@@ -347,7 +347,7 @@ def _request_id(event: HistoryEvent) -> str | None:
 
 def _is_entity_error(payload: Any) -> bool:
     try:
-        response = json.loads(payload) if isinstance(payload, str) else None
+        response = json_text.loads(payload) if isinstance(payload, str) else None
     except ValueError:
         return False
     return isinstance(response, dict) and "exceptionType" in response

@@ -7,11 +7,11 @@ format plus ``Z`` (whole seconds). ``historyEvents`` is the extension's cleaned-
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from overcast.config import json_text
 from overcast.durable.history import EventType
 from overcast.durable.model import RuntimeStatus
 from overcast.durable.store import PENDING, InstanceRecord
@@ -47,7 +47,7 @@ def parse_stored(text: str | None) -> Any:
         return ""
     try:
         # NaN/Infinity are not JSON: showing them as text keeps the response valid JSON.
-        return json.loads(trimmed, parse_constant=_no_constants)
+        return json_text.loads(trimmed, parse_constant=_no_constants)
     except ValueError:
         return trimmed
 

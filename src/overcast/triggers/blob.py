@@ -5,7 +5,9 @@ Detection. Blobs written by this instance's output bindings are notified at once
 instance, ``overcast blob put``) is found by a scan of each watched container every ``scan_interval`` seconds: one
 instance at a time holds the container's scan lease, and only blobs modified since the last complete scan (kept
 in the StateStore, so downtime is caught up after a restart) are looked at. Receipts make each version trigger
-each function once.
+each function once. The stored scan time never passes a blob whose claim is still pending elsewhere (see
+:mod:`overcast.triggers.blob_receipts`): such blobs are listed again by every scan until their claim completes or
+goes stale and is taken over, so a claim left by a killed instance is never lost.
 """
 
 from __future__ import annotations
@@ -20,10 +22,20 @@ from dataclasses import replace
 from typing import Any
 
 from overcast.app.spec import RetrySpec
-from overcast.backends.base import BlobProperties, BlobStore, LeaseStore, QueuedMessage, QueueStore, StateStore
+from overcast.backends.base import (
+    BlobProperties,
+    BlobStore,
+    Clock,
+    LeaseStore,
+    QueuedMessage,
+    QueueStore,
+    StateStore,
+)
 from overcast.bindings import blob as blob_binding
+from overcast.config import json_text
+from overcast.errors import InputError
 from overcast.invoke.model import Invocation, Result
-from overcast.triggers.blob_receipts import POISON_QUEUE, BlobReceipts, BlobWatch
+from overcast.triggers.blob_receipts import POISON_QUEUE, BlobReceipts, BlobWatch, Notice
 from overcast.triggers.queue import QueueListener
 from overcast.triggers.queue_options import QueueOptions
 from overcast.triggers.wakeup import Wakeups
@@ -74,12 +86,15 @@ class BlobQueueListener(QueueListener):
 
     async def prepare(self, message: QueuedMessage, body: bytes) -> tuple[Invocation, RetrySpec | None] | None:
         try:
-            fields = json.loads(body)
+            fields = json_text.loads(body, "The blob trigger message")
             watch = self._watches.get(fields["FunctionId"])
             container, name, etag = fields["ContainerName"], fields["BlobName"], fields["ETag"]
+        except InputError:
+            raise
         except (ValueError, KeyError, TypeError):
-            log.warning("Dropping an unreadable blob trigger message %s: %r", message.id, body[:200])
-            return None
+            # As the extension, which fails on it until it is poisoned; retrying cannot help, so poison now.
+            raise InputError(f"It is not a blob trigger message ({{\"Type\":\"BlobTrigger\",\"FunctionId\":...,"
+                             f"\"ContainerName\":...,\"BlobName\":...,\"ETag\":...}}): {body[:200]!r}") from None
         if watch is None:
             return None  # the function was renamed or removed: the host drops these too
         found = await self._io(self._blobs.get, container, name)
@@ -100,7 +115,7 @@ class BlobTriggers:
     def __init__(self, watches: list[BlobWatch], blobs: BlobStore, state: StateStore, leases: LeaseStore,
                  receipts: BlobReceipts, listener: BlobQueueListener, wakeups: Wakeups,
                  io: Callable[..., Awaitable[Any]], host_id: str, owner: str,
-                 scan_interval: float = DEFAULT_SCAN_SECONDS) -> None:
+                 scan_interval: float = DEFAULT_SCAN_SECONDS, clock: Clock = time.time) -> None:
         self._watches = watches
         self._blobs = blobs
         self._state = state
@@ -111,6 +126,7 @@ class BlobTriggers:
         self._io = io
         self._host_id = host_id
         self._owner = owner
+        self._clock = clock
         self._stopping = False
         self.scan_interval = scan_interval  # OVERCAST_BLOB_SCAN_SECONDS, validated once in Settings
         self._wake = asyncio.Event()
@@ -124,7 +140,7 @@ class BlobTriggers:
         enqueued = False
         for watch in self._watches:
             if watch.pattern.match(props.container, props.name) is not None:
-                enqueued |= self._receipts.notify(watch, props)
+                enqueued |= self._receipts.notify(watch, props) is Notice.ENQUEUED
         if enqueued:
             self._wakeups.wake(self._receipts.queue)
 
@@ -133,12 +149,16 @@ class BlobTriggers:
         while not self._stopping:
             for container in self.containers:
                 try:
-                    if await self._io(self._scan, container):
+                    if await self._io(self.scan, container):
                         self._wakeups.wake(self._receipts.queue)
                 except Exception:
                     log.exception("Scanning container '%s' for new blobs failed; retrying.", container)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.scan_interval)
+        # A restarted instance (new owner) would otherwise wait out the lease before its first scan.
+        for container in self.containers:
+            with contextlib.suppress(Exception):
+                await self._io(self._leases.release, self._scan_lease(container), self._owner)
 
     def stop(self) -> None:
         self._stopping = True
@@ -147,10 +167,12 @@ class BlobTriggers:
     async def drain(self) -> None:
         """Scans hold no work in flight: the shared queue's listener drains the invocations."""
 
-    def _scan(self, container: str) -> bool:
+    def _scan_lease(self, container: str) -> str:
+        return f"blobscan/{self._host_id}/{container}"
+
+    def scan(self, container: str) -> bool:
         """One scan of a container (blocking); True when trigger messages were enqueued."""
-        lease = f"blobscan/{self._host_id}/{container}"
-        if not self._leases.acquire(lease, self._owner, SCAN_LEASE_SECONDS):
+        if not self._leases.acquire(self._scan_lease(container), self._owner, SCAN_LEASE_SECONDS):
             return False  # another instance scans this container now
         key = f"blobscaninfo/{self._host_id}/{container}/scanInfo"
         stored = self._state.get(key)
@@ -160,15 +182,22 @@ class BlobTriggers:
                 since = float(json.loads(stored)["LatestScanEpoch"]) - SCAN_OVERLAP_SECONDS
             except (ValueError, KeyError, TypeError):
                 log.warning("The scan info of container '%s' is not valid; scanning every blob.", container)
-        started = time.time()
+        started = self._clock()
+        watermark = started
         enqueued = False
         for props in self._blobs.list(container):
-            if props.last_modified.timestamp() < since:
+            modified = props.last_modified.timestamp()
+            if modified < since:
                 continue
             for watch in self._watches:
                 if watch.pattern.match(container, props.name) is not None:
-                    enqueued |= self._receipts.notify(watch, props, take_over_stale=True)
-        latest = {"LatestScan": blob_iso(started), "LatestScanEpoch": started}
+                    notice = self._receipts.notify(watch, props, take_over_stale=True)
+                    enqueued |= notice is Notice.ENQUEUED
+                    if notice is Notice.PENDING:
+                        # Claimed elsewhere and not finished: list this blob again next time, here or after a
+                        # restart, until the claim completes or goes stale and is taken over.
+                        watermark = min(watermark, modified)
+        latest = {"LatestScan": blob_iso(watermark), "LatestScanEpoch": watermark}
         self._state.put(key, json.dumps(latest))
         return enqueued
 

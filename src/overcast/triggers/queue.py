@@ -2,8 +2,8 @@
 
 A message is deleted only after its function succeeds. A failure makes it visible again after
 ``visibilityTimeout``; the ``maxDequeueCount``-th failure moves it to ``<queue>-poison``. A body that cannot be
-decoded goes straight to poison. While a function runs, its message stays invisible (a lease renewed at half
-its length), so a killed instance's messages come back to another one.
+decoded, or whose JSON is nested too deeply to read, goes straight to poison. While a function runs, its message
+stays invisible (a lease renewed at half its length), so a killed instance's messages come back to another one.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 from overcast.app.spec import FunctionSpec, RetrySpec
 from overcast.backends.base import QueuedMessage, QueueStore
 from overcast.bindings.queue import UndecodableMessage, binding_data, decode_body, trigger_datum
+from overcast.errors import InputError
 from overcast.invoke.model import Invocation, Result
 from overcast.invoke.retry import invoke_with_retry
 from overcast.triggers.queue_options import QueueOptions
@@ -177,7 +178,13 @@ class QueueListener:
             except UndecodableMessage as exc:
                 await self._to_poison(message, receipt[0], f"{exc} MessageId={message.id}.")
                 return
-            prepared = await self.prepare(message, body)
+            try:
+                prepared = await self.prepare(message, body)
+            except InputError as exc:
+                # Retrying cannot make the message readable: poison now, not after maxDequeueCount leases.
+                await self._to_poison(message, receipt[0],
+                                      f"Message {message.id} of queue '{self.queue}' cannot be read: {exc}")
+                return
             if prepared is None:
                 await self._io(self._store.delete, self.queue, message.id, receipt[0])
                 return

@@ -15,6 +15,7 @@ from overcast import __version__
 from overcast.app.index import AppIndex
 from overcast.app.spec import FunctionSpec
 from overcast.bindings.manual import manual_input
+from overcast.config import json_text
 from overcast.errors import OvercastError
 from overcast.invoke.dispatcher import Dispatcher
 from overcast.invoke.model import Invocation
@@ -196,7 +197,7 @@ class AdminApi:
         if spec is None or spec.in_error:
             return 404, None
         try:
-            payload = json.loads(request.body or b"null")
+            payload = json_text.loads(request.body or b"null", "The request body")
         except ValueError:
             return 400, {"error": "The request body must be JSON like {\"input\": \"...\"}."}
         if not isinstance(payload, dict) or not isinstance(payload.get("input", ""), str):

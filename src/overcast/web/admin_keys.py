@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
+from overcast.config import json_text
 from overcast.web.keys import KeyPinnedError, KeyRing
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ class KeyApi:
         if request.method == "POST":
             return None
         try:
-            body = json.loads(request.body or b"{}")
+            body = json_text.loads(request.body or b"{}", "The request body")
         except ValueError:
             return 400, {"error": "Invalid key value"}
         value = body.get("value") if isinstance(body, dict) else None

@@ -57,6 +57,11 @@ def always_fails(data: bytes) -> None:
     raise RuntimeError("cannot process this blob")
 
 
+@app.route(route="pid", methods=["GET"])
+def pid(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(str(os.getpid()))
+
+
 @app.route(route="runs", methods=["GET"])
 @app.table_input(arg_name="rows", table_name="Runs", partition_key="runs", connection="AzureWebJobsStorage")
 def runs(req: func.HttpRequest, rows: str) -> func.HttpResponse:
