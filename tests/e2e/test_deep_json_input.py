@@ -25,7 +25,7 @@ def test_a_deeply_nested_queue_message_goes_to_poison_at_once(start_host, tmp_pa
             "open_queue_store(Path(sys.argv[1])).enqueue('orders', sys.stdin.buffer.read())")
     subprocess.run([sys.executable, "-c", code, str(host.data_dir)], input=body, check=True)
     # ... and one sent as a user would.
-    (tmp_path / "deep.json").write_text('{"id": "x", "b":' + '{"a":' * 10_000 + "1" + "}" * 10_001)
+    (tmp_path / "deep.json").write_text('{"id": "x", "b":' + '{"a":' * 7_000 + "1" + "}" * 7_001)
     with (tmp_path / "deep.json").open() as stdin:
         result = subprocess.run(
             [sys.executable, "-m", "overcast", "queue", "send", "orders", "-", "--script-root", str(host.app_dir),
