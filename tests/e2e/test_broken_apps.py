@@ -82,3 +82,32 @@ def test_encrypted_local_settings_is_a_clear_error(tmp_path) -> None:
     result = run_overcast("start", "--script-root", str(app), "--port", str(free_port()))
     assert result.returncode != 0
     assert '"IsEncrypted": true' in result.stderr
+
+
+def test_a_missing_requirement_says_what_to_install(tmp_path) -> None:
+    """The first thing a new user hits: the app's requirements.txt is not installed where Overcast runs."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "host.json").write_text('{"version": "2.0"}')
+    (app / "requirements.txt").write_text("azure-functions\nmodule-that-does-not-exist\n")
+    (app / "function_app.py").write_text("import module_that_does_not_exist\n")
+    result = run_overcast("start", "--script-root", str(app), "--port", str(free_port()),
+                          "--data-dir", str(tmp_path / "d"))
+    output = result.stdout + result.stderr
+    assert result.returncode == 3
+    assert "Module 'module_that_does_not_exist' is not installed in the Python that runs Overcast" in output
+    assert f"-m pip install -r {app / 'requirements.txt'}" in output
+
+
+def test_a_v1_function_missing_a_requirement_says_what_to_install(start_host, tmp_path) -> None:
+    app = tmp_path / "app"
+    (app / "Broken").mkdir(parents=True)
+    (app / "host.json").write_text('{"version": "2.0"}')
+    (app / "requirements.txt").write_text("azure-functions\n")
+    (app / "Broken" / "function.json").write_text(
+        '{"scriptFile": "__init__.py", "bindings": [{"type": "httpTrigger", "direction": "in", "name": "req"},'
+        ' {"type": "http", "direction": "out", "name": "$return"}]}'
+    )
+    (app / "Broken" / "__init__.py").write_text("import module_that_does_not_exist\n\n\ndef main(req):\n    pass\n")
+    host = start_host("v1", "--no-auth", app_dir=app)
+    host.wait_for("Module 'module_that_does_not_exist' is not installed in the Python that runs Overcast")

@@ -37,12 +37,22 @@ class V1Function:
     load_error: str | None = None
 
 
-def _format_import_failure(where: str, exc: BaseException) -> str:
+def missing_requirements_hint(script_root: Path, exc: BaseException) -> str:
+    """What to run when the app's own dependencies are not installed where Overcast runs (the first thing a new user
+    hits with a durable app): the worker's hint names requirements.txt but not the interpreter it must go into."""
+    requirements = script_root / "requirements.txt"
+    if not isinstance(exc, ModuleNotFoundError) or not requirements.is_file():
+        return ""
+    return (f"\nModule '{exc.name}' is not installed in the Python that runs Overcast ({sys.executable}). Install "
+            f"the app's dependencies there: {sys.executable} -m pip install -r {requirements}")
+
+
+def _format_import_failure(where: str, exc: BaseException, script_root: Path) -> str:
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     message = f"Worker failed to index functions: error importing {where}\n{text.rstrip()}"
     if isinstance(exc, ImportError):
         message += "\n" + MODULE_NOT_FOUND_HINT.format(path=sys.path)
-    return message
+    return message + missing_requirements_hint(script_root, exc)
 
 
 def _add_script_root(script_root: Path) -> None:
@@ -60,7 +70,7 @@ def import_v2_app(script_root: Path, script_file: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except (Exception, SystemExit) as exc:  # a script that calls sys.exit() at import is a load failure too
-        raise AppLoadError(_format_import_failure(script_file, exc)) from None
+        raise AppLoadError(_format_import_failure(script_file, exc, script_root)) from None
     if getattr(module, "__file__", None) and Path(module.__file__ or "").resolve().parent != script_root:
         raise AppLoadError(
             f"Importing '{module_name}' loaded {module.__file__}, not {script_root / script_file}: an installed "
@@ -139,5 +149,6 @@ def load_v1_functions(script_root: Path) -> list[V1Function]:
                 raise AttributeError(f"function {entry_point}() is not present in {script}")
             entry.func = target
         except Exception as exc:
-            entry.load_error = f"cannot load function {folder.name}: {type(exc).__name__}: {exc}"
+            entry.load_error = (f"cannot load function {folder.name}: {type(exc).__name__}: {exc}"
+                                + missing_requirements_hint(script_root, exc))
     return functions
