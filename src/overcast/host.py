@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from overcast.app.index import AppIndex, index_app
-from overcast.app.spec import DURABLE_CLIENT_TYPES, FunctionSpec
+from overcast.app.spec import FunctionSpec
 from overcast.config.settings import Settings, StartOptions, load
 from overcast.errors import AppLoadError, ConfigError, StoreError
 from overcast.observe import logs, redact
@@ -25,12 +25,6 @@ from overcast.observe.scope import propagate_into_threads
 log = logging.getLogger("overcast.host.startup")
 EXIT_FATAL = 3
 GRACEFUL_SECONDS = 30
-# Triggers with a listener in this release; others run only through POST /admin/functions/{name}.
-DURABLE_TYPES = frozenset({"orchestrationTrigger", "activityTrigger", "entityTrigger", *DURABLE_CLIENT_TYPES})
-LISTENED_TRIGGERS = frozenset({"httpTrigger", "queueTrigger", "timerTrigger", "blobTrigger", *DURABLE_TYPES})
-SUPPORTED_BINDINGS = frozenset({"http", "queue", "blob", "table", *DURABLE_CLIENT_TYPES})
-STORAGE_TYPES = frozenset({"queueTrigger", "queue", "blobTrigger", "blob", "table"})
-LISTENER_TYPES = frozenset({"queueTrigger", "queue", "timerTrigger", "blobTrigger", "blob", "table", *DURABLE_TYPES})
 
 
 def host_id(settings: Settings) -> str:
@@ -58,71 +52,32 @@ def preflight(settings: Settings) -> None:
 
 
 def _mark_unsupported(index: AppIndex) -> None:
+    """Each binding checked by its kind (:mod:`overcast.kinds`) before any store opens."""
     from overcast.config.connections import resolve_connection
+    from overcast.kinds import kind_of
 
     for spec in index.functions:
         if spec.in_error:
             continue
         for binding in spec.bindings:
-            if binding.type in STORAGE_TYPES:
+            kind = kind_of(binding.type)
+            if kind.connection:
                 problem = resolve_connection(binding.get("connection"), os.environ).problem(spec.name, binding.name)
                 if problem:
                     spec.errors.append(problem)
-            if binding.type in ("blobTrigger", "blob"):
-                problem = _blob_path_problem(binding)
-                if problem:
-                    spec.errors.append(problem)
-            if binding.type == "timerTrigger":
-                from overcast.triggers.schedule import parse_schedule, resolve_time_zone
-
-                try:
-                    parse_schedule(str(binding.get("schedule") or ""), resolve_time_zone(os.environ))
-                except ConfigError as exc:
-                    spec.errors.append(str(exc))
+            spec.errors += kind.problems(binding, os.environ)
         for binding in spec.bindings:
-            if binding.is_trigger or binding.type in SUPPORTED_BINDINGS:
+            kind = kind_of(binding.type)
+            if binding.is_trigger or kind.input or kind.output:
                 continue
             spec.errors.append(
                 f"The binding type '{binding.type}' (binding '{binding.name}') is not supported by this version of "
                 f"Overcast yet. See docs/compatibility.md."
             )
-        if not spec.in_error and spec.trigger.type.lower() == "warmuptrigger":
-            from overcast.triggers.warmup import is_warmup_function
-
-            if not is_warmup_function(spec):
-                log.warning(
-                    "Function '%s' has a warmupTrigger, but only a function named 'warmup' runs when an instance "
-                    "starts (as in Azure); this one runs only through POST /admin/functions/%s.", spec.name, spec.name,
-                )
-        elif not spec.in_error and spec.trigger.type not in LISTENED_TRIGGERS:
-            log.warning(
-                "Function '%s': Overcast has no listener for '%s' triggers yet; it runs only when invoked through "
-                "POST /admin/functions/%s.", spec.name, spec.trigger.type, spec.name,
-            )
-
-
-def _blob_path_problem(binding: Any) -> str | None:
-    """A blob path that can never work, found at start rather than on every invocation."""
-    from overcast.backends.names import validate_container_name
-    from overcast.errors import StoreError
-
-    path = str(binding.get("path") or "")
-    container, slash, name = path.partition("/")
-    if binding.type == "blobTrigger":
-        from overcast.bindings.expressions import BlobPathPattern
-
-        try:
-            BlobPathPattern.parse(path)
-        except ConfigError as exc:
-            return str(exc)
-    elif not slash or not container or not name:
-        return f"Blob binding '{binding.name}': the path '{path}' must be 'container/blob name'."
-    if "{" not in container:
-        try:
-            validate_container_name(container)
-        except StoreError as exc:
-            return f"Blob binding '{binding.name}': {exc}"
-    return None
+        if not spec.in_error:
+            warning = kind_of(spec.trigger.type).start_warning(spec)
+            if warning:
+                log.warning("%s", warning)
 
 
 def _report_errors(index: AppIndex) -> None:
@@ -219,9 +174,11 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
 
 
 def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, state: Any) -> Any:
-    """Stores, binding I/O and trigger listeners, only when some loaded function uses them."""
-    used = {b.type for f in index.functions if not f.in_error and not f.disabled for b in f.bindings}
-    if not used & LISTENER_TYPES:
+    """Stores, binding I/O and trigger listeners, only when some loaded function's kinds need them."""
+    from overcast.kinds import needs_of
+
+    needs = needs_of(b for f in index.functions if not f.in_error and not f.disabled for b in f.bindings)
+    if not needs:
         return None
     from overcast.backends import open_blob_store, open_lease_store, open_queue_store, open_table_store
     from overcast.bindings.io import BindingIO
@@ -229,27 +186,26 @@ def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, stat
     from overcast.triggers.wakeup import Wakeups
 
     stores = Stores(state=state)
-    # The blob trigger runs through a queue and scans under a lease.
-    if used & {"queueTrigger", "queue", "blobTrigger"}:
+    if "queues" in needs:
         stores.queues = open_queue_store(settings.data_dir)
-    if used & {"queueTrigger", "blobTrigger"} and "queue" in used:
+    if {"consumer", "producer"} <= needs:
         # The listeners' receives and settles get their own connection (and its lock), so an output binding's
         # enqueue never waits behind a consumer's statement in this process (bench/queue_enqueue_under_load.py).
         stores.consumer_queues = open_queue_store(settings.data_dir)
-    if used & {"timerTrigger", "blobTrigger"}:
+    if "leases" in needs:
         stores.leases = open_lease_store(settings.data_dir)
-    if used & {"blobTrigger", "blob"}:
+    if "blobs" in needs:
         stores.blobs = open_blob_store(settings.data_dir)
-    if "table" in used:
+    if "tables" in needs:
         stores.tables = open_table_store(settings.data_dir)
     wakeups, io = Wakeups(), StoreIO()
     manager = TriggerManager(settings, index, dispatcher, stores, wakeups, io, host_id(settings))
-    if used & {"queue", "blob", "table", "blobTrigger", *DURABLE_CLIENT_TYPES}:
+    if "binding_io" in needs:
         dispatcher.binding_io = BindingIO(
             stores.queues, wakeups, manager.queue_options.message_encoding, io, blobs=stores.blobs,
             tables=stores.tables, on_blob_written=manager.blob_written,
         )
-    if used & DURABLE_TYPES:
+    if "durable" in needs:
         from overcast.durable.hosting import durable_engine
 
         manager.durable = durable_engine(settings, index, dispatcher, io)

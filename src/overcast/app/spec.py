@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 Direction = Literal["in", "out", "inout"]
 HttpType = Literal["function", "asgi", "wsgi"]
-DURABLE_CLIENT_TYPES = frozenset({"durableClient", "orchestrationClient"})
 
 
 @dataclass(frozen=True)
@@ -25,12 +24,6 @@ class BindingSpec:
     @property
     def is_trigger(self) -> bool:
         return self.type.lower().endswith("trigger")
-
-    @property
-    def is_durable_client(self) -> bool:
-        """``durableClient``, or ``orchestrationClient``: the durable extension's older name, which it still
-        accepts (v1 samples use it)."""
-        return self.type in DURABLE_CLIENT_TYPES
 
     def get(self, key: str, default: Any = None) -> Any:
         """A binding property by its camelCase name (case-insensitive, as the host reads them)."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from overcast.app.spec import FunctionSpec
 from overcast.durable.model import FunctionCatalog
+from overcast.kinds import is_durable_client
 
 TRIGGER_NAME_KEYS = {
     "orchestrationTrigger": "orchestration", "activityTrigger": "activity", "entityTrigger": "entityName",
@@ -38,7 +39,7 @@ class DurableFunctions:
         for spec in specs:
             if spec.in_error or spec.disabled:
                 continue
-            if any(b.is_durable_client for b in spec.bindings):
+            if any(is_durable_client(b) for b in spec.bindings):
                 found.uses_client = True
             table = {"orchestrationTrigger": found.orchestrators, "activityTrigger": found.activities,
                      "entityTrigger": found.entities}.get(spec.trigger.type)

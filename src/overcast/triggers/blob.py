@@ -19,26 +19,23 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from overcast.app.spec import RetrySpec
-from overcast.backends.base import (
-    BlobProperties,
-    BlobStore,
-    Clock,
-    LeaseStore,
-    QueuedMessage,
-    QueueStore,
-    StateStore,
-)
+from overcast.app.spec import FunctionSpec, RetrySpec
+from overcast.backends.base import BlobProperties, BlobStore, Clock, LeaseStore, QueueStore, StateStore
 from overcast.bindings import blob as blob_binding
 from overcast.config import json_text
 from overcast.errors import InputError
 from overcast.invoke.model import Invocation, Result
 from overcast.triggers.blob_receipts import POISON_QUEUE, BlobReceipts, BlobWatch, Notice
-from overcast.triggers.queue import QueueListener
+from overcast.triggers.loop import MessageLoop, Prepared
+from overcast.triggers.messages import Delivery
 from overcast.triggers.queue_options import QueueOptions
+from overcast.triggers.storage_queue import StorageQueueSource, queue_policy
 from overcast.triggers.wakeup import Wakeups
+
+if TYPE_CHECKING:
+    from overcast.triggers.manager import ListenerContext
 
 log = logging.getLogger("overcast.host.triggers.blobs")
 # The host scans every 10 s because listing a real account costs money; listing the embedded store is a local
@@ -70,21 +67,19 @@ def blob_queue_options(queues: QueueOptions, section: Mapping[str, Any], cpu_cou
                    max_dequeue_count=number("poisonBlobThreshold", 5))
 
 
-class BlobQueueListener(QueueListener):
-    """Runs the blob-triggered function a trigger message names, with the blob's current content."""
+class BlobMessages:
+    """The handler of the shared blob-trigger queue: a trigger message names a function and a blob version, and
+    becomes that function's invocation with the blob's current content."""
 
     def __init__(self, watches: dict[str, BlobWatch], blobs: BlobStore, retries: dict[str, RetrySpec | None],
-                 queue: str, store: QueueStore, invoke: Callable[[Invocation], Awaitable[Result]],
-                 options: QueueOptions, wakeups: Wakeups, io: Callable[..., Awaitable[Any]]) -> None:
-        super().__init__(None, queue, store, invoke, options, wakeups, io, None)
+                 io: Callable[..., Awaitable[Any]]) -> None:
         self._watches = watches
         self._blobs = blobs
         self._retries = retries
+        self._io = io
 
-    def poison_queue(self) -> str | None:
-        return POISON_QUEUE
-
-    async def prepare(self, message: QueuedMessage, body: bytes) -> tuple[Invocation, RetrySpec | None] | None:
+    async def __call__(self, delivery: Delivery) -> Prepared:
+        body = delivery.body
         try:
             fields = json_text.loads(body, "The blob trigger message")
             watch = self._watches.get(fields["FunctionId"])
@@ -109,11 +104,19 @@ class BlobQueueListener(QueueListener):
         return invocation, self._retries.get(watch.function_id)
 
 
+def blob_queue_listener(handler: BlobMessages, queue: str, store: QueueStore,
+                        invoke: Callable[[Invocation], Awaitable[Result]], options: QueueOptions, wakeups: Wakeups,
+                        io: Callable[..., Awaitable[Any]]) -> MessageLoop:
+    """The loop over the host's shared blob-trigger queue; its poison queue is ``webjobs-blobtrigger-poison``."""
+    source = StorageQueueSource(queue, store, io, options.message_encoding, options.lease, POISON_QUEUE, wakeups)
+    return MessageLoop(source, handler, invoke, queue_policy(options), wakeups)
+
+
 class BlobTriggers:
     """Every blob-triggered function of one instance: notifications, container scans and the shared queue."""
 
     def __init__(self, watches: list[BlobWatch], blobs: BlobStore, state: StateStore, leases: LeaseStore,
-                 receipts: BlobReceipts, listener: BlobQueueListener, wakeups: Wakeups,
+                 receipts: BlobReceipts, listener: MessageLoop, wakeups: Wakeups,
                  io: Callable[..., Awaitable[Any]], host_id: str, owner: str,
                  scan_interval: float = DEFAULT_SCAN_SECONDS, clock: Clock = time.time) -> None:
         self._watches = watches
@@ -206,3 +209,24 @@ def blob_iso(seconds: float) -> str:
     from datetime import datetime, timezone
 
     return datetime.fromtimestamp(seconds, timezone.utc).isoformat()
+
+
+def blob_listeners(specs: list[FunctionSpec], context: ListenerContext) -> list[Any]:
+    """The listeners of the blob kind: one scanner for every blob-triggered function, and the shared queue's loop."""
+    import os
+
+    from overcast.bindings.expressions import BlobPathPattern
+
+    stores = context.stores
+    watches = [BlobWatch(s, BlobPathPattern.parse(str(s.trigger.get("path") or ""))) for s in specs]
+    options = blob_queue_options(context.queue_options, context.settings.host_json.section("extensions", "blobs"),
+                                 os.cpu_count() or 1)
+    receipts = BlobReceipts(stores.state, stores.queues, context.host_id, options.message_encoding)
+    retries = {w.function_id: context.retry_for(w.spec) for w in watches}
+    handler = BlobMessages({w.function_id: w for w in watches}, stores.blobs, retries, context.io.background)
+    listener = blob_queue_listener(handler, receipts.queue, stores.queues, context.invoke, options, context.wakeups,
+                                   context.io.background)
+    triggers = BlobTriggers(watches, stores.blobs, stores.state, stores.leases, receipts, listener, context.wakeups,
+                            context.io, context.host_id, context.owner(), context.settings.knobs.blob_scan_seconds)
+    context.blob_observers.append(triggers.notify_written)
+    return [triggers, listener]

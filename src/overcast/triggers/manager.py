@@ -9,18 +9,18 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from overcast.app.index import AppIndex, parse_retry
 from overcast.app.spec import FunctionSpec, RetrySpec
+from overcast.backends.base import BlobProperties
 from overcast.config.settings import Settings
 from overcast.invoke.dispatcher import Dispatcher
-from overcast.triggers import schedule as sched
-from overcast.triggers.queue import QueueListener
+from overcast.invoke.model import Invocation, Result
+from overcast.kinds import import_string, kind_of
 from overcast.triggers.queue_options import QueueOptions, queue_options
-from overcast.triggers.timer import TimerListener
 from overcast.triggers.wakeup import Wakeups
 
 log = logging.getLogger("overcast.host.triggers")
@@ -74,6 +74,27 @@ class Stores:
     tables: Any = None
 
 
+@dataclass
+class ListenerContext:
+    """What a kind's listener factory (``BindingKind.listener``) builds its listeners from."""
+
+    settings: Settings
+    stores: Stores
+    invoke: Callable[[Invocation], Awaitable[Result]]
+    wakeups: Wakeups
+    io: StoreIO
+    host_id: str
+    queue_options: QueueOptions
+    retry_for: Callable[[FunctionSpec], RetrySpec | None]
+    # Called (blocking, on a store pool) after an output binding of this instance wrote a blob.
+    blob_observers: list[Callable[[BlobProperties], None]] = field(default_factory=list)
+
+    @staticmethod
+    def owner() -> str:
+        """A lease owner name unique to one listener in this process."""
+        return _owner()
+
+
 class TriggerManager:
     def __init__(self, settings: Settings, index: AppIndex, dispatcher: Dispatcher, stores: Stores,
                  wakeups: Wakeups, io: StoreIO, host_id: str) -> None:
@@ -86,64 +107,28 @@ class TriggerManager:
         self._tasks: list[asyncio.Task[None]] = []
         self._wakeups = wakeups
         self._io = io
+        self.context = ListenerContext(settings, stores, dispatcher.invoke, wakeups, io, host_id, self.queue_options,
+                                       self._retry_for)
+        # Each kind with a listener builds the listeners of its functions (the table's "module:function").
+        by_kind: dict[str, list[FunctionSpec]] = {}
         for spec in index.functions:
             if spec.in_error or spec.disabled:
                 continue
-            trigger = spec.trigger
-            if trigger.type == "queueTrigger":
-                queue = str(trigger.get("queueName") or "").lower()
-                self._listeners.append(QueueListener(
-                    spec, queue, stores.consumer_queues or stores.queues, dispatcher.invoke, self.queue_options,
-                    wakeups, io.background, self._retry_for(spec),
-                ))
-            elif trigger.type == "timerTrigger":
-                self._listeners.append(self._timer(spec, stores, dispatcher, host_id))
+            kind = kind_of(spec.trigger.type)
+            if kind.trigger and kind.listener is not None:
+                by_kind.setdefault(kind.listener, []).append(spec)
+        for factory, specs in by_kind.items():
+            self._listeners += import_string(factory)(specs, self.context)
         self.durable: Any = None  # the durable engine, when the app has durable functions
-        self.blob_triggers = self._blob_triggers(index, stores, dispatcher, host_id)
-        if self.blob_triggers is not None:
-            self._listeners += [self.blob_triggers, self.blob_triggers.listener]
-
-    def _blob_triggers(self, index: AppIndex, stores: Stores, dispatcher: Dispatcher, host_id: str) -> Any:
-        specs = [s for s in index.functions
-                 if not s.in_error and not s.disabled and s.trigger.type == "blobTrigger"]
-        if not specs:
-            return None
-        from overcast.bindings.expressions import BlobPathPattern
-        from overcast.triggers.blob import BlobQueueListener, BlobTriggers, blob_queue_options
-        from overcast.triggers.blob_receipts import BlobReceipts, BlobWatch
-
-        watches = [BlobWatch(s, BlobPathPattern.parse(str(s.trigger.get("path") or ""))) for s in specs]
-        options = blob_queue_options(self.queue_options, self.settings.host_json.section("extensions", "blobs"),
-                                     os.cpu_count() or 1)
-        receipts = BlobReceipts(stores.state, stores.queues, host_id, options.message_encoding)
-        retries = {w.function_id: self._retry_for(w.spec) for w in watches}
-        listener = BlobQueueListener(
-            {w.function_id: w for w in watches}, stores.blobs, retries,
-            receipts.queue, stores.queues, dispatcher.invoke, options, self._wakeups, self._io.background,
-        )
-        return BlobTriggers(watches, stores.blobs, stores.state, stores.leases, receipts, listener, self._wakeups,
-                            self._io, host_id, _owner(), self.settings.knobs.blob_scan_seconds)
 
     def add(self, listener: Any) -> None:
         """Another producer of invocations with ``run()``, ``stop()`` and ``drain()`` (the durable engine)."""
         self._listeners.append(listener)
 
-    def blob_written(self, props: Any) -> None:
+    def blob_written(self, props: BlobProperties) -> None:
         """An output binding of this instance wrote a blob: blob triggers hear of it at once."""
-        if self.blob_triggers is not None:
-            self.blob_triggers.notify_written(props)
-
-    def _timer(self, spec: FunctionSpec, stores: Stores, dispatcher: Dispatcher, host_id: str) -> TimerListener:
-        trigger = spec.trigger
-        tz = sched.resolve_time_zone(os.environ)
-        schedule = sched.parse_schedule(str(trigger.get("schedule") or ""), tz)
-        requested = trigger.get("useMonitor")
-        use_monitor = sched.use_monitor_for(schedule, True if requested is None else bool(requested))
-        return TimerListener(
-            spec, schedule, tz, use_monitor=use_monitor, run_on_startup=bool(trigger.get("runOnStartup")),
-            state=stores.state, leases=stores.leases, invoke=dispatcher.invoke, io=self._io, host_id=host_id,
-            owner=_owner(), retry=self._retry_for(spec),
-        )
+        for observer in self.context.blob_observers:
+            observer(props)
 
     def _retry_for(self, spec: FunctionSpec) -> RetrySpec | None:
         """The function's own policy wins over host.json's; HTTP triggers are never retried."""

@@ -11,12 +11,15 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from overcast.app.spec import FunctionSpec, RetrySpec
 from overcast.invoke.model import Invocation, Result
 from overcast.invoke.retry import invoke_with_retry
 from overcast.triggers import schedule as sched
+
+if TYPE_CHECKING:
+    from overcast.triggers.manager import ListenerContext
 
 log = logging.getLogger("overcast.host.triggers.timer")
 LEASE_SECONDS = 15.0  # the host's singleton lockPeriod
@@ -145,3 +148,22 @@ class TimerListener:
         next_due, new_status = sched.after_run(self._schedule, started, scheduled, self._now())
         await self._save(new_status)
         return next_due
+
+
+def timer_listeners(specs: list[FunctionSpec], context: ListenerContext) -> list[Any]:
+    """The listeners of the timer kind: one per timer-triggered function."""
+    import os
+
+    listeners: list[Any] = []
+    for spec in specs:
+        trigger = spec.trigger
+        tz = sched.resolve_time_zone(os.environ)
+        schedule = sched.parse_schedule(str(trigger.get("schedule") or ""), tz)
+        requested = trigger.get("useMonitor")
+        use_monitor = sched.use_monitor_for(schedule, True if requested is None else bool(requested))
+        listeners.append(TimerListener(
+            spec, schedule, tz, use_monitor=use_monitor, run_on_startup=bool(trigger.get("runOnStartup")),
+            state=context.stores.state, leases=context.stores.leases, invoke=context.invoke, io=context.io,
+            host_id=context.host_id, owner=context.owner(), retry=context.retry_for(spec),
+        ))
+    return listeners

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 
 from overcast.app.index import AppIndex
 from overcast.app.spec import FunctionSpec
-from overcast.bindings.manual import manual_input
 from overcast.invoke.model import Invocation, Result
+from overcast.kinds import BindingKind, ManualInput, kind_of
 
 WARMUP_TRIGGER = "warmupTrigger"
 WARMUP_NAME = "warmup"
@@ -27,6 +27,25 @@ def is_warmup_function(spec: FunctionSpec) -> bool:
     return spec.name.lower() == WARMUP_NAME and any(
         b.is_trigger and b.direction == "in" and b.type.lower() == WARMUP_TRIGGER.lower() for b in spec.bindings
     )
+
+
+class WarmupKind(BindingKind):
+    """The ``warmup`` kind: no listener; the instance runs the warmup function once before it serves."""
+
+    trigger = any_case = True
+
+    def start_warning(self, spec: FunctionSpec) -> str | None:
+        if is_warmup_function(spec):
+            return None
+        return (f"Function '{spec.name}' has a warmupTrigger, but only a function named 'warmup' runs when an "
+                f"instance starts (as in Azure); this one runs only through POST /admin/functions/{spec.name}.")
+
+    def manual_input(self, text: str) -> ManualInput:
+        """The host hands the worker a ``WarmupContext`` with no properties (JSON ``{}``); the library's converter
+        makes a ``func.WarmUpContext`` of it whatever it holds."""
+        from azure.functions.meta import Datum
+
+        return Datum("{}", "json"), {}
 
 
 def find_warmup(index: AppIndex) -> FunctionSpec | None:
@@ -52,6 +71,6 @@ class Warmup:
             self._claimed = True
             return None
         self._claimed = True
-        trigger, metadata = manual_input(WARMUP_TRIGGER, "")
+        trigger, metadata = kind_of(WARMUP_TRIGGER).manual_input("")
         return await self._invoke(Invocation(function=self.spec, trigger=trigger, trigger_metadata=metadata,
                                              reason=REASON))

@@ -14,11 +14,10 @@ from typing import Any
 from overcast import __version__
 from overcast.app.index import AppIndex
 from overcast.app.spec import FunctionSpec
-from overcast.bindings.manual import manual_input
 from overcast.config import json_text
 from overcast.errors import OvercastError
 from overcast.invoke.dispatcher import Dispatcher
-from overcast.invoke.model import Invocation
+from overcast.kinds import kind_of
 from overcast.web.admin_keys import KeyApi
 from overcast.web.app import Caller, HostState
 from overcast.web.asgi_io import BodyTooLarge, Receive, Send, read_body, send_response
@@ -203,19 +202,10 @@ class AdminApi:
         if not isinstance(payload, dict) or not isinstance(payload.get("input", ""), str):
             return 400, {"error": "The request body must be a JSON object with a string \"input\"."}
         text = payload.get("input") or ""
-        if spec.trigger.type == "blobTrigger" and self._dispatcher.binding_io is not None:
-            # As in the host, the input names the blob to read.
-            try:
-                found = await self._dispatcher.binding_io.manual_blob(spec, text)
-            except OvercastError as exc:
-                return 400, {"error": str(exc)}
-            if found is None:
-                return 400, {"error": f"There is no blob '{text}'. The input names a blob as 'container/blob name'."}
-            invocation = found
-        else:
-            trigger, metadata = manual_input(spec.trigger.type, text)
-            invocation = Invocation(function=spec, trigger=trigger, trigger_metadata=metadata,
-                                    reason="This function was programmatically called via the host APIs.")
+        try:
+            invocation = await kind_of(spec.trigger.type).manual_invocation(spec, text, self._dispatcher.binding_io)
+        except OvercastError as exc:
+            return 400, {"error": str(exc)}
         task = asyncio.get_running_loop().create_task(self._dispatcher.invoke(invocation))
         self._background.add(task)  # keep a reference: the result is only logged, as in the host
         task.add_done_callback(self._background.discard)
