@@ -15,7 +15,7 @@ from overcast.backends.base import QueuedMessage
 from overcast.backends.memory import MemoryBlobStore, MemoryLeaseStore, MemoryQueueStore, MemoryStateStore
 from overcast.bindings.expressions import BlobPathPattern
 from overcast.invoke.model import Invocation
-from overcast.triggers.blob import BlobQueueListener, BlobTriggers
+from overcast.triggers.blob import BlobMessages, BlobTriggers, blob_queue_listener
 from overcast.triggers.blob_receipts import STALE_CLAIM_SECONDS, BlobReceipts, BlobWatch
 from overcast.triggers.queue_options import QueueOptions
 from overcast.triggers.wakeup import Wakeups
@@ -60,10 +60,10 @@ class Cluster:
             raise AssertionError("scans never invoke functions")
 
         invoke: Callable[[Invocation], Any] = never
-        listener = BlobQueueListener({self.watch.function_id: self.watch}, self.blobs, {}, receipts.queue, queues,
-                                     invoke, QueueOptions(), Wakeups(), never)
+        handler = BlobMessages({self.watch.function_id: self.watch}, self.blobs, {}, never)
+        listener = blob_queue_listener(handler, receipts.queue, queues, invoke, QueueOptions(), Wakeups(), never)
         return BlobTriggers([self.watch], self.blobs, self.state, self.leases, receipts, listener, Wakeups(), never,
-                            "host", name, self.clock)
+                            "host", name, clock=self.clock)
 
     def queued(self) -> list[dict[str, Any]]:
         return [json.loads(m.body) for m in self.queues.receive("azure-webjobs-blobtrigger-host", 32, 300)]

@@ -103,16 +103,15 @@ def test_a_stored_payload_too_deep_to_read_is_shown_as_text() -> None:
 def test_an_unreadable_blob_trigger_message_is_refused(body: bytes) -> None:
     import asyncio
 
-    from overcast.backends.memory import MemoryBlobStore, MemoryQueueStore
-    from overcast.triggers.blob import BlobQueueListener
-    from overcast.triggers.queue_options import QueueOptions
-    from overcast.triggers.wakeup import Wakeups
+    from overcast.backends.memory import MemoryBlobStore
+    from overcast.triggers.blob import BlobMessages
+    from overcast.triggers.messages import Delivery
 
     async def unused(*_: Any) -> Any:
         raise AssertionError("never called")
 
-    listener = BlobQueueListener({}, MemoryBlobStore(), {}, "q", MemoryQueueStore(), unused, QueueOptions(),
-                                 Wakeups(), unused)
+    handler = BlobMessages({}, MemoryBlobStore(), {}, unused)
     now = datetime.now(timezone.utc)
+    message = QueuedMessage("m", body, 1, now, now, now, "r")
     with pytest.raises(InputError):  # the queue listener moves it to webjobs-blobtrigger-poison at once
-        asyncio.run(listener.prepare(QueuedMessage("m", body, 1, now, now, now, "r"), body))
+        asyncio.run(handler(Delivery("m", body, 1, message, "r")))
