@@ -67,8 +67,7 @@ def _mark_unsupported(index: AppIndex) -> None:
                     spec.errors.append(problem)
             spec.errors += kind.problems(binding, os.environ)
         for binding in spec.bindings:
-            kind = kind_of(binding.type)
-            if binding.is_trigger or kind.input or kind.output:
+            if binding.is_trigger or kind_of(binding.type).serves(binding):
                 continue
             spec.errors.append(
                 f"The binding type '{binding.type}' (binding '{binding.name}') is not supported by this version of "

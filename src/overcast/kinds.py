@@ -95,6 +95,16 @@ class BindingKind:
     binding_needs: frozenset[Need] = frozenset()
     listener: str | None = None  # "module:function"(specs, ListenerContext) -> list of listeners
 
+    def serves(self, binding: BindingSpec) -> bool:
+        """Whether this kind plays the role the binding asks of it (a trigger, an input, an output)."""
+        if binding.is_trigger:
+            return self.trigger
+        if binding.direction == "in":
+            return self.input
+        if binding.direction == "out":
+            return self.output
+        return self.input or self.output
+
     def problems(self, binding: BindingSpec, environ: Mapping[str, str]) -> list[str]:
         """Start-time validation of one binding of this kind: its function's errors (no store is open yet)."""
         return []
@@ -167,10 +177,8 @@ def needs_of(bindings: Iterable[BindingSpec]) -> frozenset[Need]:
     needs: set[Need] = set()
     for binding in bindings:
         kind = kind_of(binding.type)
-        if binding.is_trigger:
-            needs |= kind.trigger_needs if kind.trigger else frozenset()
-        elif kind.input or kind.output:
-            needs |= kind.binding_needs
+        if kind.serves(binding):
+            needs |= kind.trigger_needs if binding.is_trigger else kind.binding_needs
     return frozenset(needs)
 
 
