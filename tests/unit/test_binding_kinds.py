@@ -78,7 +78,7 @@ def test_an_unknown_trigger_has_no_listener_and_gets_its_manual_input_as_text() 
 # --- A kind that exists only here ---------------------------------------------------------------------------------
 
 class StampKind(BindingKind):
-    """``overcastTestKindTrigger`` fires once with "tick"; an ``overcastTestKind`` input is its ``word`` property with a '!'."""
+    """``overcastTestKindTrigger`` fires once with "tick"; an ``overcastTestKind`` input is its ``word`` with a '!'."""
 
     trigger = input = listened = True
     trigger_needs: frozenset[Need] = frozenset()
@@ -185,7 +185,8 @@ def test_a_kind_added_by_one_table_line_is_validated_loaded_and_invoked(stamp_ki
                     break
                 await asyncio.sleep(0.005)
             spec = next(f for f in instance.index.functions if f.name == "stamped")
-            manual = await kind_of("overcastTestKindTrigger").manual_invocation(spec, "by hand", instance.dispatcher.binding_io)
+            kind = kind_of("overcastTestKindTrigger")
+            manual = await kind.manual_invocation(spec, "by hand", instance.dispatcher.binding_io)
             assert (await instance.dispatcher.invoke(manual)).succeeded
             await instance.triggers.stop(5)
 
