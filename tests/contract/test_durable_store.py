@@ -26,9 +26,6 @@ import pytest
 from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import open_queue_store
-from overcast.durable.backends import open_durable_store
-from overcast.durable.backends.memory import MemoryDurableStore
-from overcast.durable.backends.sqlite import SqliteDurableStore
 from overcast.durable.store import (
     COMPLETED,
     CONTINUED_AS_NEW,
@@ -50,6 +47,9 @@ from overcast.durable.store import (
     OrchestrationLease,
     ParentRef,
 )
+from overcast.durable.store.backends import open_durable_store
+from overcast.durable.store.backends.memory import MemoryDurableStore
+from overcast.durable.store.backends.sqlite import SqliteDurableStore
 from overcast.errors import StoreError
 
 HUB = "TestHub"
@@ -84,7 +84,7 @@ class Backend:
             "import sys\n"
             f"sys.path.insert(0, {str(HERE)!r})\n"
             "from pathlib import Path\n"
-            "from overcast.durable.backends.sqlite import SqliteDurableStore\n"
+            "from overcast.durable.store.backends.sqlite import SqliteDurableStore\n"
             "from test_durable_store import toy_worker\n"
             f"store = SqliteDurableStore(Path({str(self.path)!r}))\n"
         )
@@ -1020,7 +1020,7 @@ def test_open_durable_store_shares_the_data_folder_database(tmp_path: Path) -> N
 
 
 def test_sqlite_lease_walks_the_inbox_index_without_sorting(tmp_path: Path) -> None:
-    from overcast.durable.backends.sqlite.base import CLAIMABLE
+    from overcast.durable.store.backends.sqlite.base import CLAIMABLE
 
     store = SqliteDurableStore(tmp_path / "o.db")
     try:
