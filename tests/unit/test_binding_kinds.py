@@ -163,10 +163,11 @@ def test_a_kind_added_by_one_table_line_is_validated_loaded_and_invoked(stamp_ki
     app.mkdir()
     (app / "function_app.py").write_text(textwrap.dedent(APP))
     (app / "host.json").write_text('{"version": "2.0"}')
-    previous = sys.modules.pop("function_app", None)
+    previous, path = sys.modules.pop("function_app", None), list(sys.path)
     try:
         instance = build(load(StartOptions(script_root=app, data_dir=tmp_path / "data"), environ={}))
     finally:
+        sys.path[:] = path  # the app's folder goes: later tests import their own function_app
         sys.modules.pop("function_app", None)
         if previous is not None:
             sys.modules["function_app"] = previous
