@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from overcast.backends.base import BlobStore, LeaseStore, QueueAdmin, QueueBackend, QueueStore, StateStore, TableStore
+from overcast.backends.files import PRIVATE_DIR, PRIVATE_FILE, write_private
 from overcast.errors import StoreError
 
 __all__ = [
@@ -29,10 +30,6 @@ __all__ = [
 ]
 
 _GITIGNORE = "# Created by Overcast: this folder holds the app's keys and state. Do not commit it.\n*\n"
-
-
-PRIVATE_DIR = 0o700
-PRIVATE_FILE = 0o600
 
 
 def _database(data_dir: Path) -> Path:
@@ -65,13 +62,6 @@ def _database(data_dir: Path) -> Path:
         with contextlib.suppress(OSError):
             write_private(data_dir / ".gitignore", _GITIGNORE.encode())
     return database
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a file readable by its owner only (0600, whatever the umask); raises OSError."""
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE)
-    with os.fdopen(fd, "wb") as file:
-        file.write(data)
 
 
 def open_state_store(data_dir: Path) -> StateStore:

@@ -13,9 +13,9 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from overcast.durable.api.api_request import (
     CONTINUATION_HEADER,
@@ -38,7 +38,7 @@ from overcast.durable.api.client_binding import (
     check_status_headers,
     new_rpc_secret,
 )
-from overcast.durable.api.http_entities import EntityRoutes
+from overcast.durable.api.http_entities import EntityRoutes, StoreCall
 from overcast.durable.api.status_json import parse_stored, status_payload
 from overcast.durable.core import history as h
 from overcast.durable.core import payloads
@@ -64,12 +64,6 @@ T = TypeVar("T")
 FINISHED = frozenset({COMPLETED, FAILED, TERMINATED, CANCELED})
 STILL_RUNNING_RETRY_AFTER = "5"
 MIN_POLL_SECONDS = 0.01
-
-
-class StoreCall(Protocol):
-    """Runs a blocking store call off the event loop (``asyncio.to_thread``, or the host's ``StoreIO``)."""
-
-    def __call__(self, fn: Callable[..., T], /, *args: Any) -> Awaitable[T]: ...
 
 
 def execution_rewound(reason: str | None, now: datetime) -> EventDict:
