@@ -9,12 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from overcast.errors import ConfigError
+from overcast.errors import ConfigError, CronSyntaxError
 from overcast.triggers.schedule import (
     MIN,
     NEVER,
     CronSchedule,
-    CronSyntaxError,
     IntervalSchedule,
     ScheduleStatus,
     after_run,

@@ -22,7 +22,7 @@ from datetime import MAXYEAR, date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 from overcast.config.timespan import parse_timespan
-from overcast.errors import ConfigError
+from overcast.errors import ConfigError, CronSyntaxError
 from overcast.triggers.timezones import resolve_time_zone as resolve_time_zone  # re-exported
 
 UTC = timezone.utc
@@ -42,10 +42,6 @@ _FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
                       "October", "November", "December")),
     ("day-of-week", 0, 6, ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")),
 )
-
-
-class CronSyntaxError(ValueError):
-    """Why NCrontab rejects an expression; chained under the host's ConfigError so the detail is not lost."""
 
 
 def _value(text: str, field: int) -> int:

@@ -15,13 +15,13 @@ from overcast.app.index import AppIndex
 from overcast.app.spec import FunctionSpec
 from overcast.bindings.manual import manual_input
 from overcast.config import json_text
-from overcast.errors import OvercastError
+from overcast.errors import BodyTooLarge, OvercastError
 from overcast.invoke.dispatcher import Dispatcher
 from overcast.invoke.model import Invocation
 from overcast.web.admin_keys import KeyApi
 from overcast.web.admin_request import AdminRequest, Handler
 from overcast.web.app import Caller, HostState
-from overcast.web.asgi_io import BodyTooLarge, Receive, Send, read_body, send_response
+from overcast.web.asgi_io import Receive, Send, read_body, send_response
 from overcast.web.http_in import request_url
 from overcast.web.refusals import Refusal, RefusalLog
 

@@ -7,8 +7,9 @@ from collections.abc import Iterable
 from typing import Any, Literal
 
 from overcast.config import json_text
+from overcast.errors import KeyPinnedError
 from overcast.web.admin_request import AdminRequest, Route
-from overcast.web.keys import KeyPinnedError, KeyRing
+from overcast.web.keys import KeyRing
 
 _KINDS: dict[str, Literal["functionKeys", "systemKeys"]] = {
     "keys": "functionKeys",

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from overcast.backends.base import StateStore
-from overcast.errors import OvercastError, StoreError
+from overcast.errors import KeyPinnedError, StoreError
 from overcast.web.key_pins import MASTER_NAME, HostKind, Pin, Pins, is_pin_name, pin_folder, read_folder
 
 HOST_DOC = "secrets/host"
@@ -48,10 +48,6 @@ class AuthLevel(enum.IntEnum):
 class KeyMatch:
     level: AuthLevel
     name: str
-
-
-class KeyPinnedError(OvercastError):
-    """The key is set by an environment variable or a file; Overcast cannot change or delete it."""
 
 
 def generate_key() -> str:

@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 
 from overcast.durable.api.api_request import (
     CONTINUATION_HEADER,
-    ApiError,
     ApiRequest,
     Reply,
     bad_request,
@@ -57,7 +56,7 @@ from overcast.durable.store import (
     NewMessage,
     NewOrchestration,
 )
-from overcast.errors import StoreError
+from overcast.errors import DurableApiError, StoreError
 
 log = logging.getLogger("overcast.host.durable")
 T = TypeVar("T")
@@ -124,7 +123,7 @@ class DurableHttpApi:
                                    url or f"{base_url}{WEBHOOK_PATH}/{path.lstrip('/')}")
         try:
             return await self._route(request)
-        except ApiError as answer:
+        except DurableApiError as answer:
             return answer.reply
         except Exception as problem:
             log.exception("Durable API %s %s failed", method, path)
@@ -193,7 +192,7 @@ class DurableHttpApi:
     async def _instance(self, hub: str, instance_id: str) -> InstanceRecord:
         record = await self.io(self.store.get_instance, hub, instance_id)
         if record is None:
-            raise ApiError(empty(404))
+            raise DurableApiError(empty(404))
         return record
 
     async def _links(self, request: ApiRequest, hub: str) -> WebhookLinks:
