@@ -1,5 +1,5 @@
-"""The shape of the house, checked on the source with ``ast``: which part may import which, no import cycles, and
-every exception class in ``errors.py``.
+"""The shape of the house, checked on the source with ``ast``: which part may import which, no import cycles,
+every exception class in ``errors.py``, and tests/unit laid out as src/overcast.
 
 Parts ("areas") are packages, each named in ``RULES``; a module at the root of ``overcast`` is an area of its own.
 Every module on disk must fall in an area the table names (a new package gets its own line), and every line must
@@ -232,3 +232,14 @@ def test_the_tree_drawn_in_errors_names_every_class() -> None:
     drawing = ast.get_docstring(tree) or ""
     missing = [node.name for node in tree.body if isinstance(node, ast.ClassDef) and node.name not in drawing]
     assert not missing, f"draw these in errors.py's docstring: {missing}"
+
+
+def test_unit_tests_mirror_the_source() -> None:
+    """Each folder of tests/unit is a package of src/overcast (tests/unit/web tests overcast/web, ...), and a
+    package of tests (an ``__init__.py``), so that two test modules may share a basename."""
+    unit = Path(__file__).resolve().parent
+    folders = [path for path in sorted(unit.rglob("*")) if path.is_dir() and path.name != "__pycache__"]
+    astray = [str(path.relative_to(unit)) for path in folders if not (SRC / path.relative_to(unit)).is_dir()]
+    not_packages = [str(path.relative_to(unit)) for path in [unit, *folders] if not (path / "__init__.py").is_file()]
+    assert not astray, f"tests/unit folders with no src/overcast package of that name: {astray}"
+    assert not not_packages, f"add an __init__.py to: {not_packages}"

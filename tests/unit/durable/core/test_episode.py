@@ -27,7 +27,7 @@ from overcast.durable.core.model import (
 )
 from overcast.errors import DurableProtocolError
 
-from .harness import T0, compact
+from ..harness import T0, compact
 
 PARENT = ParentInstance("boss", "boss-1", "boss-exec", 7)
 INSTANCE = InstanceSnapshot("inst", "exec", "orch", parent=PARENT)
