@@ -15,14 +15,11 @@ from overcast.triggers.schedule import (
     NEVER,
     CronSchedule,
     IntervalSchedule,
-    ScheduleStatus,
-    after_run,
-    decide_on_start,
     parse_schedule,
     resolve_time_zone,
-    timer_request_json,
     use_monitor_for,
 )
+from overcast.triggers.schedule_status import ScheduleStatus, after_run, decide_on_start, timer_request_json
 
 UTC = timezone.utc
 AMS = ZoneInfo("Europe/Amsterdam")
