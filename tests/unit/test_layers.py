@@ -243,3 +243,20 @@ def test_unit_tests_mirror_the_source() -> None:
     not_packages = [str(path.relative_to(unit)) for path in [unit, *folders] if not (path / "__init__.py").is_file()]
     assert not astray, f"tests/unit folders with no src/overcast package of that name: {astray}"
     assert not not_packages, f"add an __init__.py to: {not_packages}"
+
+
+# What the durable core may import besides overcast: no file, socket, process, clock or randomness module.
+_PURE_STDLIB = {"__future__", "collections", "contextlib", "dataclasses", "datetime", "enum", "functools",
+                "itertools", "json", "math", "re", "typing", "uuid"}  # uuid: uuid5 only, a hash of its arguments
+
+
+def test_the_durable_core_imports_no_io() -> None:
+    wrong = [
+        f"{path.relative_to(SRC.parent)}:{node.lineno}: {name}"
+        for module, path in MODULES.items() if _area(module) == "overcast.durable.core"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        for name in ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+        if name.split(".")[0] not in _PURE_STDLIB | {"overcast"}
+    ]
+    assert not wrong, "the durable core stays pure (no I/O, clock or randomness):\n" + "\n".join(wrong)
