@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from overcast.app.spec import BindingSpec
 from overcast.backends.base import BlobProperties, BlobStore, QueueStore, TableStore
 from overcast.bindings.expressions import BindingTemplate, binding_data_from_json_body, merge_binding_data
-from overcast.errors import InputError
+from overcast.errors import InputError, StoreMissing
 from overcast.invoke.model import Invocation
 from overcast.kinds import Need, kind_of
 
@@ -26,10 +26,6 @@ class Waker(Protocol):
     """Wakes the listener of a queue at once (the triggers' in-process notifications)."""
 
     def wake(self, name: str) -> None: ...
-
-
-class StoreMissing(RuntimeError):
-    """A binding whose store was not opened (only possible if the host's wiring is wrong)."""
 
 
 def http_binding_data(request: Any) -> dict[str, Any]:

@@ -7,7 +7,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from overcast.backends.base import QueueStore
-from overcast.bindings.queue import UndecodableMessage, decode_body
+from overcast.bindings.queue import decode_body
+from overcast.errors import UndecodableMessage
 from overcast.triggers.messages import Delivery, LoopPolicy
 from overcast.triggers.queue_options import QueueOptions
 from overcast.triggers.wakeup import Wakeups

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from overcast.app.spec import FunctionSpec, RetrySpec
 from overcast.invoke.model import Invocation, Result
 from overcast.invoke.retry import invoke_with_retry
-from overcast.triggers import schedule as sched
+from overcast.triggers import schedule_status as sched
 
 if TYPE_CHECKING:
     from overcast.triggers.manager import ListenerContext
@@ -154,13 +154,15 @@ def timer_listeners(specs: list[FunctionSpec], context: ListenerContext) -> list
     """The listeners of the timer kind: one per timer-triggered function."""
     import os
 
+    from overcast.triggers.schedule import parse_schedule, resolve_time_zone, use_monitor_for
+
     listeners: list[Any] = []
     for spec in specs:
         trigger = spec.trigger
-        tz = sched.resolve_time_zone(os.environ)
-        schedule = sched.parse_schedule(str(trigger.get("schedule") or ""), tz)
+        tz = resolve_time_zone(os.environ)
+        schedule = parse_schedule(str(trigger.get("schedule") or ""), tz)
         requested = trigger.get("useMonitor")
-        use_monitor = sched.use_monitor_for(schedule, True if requested is None else bool(requested))
+        use_monitor = use_monitor_for(schedule, True if requested is None else bool(requested))
         listeners.append(TimerListener(
             spec, schedule, tz, use_monitor=use_monitor, run_on_startup=bool(trigger.get("runOnStartup")),
             state=context.stores.state, leases=context.stores.leases, invoke=context.invoke, io=context.io,

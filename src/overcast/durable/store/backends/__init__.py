@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from overcast.backends import _database
 from overcast.backends.base import Clock
+from overcast.backends.datadir import database_in
 from overcast.durable.store import DurableStore
 
 __all__ = ["DurableStore", "open_durable_store"]
@@ -21,7 +21,7 @@ def open_durable_store(data_dir: Path, clock: Clock = time.time) -> DurableStore
     """The SQLite durable store in ``<data_dir>/overcast.db`` (the folder is created if missing)."""
     from overcast.durable.store.backends.sqlite import SqliteDurableStore
 
-    return SqliteDurableStore(_database(data_dir), clock)
+    return SqliteDurableStore(database_in(data_dir), clock)
 
 
 if TYPE_CHECKING:
