@@ -17,6 +17,7 @@ from typing import Any
 
 from overcast.app.index import AppIndex, index_app
 from overcast.app.spec import DURABLE_CLIENT_TYPES, FunctionSpec
+from overcast.backends.pool import EMBEDDED, BackendPool
 from overcast.config.settings import Settings, StartOptions, load
 from overcast.errors import AppLoadError, ConfigError, StoreError
 from overcast.observe import logs, redact
@@ -58,14 +59,18 @@ def preflight(settings: Settings) -> None:
 
 
 def _mark_unsupported(index: AppIndex) -> None:
+    from overcast.backends.registry import available_kinds
     from overcast.config.connections import resolve_connection
+
+    kinds = available_kinds()
 
     for spec in index.functions:
         if spec.in_error:
             continue
         for binding in spec.bindings:
             if binding.type in STORAGE_TYPES:
-                problem = resolve_connection(binding.get("connection"), os.environ).problem(spec.name, binding.name)
+                connection = resolve_connection(binding.get("connection"), os.environ)
+                problem = connection.problem(spec.name, binding.name, kinds)
                 if problem:
                     spec.errors.append(problem)
             if binding.type in ("blobTrigger", "blob"):
@@ -145,14 +150,13 @@ class Instance:
     dispatcher: Any
     native: Any
     state: Any
-    store: Any
+    stores: BackendPool
     triggers: Any = None
     warmup: Any = None  # overcast.triggers.warmup.Warmup
 
     def close(self) -> None:
         self.dispatcher.shutdown()
-        if self.store is not None:
-            self.store.close()
+        self.stores.close()
 
 
 def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc_secret: str | None = None) -> Instance:
@@ -160,7 +164,7 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
 
     ``rpc_secret``: the durable client's channel secret, shared by the instances of one ``overcast start``.
     """
-    from overcast.backends import open_state_store
+    from overcast.backends.pool import BackendPool
     from overcast.invoke import extensions
     from overcast.invoke.dispatcher import Dispatcher
     from overcast.triggers.warmup import Warmup, find_warmup
@@ -180,7 +184,9 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
     if settings.worker_extensions:
         for spec in loaded:
             extensions.post_function_load(spec.name, spec.directory)
-    store = open_state_store(settings.data_dir)
+    pool = BackendPool(settings.data_dir)
+    # The host's own state (keys, timer status) is always in the embedded store, whatever AzureWebJobsStorage says.
+    store = pool.stores(EMBEDDED).state
     keys = KeyRing(store)
     keys.ensure(f.name for f in index.functions)
     redact.register(
@@ -193,7 +199,7 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
         worker_extensions=settings.worker_extensions,
         on_stuck=on_stuck,
     )
-    triggers = _storage_triggers(settings, index, dispatcher, store)
+    triggers = _storage_triggers(settings, index, dispatcher, pool)
     state = HostState()
     warmup = Warmup(find_warmup(index), dispatcher.invoke)
     admin = AdminApi(
@@ -215,33 +221,33 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
         from overcast.durable.hosting import attach_durable
 
         attach_durable(settings, app, keys, engine, dispatcher, port or settings.port, rpc_secret)
-    return Instance(settings, index, app, routes, keys, dispatcher, native, state, store, triggers, warmup)
+    return Instance(settings, index, app, routes, keys, dispatcher, native, state, pool, triggers, warmup)
 
 
-def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, state: Any) -> Any:
+def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, pool: BackendPool) -> Any:
     """Stores, binding I/O and trigger listeners, only when some loaded function uses them."""
     used = {b.type for f in index.functions if not f.in_error and not f.disabled for b in f.bindings}
     if not used & LISTENER_TYPES:
         return None
-    from overcast.backends import open_blob_store, open_lease_store, open_queue_store, open_table_store
     from overcast.bindings.io import BindingIO
     from overcast.triggers.manager import StoreIO, Stores, TriggerManager
     from overcast.triggers.wakeup import Wakeups
 
-    stores = Stores(state=state)
+    # Every loaded function's storage connection is an embedded one: _mark_unsupported puts a function whose
+    # connection has no registered backend in error.
+    connection = pool.stores(EMBEDDED)
+    stores = Stores(state=connection.state)
     # The blob trigger runs through a queue and scans under a lease.
     if used & {"queueTrigger", "queue", "blobTrigger"}:
-        stores.queues = open_queue_store(settings.data_dir)
+        stores.queues = connection.queues
     if used & {"queueTrigger", "blobTrigger"} and "queue" in used:
-        # The listeners' receives and settles get their own connection (and its lock), so an output binding's
-        # enqueue never waits behind a consumer's statement in this process (bench/queue_enqueue_under_load.py).
-        stores.consumer_queues = open_queue_store(settings.data_dir)
+        stores.consumer_queues = connection.consumer_queues
     if used & {"timerTrigger", "blobTrigger"}:
-        stores.leases = open_lease_store(settings.data_dir)
+        stores.leases = connection.leases
     if used & {"blobTrigger", "blob"}:
-        stores.blobs = open_blob_store(settings.data_dir)
+        stores.blobs = connection.blobs
     if "table" in used:
-        stores.tables = open_table_store(settings.data_dir)
+        stores.tables = connection.tables
     wakeups, io = Wakeups(), StoreIO()
     manager = TriggerManager(settings, index, dispatcher, stores, wakeups, io, host_id(settings))
     if used & {"queue", "blob", "table", "blobTrigger", *DURABLE_CLIENT_TYPES}:
@@ -252,7 +258,7 @@ def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, stat
     if used & DURABLE_TYPES:
         from overcast.durable.hosting import durable_engine
 
-        manager.durable = durable_engine(settings, index, dispatcher, io)
+        manager.durable = durable_engine(settings, index, dispatcher, io, connection)
         manager.add(manager.durable)
     return manager
 

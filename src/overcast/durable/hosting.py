@@ -8,8 +8,8 @@ import socket
 from typing import Any
 
 from overcast.app.index import AppIndex
+from overcast.backends.pool import ConnectionStores
 from overcast.config.settings import Settings
-from overcast.durable.backends import open_durable_store
 from overcast.durable.client_binding import SYSTEM_KEY_NAME, client_binding_json, new_rpc_secret, rpc_base_url
 from overcast.durable.engine import DurableEngine
 from overcast.durable.http_api import DurableHttpApi
@@ -18,14 +18,18 @@ from overcast.durable.registry import DurableFunctions
 from overcast.errors import ConfigError
 
 
-def durable_engine(settings: Settings, index: AppIndex, dispatcher: Any, io: Any) -> Any:
-    """The durable engine on the embedded store, for the task hub of host.json."""
+def durable_engine(
+    settings: Settings, index: AppIndex, dispatcher: Any, io: Any, stores: ConnectionStores
+) -> DurableEngine:
+    """The durable engine on the connection's durable store, for the task hub of host.json."""
     hub = durable_hub_name(settings)
     owner = f"{socket.gethostname()}:{os.getpid()}"
     bulk_io = io
-    if not settings.knobs.durable_store_thread:
-        io = _inline_io  # each durable transaction takes well under a millisecond: less than a thread hop
-    return DurableEngine(open_durable_store(settings.data_dir), hub, DurableFunctions.of(index.functions),
+    # A backend whose transactions are short and local runs them on the event loop (less than a thread hop);
+    # OVERCAST_DURABLE_STORE_THREAD=1 sends them to the thread pool anyway.
+    if stores.backend.durable_calls_inline and not settings.knobs.durable_store_thread:
+        io = _inline_io
+    return DurableEngine(stores.durable, hub, DurableFunctions.of(index.functions),
                          dispatcher.invoke, io, owner, settings.knobs.durable_lease_seconds,
                          settings.durable_payload_limit, bulk_io)
 

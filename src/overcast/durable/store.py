@@ -22,7 +22,7 @@ message (§7.5).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -366,6 +366,15 @@ class EntityStore(Protocol):
 class DurableStore(InstanceStore, OrchestrationQueue, ActivityQueue, EntityStore, Protocol):
     """What every durable backend implements. Safe to use from several threads (and, for shared backends, from
     several processes at once)."""
+
+    def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """The wake-up hook: call ``callback`` (from any thread, without re-entering the store) soon after a write
+        gives a worker something to do, including another process's; returns the function that stops the calls.
+
+        SQLite polls ``PRAGMA data_version``; a server backend would LISTEN for a notification. The engine still
+        polls on its own, so a backend may call back late, or more often than needed, but must not block.
+        """
+        ...
 
     def close(self) -> None:
         """Release connections; later calls raise StoreError. Closing twice is harmless."""

@@ -18,8 +18,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from overcast.backends import PRIVATE_DIR, write_private
 from overcast.backends.base import BlobProperties, Clock, blob_properties, new_etag
+from overcast.backends.datadir import PRIVATE_DIR, write_private
 from overcast.backends.names import check_text, validate_blob_name, validate_container_name, validate_metadata
 from overcast.backends.sqlite.state import SCHEMA, SqliteDatabase, prefix_upper_bound
 from overcast.errors import StoreError

@@ -1,7 +1,8 @@
 """Durable storage backends. Drivers load lazily, so importing this package costs nothing.
 
-The embedded store lives in ``<data_dir>/overcast.db`` with every other store (see :mod:`overcast.backends`);
-every task hub shares it, each record keyed by its hub. Open one store per process and close it when done.
+A storage backend (``overcast.backends.registry``) opens its durable store with its other stores; the embedded one
+lives in ``<data_dir>/overcast.db`` with every other store, and every task hub shares it, each record keyed by its
+hub. Open one store per process and close it when done.
 """
 
 from __future__ import annotations
@@ -10,18 +11,17 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from overcast.backends import _database
 from overcast.backends.base import Clock
+from overcast.backends.registry import BackendTarget, open_backend
 from overcast.durable.store import DurableStore
 
 __all__ = ["DurableStore", "open_durable_store"]
 
 
 def open_durable_store(data_dir: Path, clock: Clock = time.time) -> DurableStore:
-    """The SQLite durable store in ``<data_dir>/overcast.db`` (the folder is created if missing)."""
-    from overcast.durable.backends.sqlite import SqliteDurableStore
-
-    return SqliteDurableStore(_database(data_dir), clock)
+    """The embedded durable store in ``<data_dir>/overcast.db`` (the folder is created if missing): for tests,
+    benchmarks and scripts; an instance opens it through its ``BackendPool``."""
+    return open_backend("embedded", BackendTarget(data_dir, clock=clock)).open_durable()
 
 
 if TYPE_CHECKING:

@@ -177,6 +177,8 @@ class MemoryDurableStore(MemoryDurableBase):
             h.activities[aid] = ActivityRow(
                 aid, current.instance_id, current.execution_id, request.name, request.task_id, request.input, now
             )
+        if commit.activities:
+            self._changed()
 
     def renew_lease(self, lease: Lease, duration: float) -> bool:
         check_lease_request(lease.hub, lease.owner, duration, 1, "instances")
