@@ -1,8 +1,8 @@
 """The DurableStore contract (instances, history, inboxes with leases, activities, timers, entities), every backend.
 
 Time is a FakeClock: tests move it instead of sleeping. Processes use the real clock, so tests that involve them
-set the parent's clock from ``time.time()``. To add a backend (PostgreSQL, ...), add a branch to the ``backend``
-fixture that skips when its server is not configured; every test below then runs against it.
+set the parent's clock from ``time.time()``. To add a backend (PostgreSQL, ...), add a line to ``BACKEND_CASES``
+in conftest.py; every test below then runs against it.
 
 ``toy_episode`` / ``toy_worker`` are a minimal engine (a fan-out orchestration) that threads and processes run at
 once to show that no result is lost and no history is written twice.
@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Storage
 from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import open_queue_store
 from overcast.durable.backends import open_durable_store
-from overcast.durable.backends.memory import MemoryDurableStore
 from overcast.durable.backends.sqlite import SqliteDurableStore
 from overcast.durable.store import (
     COMPLETED,
@@ -64,39 +65,33 @@ RAISED, SUSPENDED_EVENT, RESUMED_EVENT = 15, 19, 20
 @dataclass
 class Backend:
     name: str
-    factory: Callable[[Callable[[], float]], DurableStore]
+    storage: Storage
     clock: FakeClock
-    path: Path | None  # the database file, for backends that other processes can open
     opened: list[DurableStore] = field(default_factory=list)
 
     @property
     def persistent(self) -> bool:
-        return self.path is not None
+        return self.storage.reopens
 
     def open(self, clock: Callable[[], float] | None = None) -> DurableStore:
-        store = self.factory(clock or self.clock)
+        store = self.storage.backend(clock or self.clock).open_durable()
         self.opened.append(store)
         return store
 
     def child_setup(self) -> str:
         """Python statements that bind ``store`` (real clock) and the toy engine in another process."""
-        return (
-            "import sys\n"
-            f"sys.path.insert(0, {str(HERE)!r})\n"
-            "from pathlib import Path\n"
-            "from overcast.durable.backends.sqlite import SqliteDurableStore\n"
-            "from test_durable_store import toy_worker\n"
-            f"store = SqliteDurableStore(Path({str(self.path)!r}))\n"
+        setup = self.storage.child_setup(
+            "open_durable", "import sys", f"sys.path.insert(0, {str(HERE)!r})",
+            "from test_durable_store import toy_worker",
         )
+        assert setup is not None, f"the {self.name} store lives in one process"
+        return setup
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Backend]:
-    if request.param == "memory":
-        chosen = Backend("memory", MemoryDurableStore, clock, None)
-    else:
-        path = tmp_path / "overcast.db"
-        chosen = Backend("sqlite", lambda c: SqliteDurableStore(path, c), clock, path)
+@pytest.fixture
+def backend(storage: Storage, clock: FakeClock) -> Iterator[Backend]:
+    """Each backend of the contracts' list (tests/contract/conftest.py), opened through the registry."""
+    chosen = Backend(storage.name, storage, clock)
     yield chosen
     for store in chosen.opened:
         store.close()
@@ -999,6 +994,49 @@ def test_a_killed_process_loses_nothing_and_its_work_resumes(backend: Backend) -
     assert store.commit_episode(last, episode(last, status=COMPLETED))
     results = [e["Result"] for e in store.get_history(HUB, "victim") if e["EventType"] == TASK_DONE]
     assert results == ['"a"', '"b"']
+
+
+# -- the wake-up hook ----------------------------------------------------------------------------------------------
+
+
+def test_a_write_that_adds_work_calls_the_wake_up_hook(backend: Backend) -> None:
+    store = backend.open()
+    writer = backend.open() if backend.persistent else store  # another connection where there can be one
+    woke = threading.Event()
+    stop = store.on_change(woke.set)
+    try:
+        start(writer, "wake-me")
+        assert woke.wait(60), "the hook was not called after another writer's commit"
+    finally:
+        stop()
+
+
+def test_another_process_write_calls_the_wake_up_hook(backend: Backend) -> None:
+    needs_files(backend)
+    store = backend.open()
+    woke = threading.Event()
+    stop = store.on_change(woke.set)
+    try:
+        child = backend.child_setup() + (
+            "from test_durable_store import HUB, orchestration\n"
+            "store.create_instance(HUB, orchestration('from-afar'))\n"
+            "store.close()\n"
+        )
+        subprocess.run([sys.executable, "-c", child], check=True, capture_output=True, timeout=120)
+        assert woke.wait(60), "the hook was not called after another process's commit"
+    finally:
+        stop()
+    assert store.get_instance(HUB, "from-afar") is not None
+
+
+def test_a_stopped_hook_is_not_called_again(backend: Backend) -> None:
+    store = backend.open()
+    writer = backend.open() if backend.persistent else store
+    calls: list[int] = []
+    stop = store.on_change(lambda: calls.append(1))
+    stop()  # returns once no further call can happen (SQLite: its thread has ended)
+    start(writer, "unwatched")
+    assert calls == []
 
 
 # -- SQLite specifics --------------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 the dispatcher — orchestration episodes, activities, entity batches.
 
 Instances coordinate only through the store (leases with expiry), so any number of processes share a task hub.
-Work written by this process wakes the loops at once; work written by others (another instance, the CLI) is found
-by polling, which backs off from ``MIN_POLL`` to ``MAX_POLL`` while idle, and durable timers are waited for exactly
-(``next_due_time``).
+Work written by this process wakes the loops at once; work written by others (another instance, the CLI) wakes
+them through the store's hook (``DurableStore.on_change``: SQLite notices another connection's commit within
+50 ms) and is found anyway by polling, which backs off from ``MIN_POLL`` to ``MAX_POLL`` while idle; durable timers
+are waited for exactly (``next_due_time``).
 """
 
 from __future__ import annotations
@@ -107,7 +108,11 @@ class DurableEngine:
                  ("entities", self._entities.step))
         self._tasks = [self._loop.create_task(self._run(name, step, wake))
                        for (name, step), wake in zip(steps, self._wakes, strict=True)]
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        stop_watching = self.store.on_change(self.wake)
+        try:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        finally:
+            stop_watching()
 
     def stop(self) -> None:
         self._stopping = True
