@@ -147,9 +147,9 @@ def episode_contexts(handle: Callable[[str], str], name: str, input_value: Any =
     ``received``: the task ids whose results each episode after the first receives, in order; None delivers all
     results of the previous episode's activities at once (a chain: one per episode; a fan-out: all in one).
     """
-    from overcast.durable import actions, episode, history
-    from overcast.durable.context_json import build_context
-    from overcast.durable.model import ActivityTask, EpisodeInput, InstanceSnapshot
+    from overcast.durable.core import actions, episode, history
+    from overcast.durable.core.context_json import build_context
+    from overcast.durable.core.model import ActivityTask, EpisodeInput, InstanceSnapshot
 
     instance = InstanceSnapshot("bench-replay", "bench-execution", name)
     now = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -198,7 +198,7 @@ def fast_timestamps_in_process(on: bool) -> None:
 def create_orchestrations(data_dir: Path, name: str, count: int, input_value: Any = None,
                           prefix: str = "bench") -> list[str]:
     """Start ``count`` instances directly in the store (as another process would; no HTTP): their ids."""
-    from overcast.durable.backends import open_durable_store
+    from overcast.durable.store.backends import open_durable_store
 
     store = open_durable_store(data_dir)
     try:
@@ -209,7 +209,7 @@ def create_orchestrations(data_dir: Path, name: str, count: int, input_value: An
 
 def start_in_store(store: Any, name: str, instance_id: str, input_value: Any = None) -> str:
     """One ``create_instance`` with the ExecutionStarted message the client API would write."""
-    from overcast.durable import history
+    from overcast.durable.core import history
     from overcast.durable.store import NewOrchestration
 
     execution_id = uuid.uuid4().hex
@@ -226,8 +226,8 @@ def wait_orchestrations(data_dir: Path, deadline_s: float, proc: subprocess.Pope
                         interval: float = 0.25) -> None:
     """Wait until no instance of the hub is Pending or Running. One indexed query per ``interval``: the host is not
     disturbed, and the times that matter are read from the store afterwards, so the interval costs no precision."""
-    from overcast.durable.backends import open_durable_store
     from overcast.durable.store import PENDING, RUNNING, InstanceQuery
+    from overcast.durable.store.backends import open_durable_store
 
     store = open_durable_store(data_dir)
     start_time = time.perf_counter()
@@ -258,8 +258,8 @@ class Finished:
 def read_finished(data_dir: Path, instance_ids: list[str]) -> list[Finished]:
     """Status, output and times of each instance: the first episode's OrchestratorStarted time (the engine's clock
     when it began that episode) and ``last_updated_time`` (when the completing episode was committed)."""
-    from overcast.durable import history
-    from overcast.durable.backends import open_durable_store
+    from overcast.durable.core import history
+    from overcast.durable.store.backends import open_durable_store
 
     store = open_durable_store(data_dir)
     try:
@@ -281,7 +281,7 @@ def read_finished(data_dir: Path, instance_ids: list[str]) -> list[Finished]:
 
 def received_task_ids(events: list[dict[str, Any]]) -> list[list[int]]:
     """Per episode after the first, the task ids whose results it received (for ``episode_contexts``)."""
-    from overcast.durable import history
+    from overcast.durable.core import history
 
     batches: list[list[int]] = []
     for event in events:

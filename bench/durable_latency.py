@@ -91,7 +91,7 @@ class Sampler:
     """Starts one chain3 at a time (over HTTP or in the store) and waits for it to finish."""
 
     def __init__(self, mode: str, port: int, data_dir: Path) -> None:
-        from overcast.durable.backends import open_durable_store
+        from overcast.durable.store.backends import open_durable_store
 
         self.mode = mode
         self.store = open_durable_store(data_dir)

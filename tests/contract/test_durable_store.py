@@ -28,8 +28,8 @@ from conftest import Storage
 from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import open_queue_store
-from overcast.durable.backends import open_durable_store
-from overcast.durable.backends.sqlite import SqliteDurableStore
+from overcast.durable.store.backends import open_durable_store
+from overcast.durable.store.backends.sqlite import SqliteDurableStore
 from overcast.durable.store import (
     COMPLETED,
     CONTINUED_AS_NEW,
@@ -51,6 +51,9 @@ from overcast.durable.store import (
     OrchestrationLease,
     ParentRef,
 )
+from overcast.durable.store.backends import open_durable_store
+from overcast.durable.store.backends.memory import MemoryDurableStore
+from overcast.durable.store.backends.sqlite import SqliteDurableStore
 from overcast.errors import StoreError
 
 HUB = "TestHub"
@@ -1058,7 +1061,7 @@ def test_open_durable_store_shares_the_data_folder_database(tmp_path: Path) -> N
 
 
 def test_sqlite_lease_walks_the_inbox_index_without_sorting(tmp_path: Path) -> None:
-    from overcast.durable.backends.sqlite.base import CLAIMABLE
+    from overcast.durable.store.backends.sqlite.base import CLAIMABLE
 
     store = SqliteDurableStore(tmp_path / "o.db")
     try:

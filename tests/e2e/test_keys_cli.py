@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 _DRIVER = (
     "import argparse, sys\n"
-    "from overcast.cli_keys import add_keys_parser, run_keys\n"
+    "from overcast.cli.keys import add_keys_parser, run_keys\n"
     "parser = argparse.ArgumentParser(prog='overcast')\n"
     "add_keys_parser(parser.add_subparsers(dest='command', required=True))\n"
     "raise SystemExit(run_keys(parser.parse_args(sys.argv[1:])))\n"
@@ -170,7 +170,7 @@ def test_bad_local_settings_is_a_usage_error(app: Path) -> None:
 
 
 def test_importing_the_cli_module_is_light() -> None:
-    code = "import sys, overcast.cli_keys\nprint('\\n'.join(sys.modules))"
+    code = "import sys, overcast.cli.keys\nprint('\\n'.join(sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     modules = set(done.stdout.split())
     assert not {"sqlite3", "overcast.web.keys", "overcast.backends.sqlite"} & modules

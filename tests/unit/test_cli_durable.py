@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from overcast.cli_durable import add_durable_parser, parse_duration, run_durable, shorten, timeline
-from overcast.durable import history as h
-from overcast.durable.backends import open_durable_store
-from overcast.durable.model import RuntimeStatus
+from overcast.cli.durable import add_durable_parser, parse_duration, run_durable, shorten, timeline
+from overcast.durable.core import history as h
+from overcast.durable.core.model import RuntimeStatus
 from overcast.durable.store import DurableStore, EpisodeCommit, EventDict, InstanceUpdate, NewOrchestration
+from overcast.durable.store.backends import open_durable_store
 
 HUB = "CliHub"
 T = datetime(2024, 1, 1, tzinfo=timezone.utc)

@@ -16,7 +16,7 @@ from overcast.bindings.expressions import binding_data_from_json_body
 from overcast.bindings.io import http_binding_data
 from overcast.bindings.queue import binding_data
 from overcast.config import json_text
-from overcast.durable.status_json import parse_stored
+from overcast.durable.api.status_json import parse_stored
 from overcast.errors import InputError, OvercastError
 
 DEEP_OBJECT = '{"a":' * 100_000 + "1" + "}" * 100_000

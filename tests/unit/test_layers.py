@@ -34,7 +34,7 @@ ALLOWED: dict[str, set[str]] = {
 # may name the durable store's contract and implementations (and nothing else of ``durable``).
 BACKEND_OPENS_DURABLE = (
     {"overcast.backends.registry", "overcast.backends.pool"},
-    ("overcast.durable.store", "overcast.durable.backends"),
+    ("overcast.durable.store",),
 )
 
 

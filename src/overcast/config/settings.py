@@ -24,7 +24,7 @@ DEFAULT_KEEPALIVE_TIMEOUT = 130.0
 DEFAULT_HEADERS_TIMEOUT = 30.0
 DEFAULT_MAX_CONNECTIONS = 1000
 MAX_TIMEOUT_SECONDS = 86_400.0
-# Durable payloads (inputs, outputs, results, event data): Overcast's own limit, see overcast.durable.payloads.
+# Durable payloads (inputs, outputs, results, event data): Overcast's own limit, see overcast.durable.core.payloads.
 DEFAULT_DURABLE_PAYLOAD_LIMIT = 512 * 1024
 LOG_LEVELS = ("Trace", "Debug", "Information", "Warning", "Error", "Critical", "None")
 _SCRIPT_FILE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py")

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from overcast.durable import episode
-from overcast.durable import history as h
-from overcast.durable.model import (
+from overcast.durable.core import episode
+from overcast.durable.core import history as h
+from overcast.durable.core.model import (
     ActivityTask,
     EntityRequest,
     EpisodeOutcome,

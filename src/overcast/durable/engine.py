@@ -20,13 +20,14 @@ from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from overcast.durable import actions, context_json, episode, fast_timestamps, payloads
-from overcast.durable import history as h
-from overcast.durable.actions import OrchestratorResponse
+from overcast.durable import fast_timestamps
 from overcast.durable.commit import rewound_history, snapshot, to_commit
+from overcast.durable.core import actions, context_json, episode, payloads
+from overcast.durable.core import history as h
+from overcast.durable.core.actions import OrchestratorResponse
+from overcast.durable.core.model import DurableProtocolError, EpisodeInput, RuntimeStatus
 from overcast.durable.entity_runner import EntityRunner
 from overcast.durable.http_activity import run_http_activity
-from overcast.durable.model import DurableProtocolError, EpisodeInput, RuntimeStatus
 from overcast.durable.registry import DurableFunctions
 from overcast.durable.store import (
     FAILED,

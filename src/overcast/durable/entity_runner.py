@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from overcast.config import json_text
-from overcast.durable import entities
-from overcast.durable.entities import EntityOperation
+from overcast.durable.core import entities
+from overcast.durable.core.entities import EntityOperation
 from overcast.durable.registry import DurableFunctions
 from overcast.durable.store import DurableStore, EntityLease, InboxMessage, NewMessage
 from overcast.invoke.model import Invocation, Result

@@ -10,10 +10,10 @@ from typing import Any
 from overcast.app.index import AppIndex
 from overcast.backends.pool import ConnectionStores
 from overcast.config.settings import Settings
-from overcast.durable.client_binding import SYSTEM_KEY_NAME, client_binding_json, new_rpc_secret, rpc_base_url
+from overcast.durable.api.client_binding import SYSTEM_KEY_NAME, client_binding_json, new_rpc_secret, rpc_base_url
+from overcast.durable.api.http_api import DurableHttpApi
+from overcast.durable.core.model import task_hub_problem
 from overcast.durable.engine import DurableEngine
-from overcast.durable.http_api import DurableHttpApi
-from overcast.durable.model import task_hub_problem
 from overcast.durable.registry import DurableFunctions
 from overcast.errors import ConfigError
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from overcast.app.spec import FunctionSpec
-from overcast.durable.model import FunctionCatalog
+from overcast.durable.core.model import FunctionCatalog
 
 TRIGGER_NAME_KEYS = {
     "orchestrationTrigger": "orchestration", "activityTrigger": "activity", "entityTrigger": "entityName",

@@ -45,7 +45,7 @@ NativeHandler = Callable[[FunctionRoute, dict[str, Any], Receive, Send, dict[str
 
 
 class DurableApi(Protocol):
-    """The durable HTTP API (``overcast.durable.http_api.DurableHttpApi``), served at two path prefixes:
+    """The durable HTTP API (``overcast.durable.api.http_api.DurableHttpApi``), served at two path prefixes:
     ``prefix`` needs the system key ``key_name`` or the master key (unless auth is off); ``rpc_prefix`` followed
     by the segment ``rpc_secret`` needs no key (see ``rpc_channel``)."""
 

@@ -1,4 +1,4 @@
-"""Who may use the durable client's keyless channel (``rpcBaseUrl``, see ``overcast.durable.client_binding``).
+"""Who may use the durable client's keyless channel (``rpcBaseUrl``, see ``overcast.durable.api.client_binding``).
 
 The channel shares the public port, so nothing about the connection can tell the SDK's own calls from anyone
 else's: a port forwarder or proxy on the same machine makes every caller look local. What admits a call is the

@@ -19,11 +19,11 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from overcast.durable import entities as ent
-from overcast.durable import episode, history
-from overcast.durable.actions import OrchestratorResponse, response_from_exception, response_from_return
-from overcast.durable.context_json import ContextSettings, build_context
-from overcast.durable.model import (
+from overcast.durable.core import entities as ent
+from overcast.durable.core import episode, history
+from overcast.durable.core.actions import OrchestratorResponse, response_from_exception, response_from_return
+from overcast.durable.core.context_json import ContextSettings, build_context
+from overcast.durable.core.model import (
     ActivityTask,
     EntityRequest,
     EpisodeInput,

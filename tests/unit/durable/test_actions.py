@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from overcast.durable import actions as act
-from overcast.durable.model import DurableProtocolError
+from overcast.durable.core import actions as act
+from overcast.durable.core.model import DurableProtocolError
 
 FIRE = datetime(2024, 1, 1, 0, 0, 2, tzinfo=timezone.utc)
 RETRY = {"firstRetryIntervalInMilliseconds": 200, "maxNumberOfAttempts": 4}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from overcast.durable.model import instance_id_problem, task_hub_problem, text_problem
+from overcast.durable.core.model import instance_id_problem, task_hub_problem, text_problem
 
 from .test_http_api import JSON_HEADERS, Api, assert_error
 

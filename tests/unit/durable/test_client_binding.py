@@ -8,7 +8,7 @@ import azure.functions as func
 import pytest
 from azure.durable_functions import DurableOrchestrationClient
 
-from overcast.durable.client_binding import (
+from overcast.durable.api.client_binding import (
     INSTANCE_PLACEHOLDER,
     WebhookLinks,
     check_status_headers,

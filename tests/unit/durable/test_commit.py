@@ -6,9 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from overcast.durable import history as h
 from overcast.durable.commit import ENTITY_OPERATION_EVENT, rewound_history, to_commit
-from overcast.durable.model import (
+from overcast.durable.core import history as h
+from overcast.durable.core.model import (
     ActivityTask,
     ContinueAsNewPlan,
     EntityRequest,

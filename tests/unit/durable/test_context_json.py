@@ -11,10 +11,10 @@ import pytest
 from azure.durable_functions.models.DurableOrchestrationContext import DurableOrchestrationContext
 from azure.durable_functions.models.utils.json_utils import parse_timespan_attrib
 
-from overcast.durable import history as h
-from overcast.durable.context_json import ContextSettings, build_context, format_timespan, orchestrator_input
-from overcast.durable.episode import prepare
-from overcast.durable.model import EpisodeInput, InstanceSnapshot, ParentInstance
+from overcast.durable.core import history as h
+from overcast.durable.core.context_json import ContextSettings, build_context, format_timespan, orchestrator_input
+from overcast.durable.core.episode import prepare
+from overcast.durable.core.model import EpisodeInput, InstanceSnapshot, ParentInstance
 
 NOW = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

@@ -10,8 +10,8 @@ from typing import Any
 import azure.durable_functions as df
 import pytest
 
-from overcast.durable import entities as ent
-from overcast.durable.model import DurableProtocolError
+from overcast.durable.core import entities as ent
+from overcast.durable.core.model import DurableProtocolError
 
 NOW = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

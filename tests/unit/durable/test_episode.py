@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from overcast.durable import history as h
-from overcast.durable.actions import response_from_exception, response_from_return
-from overcast.durable.episode import finish, next_execution_events, prepare
-from overcast.durable.model import (
+from overcast.durable.core import history as h
+from overcast.durable.core.actions import response_from_exception, response_from_return
+from overcast.durable.core.episode import finish, next_execution_events, prepare
+from overcast.durable.core.model import (
     ActivityTask,
     DurableProtocolError,
     EntityRequest,

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from overcast.durable import fast_timestamps
+from overcast.durable.core.history import format_timestamp
 from overcast.durable.fast_timestamps import SDK_PARSER, SWITCH, FastTimestampParser, install, uninstall
-from overcast.durable.history import format_timestamp
 
 from .harness import T0, Harness
 

@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from overcast.durable import history as h
-from overcast.durable.model import FailureDetails, ParentInstance, RuntimeStatus
+from overcast.durable.core import history as h
+from overcast.durable.core.model import FailureDetails, ParentInstance, RuntimeStatus
 
 UTC = timezone.utc
 NOW = datetime(2024, 1, 1, 0, 0, 5, 123456, tzinfo=UTC)

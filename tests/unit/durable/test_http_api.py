@@ -17,10 +17,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from overcast.durable import history as h
-from overcast.durable.backends.memory import MemoryDurableStore
-from overcast.durable.http_api import DurableHttpApi
+from overcast.durable.api.http_api import DurableHttpApi
+from overcast.durable.core import history as h
 from overcast.durable.store import EpisodeCommit, EventDict, InstanceUpdate, NewMessage
+from overcast.durable.store.backends.memory import MemoryDurableStore
 
 HUB = "TestHubName"
 ORIGIN = "http://127.0.0.1:7071"
@@ -613,7 +613,7 @@ class Host:
     def client(self) -> Any:
         from azure.durable_functions import DurableOrchestrationClient
 
-        from overcast.durable.client_binding import client_binding_json, rpc_base_url
+        from overcast.durable.api.client_binding import client_binding_json, rpc_base_url
 
         text = client_binding_json(public_origin=f"http://127.0.0.1:{self.port}", hub=HUB, connection=None,
                                    system_key=self.keys.ensure_system_key("durabletask_extension"),

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from overcast.durable import history as h
-from overcast.durable import payloads
-from overcast.durable.actions import CallActivity, CallEntity, CallSubOrchestrator, ContinueAsNew, CreateTimer
-from overcast.durable.actions import response_from_return as parse
-from overcast.durable.episode import finish, prepare
-from overcast.durable.model import EpisodeInput, InstanceSnapshot, RuntimeStatus
+from overcast.durable.core import history as h
+from overcast.durable.core import payloads
+from overcast.durable.core.actions import CallActivity, CallEntity, CallSubOrchestrator, ContinueAsNew, CreateTimer
+from overcast.durable.core.actions import response_from_return as parse
+from overcast.durable.core.episode import finish, prepare
+from overcast.durable.core.model import EpisodeInput, InstanceSnapshot, RuntimeStatus
 
 from .harness import T0
 

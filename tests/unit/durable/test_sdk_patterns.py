@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from overcast.durable.context_json import ContextSettings
-from overcast.durable.history import EventType, parse_timestamp
-from overcast.durable.model import RuntimeStatus
+from overcast.durable.core.context_json import ContextSettings
+from overcast.durable.core.history import EventType, parse_timestamp
+from overcast.durable.core.model import RuntimeStatus
 
 from .harness import T0, Harness, episodes
 

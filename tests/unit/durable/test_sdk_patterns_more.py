@@ -10,8 +10,8 @@ from typing import Any
 import azure.durable_functions as df
 import pytest
 
-from overcast.durable.history import EventType, parse_timestamp
-from overcast.durable.model import RuntimeStatus
+from overcast.durable.core.history import EventType, parse_timestamp
+from overcast.durable.core.model import RuntimeStatus
 
 from .harness import T0, Harness, episodes
 

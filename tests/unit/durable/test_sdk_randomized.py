@@ -14,7 +14,7 @@ from typing import Any
 import azure.durable_functions as df
 import pytest
 
-from overcast.durable.model import RuntimeStatus
+from overcast.durable.core.model import RuntimeStatus
 
 from .harness import Harness
 

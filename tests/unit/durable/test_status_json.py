@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from overcast.durable import history as h
-from overcast.durable.model import RuntimeStatus
-from overcast.durable.status_json import (
+from overcast.durable.api.status_json import (
     EVENT_NAMES,
     format_status_time,
     history_events,
     parse_stored,
     status_payload,
 )
+from overcast.durable.core import history as h
+from overcast.durable.core.model import RuntimeStatus
 from overcast.durable.store import InstanceRecord
 
 T0 = datetime(2024, 1, 1, tzinfo=timezone.utc)

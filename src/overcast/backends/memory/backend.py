@@ -42,6 +42,6 @@ class MemoryBackend:
         return MemoryLeaseStore(self.target.clock)
 
     def open_durable(self) -> DurableStore:
-        from overcast.durable.backends.memory import MemoryDurableStore
+        from overcast.durable.store.backends.memory import MemoryDurableStore
 
         return MemoryDurableStore(self.target.clock)

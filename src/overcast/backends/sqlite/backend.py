@@ -49,6 +49,6 @@ class SqliteBackend:
         return SqliteLeaseStore(database_in(self.target.data_dir), self.target.clock)
 
     def open_durable(self) -> DurableStore:
-        from overcast.durable.backends.sqlite import SqliteDurableStore
+        from overcast.durable.store.backends.sqlite import SqliteDurableStore
 
         return SqliteDurableStore(database_in(self.target.data_dir), self.target.clock)

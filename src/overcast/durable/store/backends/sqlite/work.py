@@ -1,0 +1,184 @@
+"""Activity work items and entities on SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from overcast.backends.sqlite.state import prefix_upper_bound
+from overcast.durable.store import (
+    DEFAULT_PAGE_SIZE,
+    ActivityWorkItem,
+    EntityLease,
+    EntityRecord,
+    EventDict,
+    NewMessage,
+    Page,
+)
+from overcast.durable.store.backends.common import (
+    check_hub,
+    check_lease_request,
+    check_message,
+    check_page_size,
+    decode_continuation,
+    new_token,
+    page_of,
+)
+from overcast.durable.store.backends.sqlite.base import DurableDatabase
+from overcast.errors import StoreError
+
+_ACTIVITY_COLUMNS = "id, instance_id, execution_id, name, task_id, input, dequeue_count"
+
+
+class WorkTables(DurableDatabase):
+    """The ActivityQueue and EntityStore parts of SqliteDurableStore."""
+
+    # -- activities -------------------------------------------------------------------------------------------
+
+    def lease_activities(self, hub: str, owner: str, duration: float, max_items: int = 1) -> list[ActivityWorkItem]:
+        check_lease_request(hub, owner, duration, max_items, "activities")
+        with self._connection("lease activities") as conn:
+            probe = "SELECT 1 FROM durable_activities WHERE hub = ? AND visible <= ? LIMIT 1"
+            if conn.execute(probe, (hub, self._clock())).fetchone() is None:
+                return []
+            conn.execute("BEGIN IMMEDIATE")
+            now = self._clock()
+            rows = conn.execute(
+                f"SELECT {_ACTIVITY_COLUMNS} FROM durable_activities WHERE hub = ? AND visible <= ? "
+                f"ORDER BY visible, id LIMIT ?",
+                (hub, now, max_items),
+            ).fetchall()
+            expires = now + duration
+            items = [
+                ActivityWorkItem(
+                    hub,
+                    int(aid),
+                    instance_id,
+                    execution_id,
+                    name,
+                    int(task_id),
+                    input_,
+                    int(count) + 1,
+                    owner,
+                    new_token(),
+                    expires,
+                )
+                for aid, instance_id, execution_id, name, task_id, input_, count in rows
+            ]
+            conn.executemany(
+                "UPDATE durable_activities SET owner = ?, token = ?, visible = ?, dequeue_count = ? WHERE id = ?",
+                [(owner, item.token, expires, item.dequeue_count, item.id) for item in items],
+            )
+            conn.execute("COMMIT")
+        return items
+
+    def renew_activity(self, item: ActivityWorkItem, duration: float) -> bool:
+        check_lease_request(item.hub, item.owner, duration, 1, "activities")
+        with self._connection(f"renew activity {item.name!r}") as conn:
+            cursor = conn.execute(
+                "UPDATE durable_activities SET visible = ? WHERE id = ? AND hub = ? AND token = ?",
+                (self._clock() + duration, item.id, item.hub, item.token),
+            )
+        return cursor.rowcount == 1
+
+    def abandon_activity(self, item: ActivityWorkItem, delay: float = 0.0) -> bool:
+        if delay < 0:
+            raise StoreError(f"The delay before an abandoned activity runs again cannot be negative (got {delay} s).")
+        with self._connection(f"abandon activity {item.name!r}") as conn:
+            cursor = conn.execute(
+                "UPDATE durable_activities SET visible = ?, owner = '', token = '' WHERE id = ? AND hub = ? "
+                "AND token = ?",
+                (self._clock() + delay, item.id, item.hub, item.token),
+            )
+        return cursor.rowcount == 1
+
+    def complete_activity(self, item: ActivityWorkItem, result: EventDict) -> bool:
+        return self.complete_activities([(item, result)])[0]
+
+    def complete_activities(self, results: Sequence[tuple[ActivityWorkItem, EventDict]]) -> list[bool]:
+        checked = []
+        for item, result in results:
+            message = NewMessage(item.instance_id, result, item.execution_id)
+            checked.append((item, message, check_message(message)))
+        if not checked:
+            return []
+        answers: list[bool] = []
+        with self._connection(f"complete {len(checked)} activities") as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            now = self._clock()
+            for item, message, event in checked:
+                deleted = conn.execute(
+                    "DELETE FROM durable_activities WHERE id = ? AND hub = ? AND token = ?",
+                    (item.id, item.hub, item.token),
+                ).rowcount
+                if deleted == 1:
+                    self._deliver(conn, item.hub, message, event, now)
+                answers.append(deleted == 1)
+            conn.execute("COMMIT")
+        return answers
+
+    # -- entities ---------------------------------------------------------------------------------------------
+
+    def lease_next_entity(self, hub: str, owner: str, duration: float, max_messages: int = 100) -> EntityLease | None:
+        check_lease_request(hub, owner, duration, max_messages, "messages")
+        token = new_token()
+        with self._connection("lease an entity") as conn:
+            claimed = self._claim(conn, hub, True, owner, duration, max_messages, token)
+            if claimed is None:
+                return None
+            target, expires, messages = claimed
+            row = conn.execute(
+                "SELECT state FROM durable_entities WHERE hub = ? AND entity_id = ?", (hub, target)
+            ).fetchone()
+            conn.execute("COMMIT")
+        return EntityLease(hub, target, owner, token, expires, messages, None if row is None else str(row[0]))
+
+    def commit_entity_batch(
+        self, lease: EntityLease, consumed: Sequence[int], state: str | None, messages: Sequence[NewMessage] = ()
+    ) -> bool:
+        encoded = [(message, check_message(message)) for message in messages]
+        key = (lease.hub, lease.instance_id)
+        with self._connection(f"commit a batch of entity {lease.instance_id!r}") as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            now = self._clock()
+            if not self._holds(conn, lease):
+                conn.execute("ROLLBACK")
+                return False
+            if state is None:
+                conn.execute("DELETE FROM durable_entities WHERE hub = ? AND entity_id = ?", key)
+            else:
+                conn.execute(
+                    "INSERT INTO durable_entities (hub, entity_id, state, updated) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (hub, entity_id) DO UPDATE SET state = excluded.state, updated = excluded.updated",
+                    (*key, state, now),
+                )
+            for message, event in encoded:
+                self._deliver(conn, lease.hub, message, event, now)
+            self._finish(conn, lease, consumed)
+            conn.execute("COMMIT")
+        return True
+
+    def get_entity(self, hub: str, entity_id: str) -> EntityRecord | None:
+        check_hub(hub)
+        with self._connection(f"read entity {entity_id!r}") as conn:
+            row = conn.execute(
+                "SELECT state, updated FROM durable_entities WHERE hub = ? AND entity_id = ?", (hub, entity_id)
+            ).fetchone()
+        return None if row is None else EntityRecord(hub, entity_id, str(row[0]), float(row[1]))
+
+    def query_entities(
+        self, hub: str, name: str | None = None, top: int = DEFAULT_PAGE_SIZE, continuation: str | None = None
+    ) -> Page[EntityRecord]:
+        check_hub(hub)
+        check_page_size(top)
+        after = decode_continuation(continuation)
+        prefix = "@" if name is None else f"@{name}@"
+        upper = prefix_upper_bound(prefix)  # never None: the prefix ends with '@'
+        after_clause = "" if after is None else " AND entity_id > ?"
+        with self._connection("list entities") as conn:
+            rows = conn.execute(
+                f"SELECT entity_id, state, updated FROM durable_entities WHERE hub = ? AND entity_id >= ? "
+                f"AND entity_id < ?{after_clause} ORDER BY entity_id LIMIT ?",
+                (hub, prefix, upper, *(() if after is None else (after,)), top + 1),
+            ).fetchall()
+        records = [EntityRecord(hub, str(eid), str(state), float(updated)) for eid, state, updated in rows]
+        return page_of(records, top, lambda e: e.entity_id)
