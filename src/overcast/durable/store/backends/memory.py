@@ -109,12 +109,6 @@ class MemoryDurableStore(MemoryDurableBase):
         with self._open() as now:
             return self._deliver(self._hub(hub), message, event, now)
 
-    def lease_next_orchestration(
-        self, hub: str, owner: str, duration: float, max_messages: int = 1000
-    ) -> OrchestrationLease | None:
-        leases = self.lease_orchestrations(hub, owner, duration, 1, max_messages)
-        return leases[0] if leases else None
-
     def lease_orchestrations(
         self, hub: str, owner: str, duration: float, max_instances: int, max_messages: int = 1000
     ) -> list[OrchestrationLease]:
@@ -179,15 +173,6 @@ class MemoryDurableStore(MemoryDurableBase):
             )
         if commit.activities:
             self._changed()
-
-    def renew_lease(self, lease: Lease, duration: float) -> bool:
-        check_lease_request(lease.hub, lease.owner, duration, 1, "instances")
-        with self._open() as now:
-            h = self._hub(lease.hub)
-            if not self._holds(h, lease):
-                return False
-            h.leases[lease.instance_id].expires = now + duration
-            return True
 
     def release_lease(self, lease: Lease) -> None:
         with self._open():
@@ -257,9 +242,6 @@ class MemoryDurableStore(MemoryDurableBase):
                 return False
             activity.visible_at, activity.token, activity.owner = now + delay, "", ""
             return True
-
-    def complete_activity(self, item: ActivityWorkItem, result: EventDict) -> bool:
-        return self.complete_activities([(item, result)])[0]
 
     def complete_activities(self, results: Sequence[tuple[ActivityWorkItem, EventDict]]) -> list[bool]:
         checked = []
