@@ -366,16 +366,16 @@ async def _serve(instance: Instance, handle: Any) -> int:
 
     settings = instance.settings
     try:
-        cap = plan_connection_cap(settings.http_max_connections, DEFAULT_MAX_CONNECTIONS)
+        cap = plan_connection_cap(settings.knobs.http_max_connections, DEFAULT_MAX_CONNECTIONS)
     except ConfigError as exc:
         _print_fatal(f"Error: {exc}")
         return EXIT_FATAL
-    limits = ConnectionLimits(settings.http_keepalive_timeout, settings.http_headers_timeout, cap)
+    limits = ConnectionLimits(settings.knobs.http_keepalive_timeout, settings.knobs.http_headers_timeout, cap)
     config = uvicorn.Config(
         instance.app,
         lifespan="off",
         http=guarded_protocol("httptools" if _has("httptools") else "h11", limits),
-        timeout_keep_alive=max(1, round(settings.http_keepalive_timeout)),
+        timeout_keep_alive=max(1, round(settings.knobs.http_keepalive_timeout)),
         loop="none",
         log_config=None,
         access_log=False,

@@ -76,8 +76,9 @@ class DurableEngine:
     def __init__(self, store: DurableStore, hub: str, functions: DurableFunctions,
                  invoke: Callable[[Invocation], Awaitable[Result]], io: IO, owner: str,
                  lease: float = LEASE, payload_limit: int = payloads.DEFAULT_LIMIT,
-                 bulk_io: IO | None = None) -> None:
+                 bulk_io: IO | None = None, fast_timestamps: bool = True) -> None:
         self.store = store
+        self._fast_timestamps = fast_timestamps
         self.payload_limit = payload_limit
         # Store calls carrying large payloads go to a thread (SQLite releases the interpreter while it writes), even
         # when ``io`` runs the small ones inline.
@@ -103,7 +104,8 @@ class DurableEngine:
 
     async def run(self) -> None:
         """Run the three loops until ``stop``; never raises."""
-        fast_timestamps.install()  # the SDK parses history timestamps ~10x faster (off: ..._FAST_TIMESTAMPS=0)
+        # The SDK parses history timestamps ~10x faster (off: OVERCAST_DURABLE_FAST_TIMESTAMPS=0).
+        fast_timestamps.install(self._fast_timestamps)
         self._loop = asyncio.get_running_loop()
         steps = (("orchestrations", self._orchestration_step), ("activities", self._activity_step),
                  ("entities", self._entities.step))

@@ -31,7 +31,8 @@ def durable_engine(
         io = _inline_io
     return DurableEngine(stores.durable, hub, DurableFunctions.of(index.functions),
                          dispatcher.invoke, io, owner, settings.knobs.durable_lease_seconds,
-                         settings.durable_payload_limit, bulk_io)
+                         settings.knobs.durable_payload_limit, bulk_io,
+                         settings.knobs.durable_fast_timestamps)
 
 
 async def _inline_io(fn: Any, *args: Any) -> Any:
