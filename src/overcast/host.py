@@ -12,8 +12,9 @@ import os
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from overcast.app.index import AppIndex, index_app
 from overcast.app.spec import DURABLE_CLIENT_TYPES, FunctionSpec
@@ -22,6 +23,18 @@ from overcast.config.settings import Settings, StartOptions, load
 from overcast.errors import AppLoadError, ConfigError, StoreError
 from overcast.observe import logs, redact
 from overcast.observe.scope import propagate_into_threads
+
+if TYPE_CHECKING:
+    from overcast.backends.base import BlobProperties
+    from overcast.backends.pool import ConnectionStores
+    from overcast.invoke.dispatcher import Dispatcher
+    from overcast.triggers.manager import StoreIO, Stores, TriggerManager
+    from overcast.triggers.wakeup import Wakeups
+    from overcast.triggers.warmup import Warmup
+    from overcast.web.app import HostApp, HostState
+    from overcast.web.keys import KeyRing
+    from overcast.web.native import NativeAsgi
+    from overcast.web.routing import FunctionRoute
 
 log = logging.getLogger("overcast.host.startup")
 EXIT_FATAL = 3
@@ -144,19 +157,43 @@ class Instance:
 
     settings: Settings
     index: AppIndex
-    app: Any
-    routes: list[Any]
-    keys: Any
-    dispatcher: Any
-    native: Any
-    state: Any
+    app: HostApp
+    routes: list[FunctionRoute]
+    keys: KeyRing
+    dispatcher: Dispatcher
+    native: NativeAsgi | None
+    state: HostState
     stores: BackendPool
-    triggers: Any = None
-    warmup: Any = None  # overcast.triggers.warmup.Warmup
+    triggers: TriggerManager | None = None
+    warmup: Warmup | None = None
 
     def close(self) -> None:
         self.dispatcher.shutdown()
         self.stores.close()
+
+
+class _BlobWrites:
+    """A blob output of this instance, told to the blob triggers (built after the binding I/O that reports it)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[BlobProperties], None]] = []
+
+    def listen(self, listener: Callable[[BlobProperties], None]) -> None:
+        self._listeners.append(listener)
+
+    def __call__(self, props: BlobProperties) -> None:
+        for listener in self._listeners:
+            listener(props)
+
+
+@dataclass
+class _Storage:
+    """The stores, wake-ups and store pools of the loaded functions' storage connection."""
+
+    connection: ConnectionStores
+    stores: Stores
+    wakeups: Wakeups
+    io: StoreIO
 
 
 def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc_secret: str | None = None) -> Instance:
@@ -164,9 +201,9 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
 
     ``rpc_secret``: the durable client's channel secret, shared by the instances of one ``overcast start``.
     """
-    from overcast.backends.pool import BackendPool
     from overcast.invoke import extensions
     from overcast.invoke.dispatcher import Dispatcher
+    from overcast.triggers.manager import TriggerManager
     from overcast.triggers.warmup import Warmup, find_warmup
     from overcast.web.admin import AdminApi
     from overcast.web.admin_keys import KeyApi
@@ -193,13 +230,46 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
         keys.master_key(), *keys.host_keys("functionKeys").values(), *keys.host_keys("systemKeys").values(),
         *(v for f in index.functions for v in keys.function_keys(f.name).values()),
     )
+    used = {b.type for f in index.functions if not f.in_error and not f.disabled for b in f.bindings}
+    storage = _open_storage(used, pool) if used & LISTENER_TYPES else None
+    durable = None
+    if used & DURABLE_TYPES:
+        from overcast.durable.hosting import DurableHosting
+
+        durable = DurableHosting(settings, keys, port or settings.port, rpc_secret)
+    blob_writes = _BlobWrites()
+    binding_io = None
+    if storage is not None and used & {"queue", "blob", "table", "blobTrigger", *DURABLE_CLIENT_TYPES}:
+        from overcast.bindings.io import BindingIO
+        from overcast.triggers.queue_options import queue_options
+
+        encoding = queue_options(settings.host_json.section("extensions", "queues"),
+                                 lease=settings.knobs.queue_lease_seconds).message_encoding
+        connection = storage.connection
+        # The blob trigger's receipts go through a queue: its functions' outputs need the queue store too.
+        binding_io = BindingIO(
+            connection.queues if used & {"queueTrigger", "queue", "blobTrigger"} else None, storage.wakeups,
+            encoding, storage.io, blobs=connection.blobs if used & {"blobTrigger", "blob"} else None,
+            tables=connection.tables if "table" in used else None, on_blob_written=blob_writes,
+            durable_client=durable.client_value if durable is not None else None,
+        )
     dispatcher = Dispatcher(
         thread_count=settings.thread_count,
         function_timeout=settings.host_json.function_timeout,
         worker_extensions=settings.worker_extensions,
         on_stuck=on_stuck,
+        binding_io=binding_io,
     )
-    triggers = _storage_triggers(settings, index, dispatcher, pool)
+    triggers = None
+    durable_api = None
+    if storage is not None:
+        triggers = TriggerManager(settings, index, dispatcher, storage.stores, storage.wakeups, storage.io,
+                                  host_id(settings))
+        blob_writes.listen(triggers.blob_written)
+        if durable is not None:
+            engine = durable.engine(index, dispatcher.invoke, storage.io, storage.connection)
+            triggers.add(engine)
+            durable_api = durable.http_api(engine)
     state = HostState()
     warmup = Warmup(find_warmup(index), dispatcher.invoke)
     admin = AdminApi(
@@ -214,53 +284,21 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
     streaming = StreamingHttp(dispatcher) if index.streaming_request_type is not None else None
     app = HostApp(
         settings=settings, router=make_router(routes), dispatcher=dispatcher, keys=keys, state=state,
-        admin=admin, native=native, streaming=streaming,
+        admin=admin, native=native, streaming=streaming, durable=durable_api,
     )
-    engine = getattr(triggers, "durable", None)
-    if engine is not None:
-        from overcast.durable.hosting import attach_durable
-
-        attach_durable(settings, app, keys, engine, dispatcher, port or settings.port, rpc_secret)
     return Instance(settings, index, app, routes, keys, dispatcher, native, state, pool, triggers, warmup)
 
 
-def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, pool: BackendPool) -> Any:
-    """Stores, binding I/O and trigger listeners, only when some loaded function uses them."""
-    used = {b.type for f in index.functions if not f.in_error and not f.disabled for b in f.bindings}
-    if not used & LISTENER_TYPES:
-        return None
-    from overcast.bindings.io import BindingIO
-    from overcast.triggers.manager import StoreIO, Stores, TriggerManager
+def _open_storage(used: set[str], pool: BackendPool) -> _Storage:
+    """The stores of the loaded functions' storage connection (each opened when a binding or listener needs it)."""
+    from overcast.triggers.manager import StoreIO, Stores
     from overcast.triggers.wakeup import Wakeups
 
     # Every loaded function's storage connection is an embedded one: _mark_unsupported puts a function whose
     # connection has no registered backend in error.
     connection = pool.stores(EMBEDDED)
-    stores = Stores(state=connection.state)
-    # The blob trigger runs through a queue and scans under a lease.
-    if used & {"queueTrigger", "queue", "blobTrigger"}:
-        stores.queues = connection.queues
-    if used & {"queueTrigger", "blobTrigger"} and "queue" in used:
-        stores.consumer_queues = connection.consumer_queues
-    if used & {"timerTrigger", "blobTrigger"}:
-        stores.leases = connection.leases
-    if used & {"blobTrigger", "blob"}:
-        stores.blobs = connection.blobs
-    if "table" in used:
-        stores.tables = connection.tables
-    wakeups, io = Wakeups(), StoreIO()
-    manager = TriggerManager(settings, index, dispatcher, stores, wakeups, io, host_id(settings))
-    if used & {"queue", "blob", "table", "blobTrigger", *DURABLE_CLIENT_TYPES}:
-        dispatcher.binding_io = BindingIO(
-            stores.queues, wakeups, manager.queue_options.message_encoding, io, blobs=stores.blobs,
-            tables=stores.tables, on_blob_written=manager.blob_written,
-        )
-    if used & DURABLE_TYPES:
-        from overcast.durable.hosting import durable_engine
-
-        manager.durable = durable_engine(settings, index, dispatcher, io, connection)
-        manager.add(manager.durable)
-    return manager
+    separate = bool(used & {"queueTrigger", "blobTrigger"}) and "queue" in used
+    return _Storage(connection, Stores(connection, separate_consumer=separate), Wakeups(), StoreIO())
 
 
 def _banner_key(instance: Instance) -> Any:

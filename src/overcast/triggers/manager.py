@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from overcast.app.index import AppIndex, parse_retry
 from overcast.app.spec import FunctionSpec, RetrySpec
+from overcast.backends.base import BlobStore, LeaseStore, QueueBackend, StateStore
+from overcast.backends.pool import ConnectionStores
 from overcast.config.settings import Settings
 from overcast.invoke.dispatcher import Dispatcher
 from overcast.triggers import schedule as sched
@@ -64,14 +66,32 @@ class StoreIO(StorePool):
 
 @dataclass
 class Stores:
-    """The embedded stores the listeners and bindings use (opened only when a function needs them)."""
+    """The stores of the functions' storage connection: each opened when a listener first asks for it."""
 
-    state: Any
-    queues: Any = None
-    consumer_queues: Any = None  # the queue listeners' own connection, when outputs share the process (else queues)
-    leases: Any = None
-    blobs: Any = None
-    tables: Any = None
+    connection: ConnectionStores
+    # The queue listeners' receives and settles get their own connection (and its lock) when queue outputs share
+    # the process, so an output's enqueue never waits behind a consumer's statement (bench/queue_enqueue_under_load.py).
+    separate_consumer: bool = False
+
+    @property
+    def state(self) -> StateStore:
+        return self.connection.state
+
+    @property
+    def queues(self) -> QueueBackend:
+        return self.connection.queues
+
+    @property
+    def consumer_queues(self) -> QueueBackend:
+        return self.connection.consumer_queues if self.separate_consumer else self.connection.queues
+
+    @property
+    def leases(self) -> LeaseStore:
+        return self.connection.leases
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.connection.blobs
 
 
 class TriggerManager:
@@ -93,12 +113,11 @@ class TriggerManager:
             if trigger.type == "queueTrigger":
                 queue = str(trigger.get("queueName") or "").lower()
                 self._listeners.append(QueueListener(
-                    spec, queue, stores.consumer_queues or stores.queues, dispatcher.invoke, self.queue_options,
+                    spec, queue, stores.consumer_queues, dispatcher.invoke, self.queue_options,
                     wakeups, io.background, self._retry_for(spec),
                 ))
             elif trigger.type == "timerTrigger":
                 self._listeners.append(self._timer(spec, stores, dispatcher, host_id))
-        self.durable: Any = None  # the durable engine, when the app has durable functions
         self.blob_triggers = self._blob_triggers(index, stores, dispatcher, host_id)
         if self.blob_triggers is not None:
             self._listeners += [self.blob_triggers, self.blob_triggers.listener]
