@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from overcast.backends.base import Clock
 from overcast.backends.registry import BackendTarget, open_backend
@@ -23,10 +22,3 @@ def open_durable_store(data_dir: Path, clock: Clock = time.time) -> DurableStore
     benchmarks and scripts; an instance opens it through its ``BackendPool``."""
     return open_backend("embedded", BackendTarget(data_dir, clock=clock)).open_durable()
 
-
-if TYPE_CHECKING:
-    from overcast.durable.store.backends.memory import MemoryDurableStore
-
-    def _implements(store: MemoryDurableStore) -> DurableStore:
-        """Never called: mypy checks here that the in-memory store implements the protocol."""
-        return store

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from overcast.durable.store import (
     DEFAULT_PAGE_SIZE,
@@ -315,3 +316,11 @@ class MemoryDurableStore(MemoryDurableBase):
                 key=lambda e: e.entity_id,
             )
         return page_of(rows[: top + 1], top, lambda e: e.entity_id)
+
+
+if TYPE_CHECKING:
+    from overcast.durable.store import DurableStore
+
+    def _implements(store: MemoryDurableStore) -> DurableStore:
+        """Never called: mypy checks here that the in-memory store implements the protocol."""
+        return store
