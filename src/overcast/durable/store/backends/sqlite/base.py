@@ -126,10 +126,14 @@ class DurableDatabase(SqliteDatabase):
         self._clock = clock
 
     def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call ``callback`` (from a thread) soon after any other connection commits; returns the stop function."""
+        """Call ``callback`` (from a thread) soon after another connection commits; returns the stop function."""
         from overcast.durable.store.backends.sqlite.watch import DataVersionWatch
 
-        return DataVersionWatch(self.path, callback).stop
+        return DataVersionWatch(self._data_version, callback).stop
+
+    def _data_version(self) -> int:
+        with self._connection("read the data version") as conn:
+            return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
     def _instance(self, conn: sqlite3.Connection, hub: str, instance_id: str) -> InstanceRecord | None:
         row = conn.execute(

@@ -1,52 +1,44 @@
 """Waking the engine when another connection writes the database: ``PRAGMA data_version`` polling.
 
-``data_version`` changes when any other connection (another process, the CLI, this process's own store
-connection) commits to the file. A daemon thread with a connection of its own reads it every
-``CHANGE_POLL`` seconds, which costs one tiny statement without touching a table, and calls the subscriber once
-per change it sees: the engine then looks at once instead of at its next (backed-off, up to a second) poll.
+On one connection, ``data_version`` changes only when ANOTHER connection (another process, the CLI) committed to
+the file since the last read: the store's own commits, which wake the engine directly, do not count. A daemon thread
+reads it on the store's connection every ``CHANGE_POLL`` seconds (a statement of microseconds that touches no
+table) and calls the subscriber once per change it sees: the engine then looks at once instead of at its next
+(backed-off, up to a second) poll.
 """
 
 from __future__ import annotations
 
-import contextlib
-import sqlite3
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
-from overcast.backends.sqlite.state import connect
+from overcast.errors import StoreError
 
 CHANGE_POLL = 0.05
 
 
 class DataVersionWatch:
-    """One thread per subscription; ``stop`` ends it (and closes its connection) within a poll."""
+    """One thread per subscription; ``stop`` ends it within a poll (and at once when called from a callback)."""
 
-    def __init__(self, path: Path, callback: Callable[[], None], interval: float = CHANGE_POLL) -> None:
-        self._conn = connect(path)
+    def __init__(self, read_version: Callable[[], int], callback: Callable[[], None],
+                 interval: float = CHANGE_POLL) -> None:
+        self._read = read_version
         self._callback = callback
         self._interval = interval
         self._stopped = threading.Event()
-        self._seen = self._version()
+        self._seen = read_version()
         self._thread = threading.Thread(target=self._run, name="overcast-durable-watch", daemon=True)
         self._thread.start()
 
-    def _version(self) -> int:
-        return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
-
     def _run(self) -> None:
-        try:
-            while not self._stopped.wait(self._interval):
-                try:
-                    version = self._version()
-                except sqlite3.Error:
-                    continue  # a passing failure (the file being replaced, ...): the engine's own poll still runs
-                if version != self._seen:
-                    self._seen = version
-                    self._callback()
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.close()
+        while not self._stopped.wait(self._interval):
+            try:
+                version = self._read()
+            except StoreError:
+                return  # the store was closed: nothing more to watch (the engine's own poll covers a passing error)
+            if version != self._seen:
+                self._seen = version
+                self._callback()
 
     def stop(self) -> None:
         self._stopped.set()
