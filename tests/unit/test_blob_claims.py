@@ -63,7 +63,7 @@ class Cluster:
         listener = BlobQueueListener({self.watch.function_id: self.watch}, self.blobs, {}, receipts.queue, queues,
                                      invoke, QueueOptions(), Wakeups(), never)
         return BlobTriggers([self.watch], self.blobs, self.state, self.leases, receipts, listener, Wakeups(), never,
-                            "host", name, self.clock)
+                            "host", name, clock=self.clock)
 
     def queued(self) -> list[dict[str, Any]]:
         return [json.loads(m.body) for m in self.queues.receive("azure-webjobs-blobtrigger-host", 32, 300)]
