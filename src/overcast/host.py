@@ -12,7 +12,6 @@ import os
 import socket
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,11 +24,8 @@ from overcast.observe import logs, redact
 from overcast.observe.scope import propagate_into_threads
 
 if TYPE_CHECKING:
-    from overcast.backends.base import BlobProperties
-    from overcast.backends.pool import ConnectionStores
     from overcast.invoke.dispatcher import Dispatcher
-    from overcast.triggers.manager import StoreIO, Stores, TriggerManager
-    from overcast.triggers.wakeup import Wakeups
+    from overcast.triggers.manager import TriggerManager
     from overcast.triggers.warmup import Warmup
     from overcast.web.app import HostApp, HostState
     from overcast.web.keys import KeyRing
@@ -172,30 +168,6 @@ class Instance:
         self.stores.close()
 
 
-class _BlobWrites:
-    """A blob output of this instance, told to the blob triggers (built after the binding I/O that reports it)."""
-
-    def __init__(self) -> None:
-        self._listeners: list[Callable[[BlobProperties], None]] = []
-
-    def listen(self, listener: Callable[[BlobProperties], None]) -> None:
-        self._listeners.append(listener)
-
-    def __call__(self, props: BlobProperties) -> None:
-        for listener in self._listeners:
-            listener(props)
-
-
-@dataclass
-class _Storage:
-    """The stores, wake-ups and store pools of the loaded functions' storage connection."""
-
-    connection: ConnectionStores
-    stores: Stores
-    wakeups: Wakeups
-    io: StoreIO
-
-
 def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc_secret: str | None = None) -> Instance:
     """Index the app and assemble the web application; raises AppLoadError/ConfigError/StoreError.
 
@@ -203,7 +175,7 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
     """
     from overcast.invoke import extensions
     from overcast.invoke.dispatcher import Dispatcher
-    from overcast.triggers.manager import TriggerManager
+    from overcast.triggers.manager import BlobWrites, TriggerManager, open_storage
     from overcast.triggers.warmup import Warmup, find_warmup
     from overcast.web.admin import AdminApi
     from overcast.web.admin_keys import KeyApi
@@ -231,13 +203,15 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
         *(v for f in index.functions for v in keys.function_keys(f.name).values()),
     )
     used = {b.type for f in index.functions if not f.in_error and not f.disabled for b in f.bindings}
-    storage = _open_storage(used, pool) if used & LISTENER_TYPES else None
+    # Every loaded function's storage connection is an embedded one: _mark_unsupported puts a function whose
+    # connection has no registered backend in error.
+    storage = open_storage(used, pool.stores(EMBEDDED)) if used & LISTENER_TYPES else None
     durable = None
     if used & DURABLE_TYPES:
         from overcast.durable.hosting import DurableHosting
 
         durable = DurableHosting(settings, keys, port or settings.port, rpc_secret)
-    blob_writes = _BlobWrites()
+    blob_writes = BlobWrites()
     binding_io = None
     if storage is not None and used & {"queue", "blob", "table", "blobTrigger", *DURABLE_CLIENT_TYPES}:
         from overcast.bindings.io import BindingIO
@@ -287,18 +261,6 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
         admin=admin, native=native, streaming=streaming, durable=durable_api,
     )
     return Instance(settings, index, app, routes, keys, dispatcher, native, state, pool, triggers, warmup)
-
-
-def _open_storage(used: set[str], pool: BackendPool) -> _Storage:
-    """The stores of the loaded functions' storage connection (each opened when a binding or listener needs it)."""
-    from overcast.triggers.manager import StoreIO, Stores
-    from overcast.triggers.wakeup import Wakeups
-
-    # Every loaded function's storage connection is an embedded one: _mark_unsupported puts a function whose
-    # connection has no registered backend in error.
-    connection = pool.stores(EMBEDDED)
-    separate = bool(used & {"queueTrigger", "blobTrigger"}) and "queue" in used
-    return _Storage(connection, Stores(connection, separate_consumer=separate), Wakeups(), StoreIO())
 
 
 def _banner_key(instance: Instance) -> Any:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from overcast.app.index import AppIndex, parse_retry
 from overcast.app.spec import FunctionSpec, RetrySpec
-from overcast.backends.base import BlobStore, LeaseStore, QueueBackend, StateStore
+from overcast.backends.base import BlobProperties, BlobStore, LeaseStore, QueueBackend, StateStore
 from overcast.backends.pool import ConnectionStores
 from overcast.config.settings import Settings
 from overcast.invoke.dispatcher import Dispatcher
@@ -92,6 +92,36 @@ class Stores:
     @property
     def blobs(self) -> BlobStore:
         return self.connection.blobs
+
+
+class BlobWrites:
+    """A blob output of this instance, told to the blob triggers (built after the binding I/O that reports it)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[BlobProperties], None]] = []
+
+    def listen(self, listener: Callable[[BlobProperties], None]) -> None:
+        self._listeners.append(listener)
+
+    def __call__(self, props: BlobProperties) -> None:
+        for listener in self._listeners:
+            listener(props)
+
+
+@dataclass
+class Storage:
+    """The stores, wake-ups and store pools of the loaded functions' storage connection."""
+
+    connection: ConnectionStores
+    stores: Stores
+    wakeups: Wakeups
+    io: StoreIO
+
+
+def open_storage(used: set[str], connection: ConnectionStores) -> Storage:
+    """What the bindings and listeners of the binding types ``used`` share (each store opened when first needed)."""
+    separate = bool(used & {"queueTrigger", "blobTrigger"}) and "queue" in used
+    return Storage(connection, Stores(connection, separate_consumer=separate), Wakeups(), StoreIO())
 
 
 class TriggerManager:
