@@ -9,16 +9,12 @@ only inside its backend's package and only when used; a driver that is not insta
 from __future__ import annotations
 
 import importlib
-import time
-from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
-from overcast.backends.base import BlobStore, Clock, LeaseStore, QueueBackend, StateStore, TableStore
+from overcast.backends.base import BackendTarget, StorageBackend
 from overcast.errors import StoreError
 
-if TYPE_CHECKING:
-    from overcast.durable.store import DurableStore
+__all__ = ["BACKENDS", "BackendTarget", "Registration", "StorageBackend", "available_kinds", "open_backend"]
 
 
 class Registration(NamedTuple):
@@ -32,38 +28,6 @@ BACKENDS: dict[str, Registration] = {
     "embedded": Registration("overcast.backends.sqlite:SqliteBackend"),
     "memory": Registration("overcast.backends.memory:MemoryBackend"),
 }
-
-
-@dataclass(frozen=True)
-class BackendTarget:
-    """Where a backend keeps its data: the connection's value and the data folder (embedded stores, blob files)."""
-
-    data_dir: Path
-    connection: str = ""
-    clock: Clock = time.time
-
-
-class StorageBackend(Protocol):
-    """One connection's backend: opens each of its stores (the caller closes each store it opened)."""
-
-    kind: str
-    # A store opened twice shares its data (a database); False for stores that live in the object itself.
-    reopens: bool
-    # The durable engine may call the durable store's (short, local) transactions on the event loop; False for a
-    # backend whose calls wait on a network and need a thread.
-    durable_calls_inline: bool
-
-    def open_state(self) -> StateStore: ...
-
-    def open_queues(self) -> QueueBackend: ...
-
-    def open_blobs(self) -> BlobStore: ...
-
-    def open_tables(self) -> TableStore: ...
-
-    def open_leases(self) -> LeaseStore: ...
-
-    def open_durable(self) -> DurableStore: ...
 
 
 class BackendFactory(Protocol):

@@ -12,15 +12,11 @@ from typing import Any
 
 from overcast.app.spec import BindingSpec, FunctionSpec
 from overcast.backends.base import BlobProperties
-from overcast.errors import OvercastError
+from overcast.errors import BlobPathError
 from overcast.invoke.model import Invocation
 
 # What Azurite reports for UseDevelopmentStorage=true: the embedded store stands in for that account.
 DEV_BLOB_ENDPOINT = "http://127.0.0.1:10000/devstoreaccount1"
-
-
-class BlobPathError(OvercastError):
-    """A blob binding path that does not name a container and a blob; the invocation fails."""
 
 
 def split_path(path: str, binding: str) -> tuple[str, str]:

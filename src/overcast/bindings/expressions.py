@@ -18,7 +18,7 @@ from typing import Any
 from overcast.bindings.dotnet_format import dotnet_datetime, dotnet_double, dotnet_guid
 from overcast.config import json_text
 from overcast.config.app_settings import resolve_app_settings
-from overcast.errors import ConfigError, InputError, OvercastError
+from overcast.errors import BindingDataError, ConfigError, InputError
 
 __all__ = [
     "BindingDataError",
@@ -31,10 +31,6 @@ __all__ = [
     "merge_binding_data",
     "resolve_app_settings",
 ]
-
-
-class BindingDataError(OvercastError):
-    """A ``{expression}`` cannot be evaluated against an invocation's binding data; that invocation fails."""
 
 
 # ------------------------------------------------------------------------------------------- %app settings%

@@ -23,7 +23,7 @@ from overcast.bindings.expressions import (
     merge_binding_data,
 )
 from overcast.bindings.queue import encode_body, output_bodies
-from overcast.errors import InputError
+from overcast.errors import InputError, StoreMissing
 from overcast.invoke.model import Invocation
 
 log = logging.getLogger("overcast.host.bindings")
@@ -37,10 +37,6 @@ class Waker(Protocol):
     """Wakes the listener of a queue at once (the triggers' in-process notifications)."""
 
     def wake(self, name: str) -> None: ...
-
-
-class StoreMissing(RuntimeError):
-    """A binding whose store was not opened (only possible if the host's wiring is wrong)."""
 
 
 def http_binding_data(request: Any) -> dict[str, Any]:

@@ -8,10 +8,7 @@ import json
 from typing import Any
 
 from overcast.backends.base import QueuedMessage
-
-
-class UndecodableMessage(ValueError):
-    """A message body that is not valid for the configured ``messageEncoding``."""
+from overcast.errors import UndecodableMessage
 
 
 def encode_body(body: bytes, encoding: str) -> bytes:

@@ -19,12 +19,7 @@ from typing import Any
 from overcast.backends.base import TableStore
 from overcast.bindings.odata import compile_filter
 from overcast.config import json_text
-from overcast.errors import OvercastError
-
-
-class TableBindingError(OvercastError):
-    """A table binding that cannot run with this invocation's values; the invocation fails."""
-
+from overcast.errors import OvercastError, TableBindingError
 
 log = logging.getLogger("overcast.host.bindings")
 _WARNED_ROW_KEY: set[str] = set()

@@ -65,7 +65,8 @@ def _message_body(given: str, encoding: str) -> bytes:
 
 
 def _show(message: Any, encoding: str) -> dict[str, Any]:
-    from overcast.bindings.queue import UndecodableMessage, decode_body
+    from overcast.bindings.queue import decode_body
+    from overcast.errors import UndecodableMessage
 
     try:
         body = decode_body(message.body, encoding)

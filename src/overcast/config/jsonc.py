@@ -18,7 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from overcast.errors import ConfigError
+from overcast.errors import ConfigError, JsoncError
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),  # before UTF-16 LE: its BOM starts with the UTF-16 LE one
@@ -27,16 +27,6 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
-
-
-class JsoncError(ValueError):
-    """A syntax error at a 1-based line and column of the original text."""
-
-    def __init__(self, message: str, line: int, column: int) -> None:
-        super().__init__(f"{message} at line {line}, column {column}")
-        self.message = message
-        self.line = line
-        self.column = column
 
 
 def decode(data: bytes) -> str:

@@ -25,7 +25,7 @@ from overcast.durable.commit import rewound_history, snapshot, to_commit
 from overcast.durable.core import actions, context_json, episode, payloads
 from overcast.durable.core import history as h
 from overcast.durable.core.actions import OrchestratorResponse
-from overcast.durable.core.model import DurableProtocolError, EpisodeInput, RuntimeStatus
+from overcast.durable.core.model import EpisodeInput, RuntimeStatus
 from overcast.durable.entity_runner import EntityRunner
 from overcast.durable.http_activity import run_http_activity
 from overcast.durable.registry import DurableFunctions
@@ -42,6 +42,7 @@ from overcast.durable.store import (
     NewMessage,
     OrchestrationLease,
 )
+from overcast.errors import DurableProtocolError
 from overcast.invoke.model import Invocation, Result
 
 log = logging.getLogger("overcast.host.durable")

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from overcast.app.converters import get_converter
 from overcast.app.spec import BindingSpec, FunctionSpec, ParamSpec
+from overcast.errors import InvocationTimeout
 from overcast.invoke import extensions
 from overcast.invoke.context import make_context
 from overcast.invoke.inflight import InFlight
@@ -22,10 +23,6 @@ from overcast.observe.logs import host_line
 from overcast.observe.scope import InvocationScope, current, thread_local_storage
 
 INFO, ERROR = 20, 40
-
-
-class InvocationTimeout(Exception):
-    """The invocation ran longer than functionTimeout."""
 
 
 def _out_class() -> Any:

@@ -16,23 +16,20 @@ import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 from overcast.supervisor.draining import parse_draining, waiting_line
 from overcast.supervisor.process import (
-    SUPERVISOR_SIGNALS,
     Instance,
     InstanceHandle,
     Role,
     SignalHandler,
-    bind,
-    child_handlers,
     describe_status,
     fork_child,
     read_lines,
     say,
 )
 from overcast.supervisor.reload import Watcher
+from overcast.supervisor.signals import SignalInbox
 
 STARTUP_FAILED = 3  # an instance's exit code: the app cannot load, and restarting it will not help
 _FIRST_BACKOFF = 0.1
@@ -44,37 +41,9 @@ _IDLE_WAKE = 5.0  # the loop needs no polling; this only bounds the damage of a 
 InstanceMain = Callable[[InstanceHandle], int]
 
 
-def run(
-    *,
-    address: str,
-    port: int,
-    workers: int,
-    instance_main: InstanceMain,
-    reload: bool = False,
-    watch_root: Path | None = None,
-    graceful_timeout: float = 30.0,
-    on_bound: Callable[[socket.socket], None] | None = None,
-) -> int:
-    """Serve until SIGTERM/SIGINT (0), a second SIGINT (130), a first-generation start-up failure (3), a bind
-    failure (1), or every instance stopping on its own (0). Call it from the main thread."""
-    if workers < 1:
-        raise ValueError("workers must be at least 1")
-    root: Path | None = None
-    if reload:
-        root = (watch_root or Path.cwd()).resolve()
-        if not root.is_dir():
-            say(f"Cannot watch {root} for changes: it is not a directory.")
-            return 1
-    sock = bind(address, port)
-    if sock is None:
-        return 1
-    with sock:
-        if on_bound is not None:
-            on_bound(sock)
-        return _Supervisor(sock, workers, instance_main, root, graceful_timeout).serve()
+class Supervisor:
+    """One ``serve`` of the loop described above, on a socket already bound."""
 
-
-class _Supervisor:
     def __init__(
         self, sock: socket.socket, workers: int, instance_main: InstanceMain, watch_root: Path | None,
         graceful_timeout: float,
@@ -84,7 +53,6 @@ class _Supervisor:
         self.instance_main = instance_main
         self.graceful_timeout = max(0.0, graceful_timeout)
         self.selector = selectors.DefaultSelector()
-        self.signals: list[int] = []
         self.instances: dict[int, Instance] = {}  # pid -> every instance not yet reaped
         self.active: dict[int, Instance] = {}  # slot -> the instance serving it
         self.batch: list[Instance] | None = None  # a new generation waiting until all of it is ready
@@ -98,43 +66,29 @@ class _Supervisor:
         self.idle_code = 0  # the exit code if every instance is gone for good
         self.waiting = False  # reload mode with nothing serving: waiting for a file change
         self.watcher = Watcher(watch_root) if watch_root is not None else None
-        self.wake_r, self.wake_w = os.pipe()
+        self.inbox = SignalInbox()
         self.child_handlers: dict[signal.Signals, SignalHandler] = {}
 
-
     def serve(self) -> int:
-        os.set_blocking(self.wake_r, False)
-        os.set_blocking(self.wake_w, False)
-        self.selector.register(self.wake_r, selectors.EVENT_READ, self._on_wake)
-        previous = {sig: signal.getsignal(sig) for sig in SUPERVISOR_SIGNALS}
-        self.child_handlers = child_handlers(previous)
-        old_wakeup = signal.set_wakeup_fd(self.wake_w, warn_on_full_buffer=False)
+        self.selector.register(self.inbox.wake_r, selectors.EVENT_READ, self.inbox.drain)
         try:
-            for sig in SUPERVISOR_SIGNALS:
-                signal.signal(sig, self._record)
-            if self.watcher is not None:
-                self.watcher.start(close_fds=self._private_fds(), handlers=self.child_handlers)
-                self.selector.register(self.watcher.fd, selectors.EVENT_READ, self._on_watcher)
-            for slot in range(self.workers):
-                self._spawn(slot, Role.ACTIVE, self.generation, announce=slot == 0, first=True)
-            while not (self.stopping and not self.instances):
-                for key, _ in self.selector.select(self._timeout()):
-                    key.data()
-                self._handle_signals()
-                self._reap()
-                self._tick()
-                self._check_idle()
-            return self.exit_code
+            # Leaving ``installed`` restores the handlers first: no signal may reach the pipe once it is closed.
+            with self.inbox.installed() as self.child_handlers:
+                if self.watcher is not None:
+                    self.watcher.start(close_fds=self._private_fds(), handlers=self.child_handlers)
+                    self.selector.register(self.watcher.fd, selectors.EVENT_READ, self._on_watcher)
+                for slot in range(self.workers):
+                    self._spawn(slot, Role.ACTIVE, self.generation, announce=slot == 0, first=True)
+                while not (self.stopping and not self.instances):
+                    for key, _ in self.selector.select(self._timeout()):
+                        key.data()
+                    self._handle_signals()
+                    self._reap()
+                    self._tick()
+                    self._check_idle()
+                return self.exit_code
         finally:
-            # Restore first: a signal must not be written to the wake-up fd after it is closed (or reused).
-            signal.set_wakeup_fd(old_wakeup)
-            for sig, handler in previous.items():
-                with contextlib.suppress(TypeError, ValueError):
-                    signal.signal(sig, handler)
             self._cleanup()
-
-    def _record(self, signum: int, frame: FrameType | None) -> None:
-        self.signals.append(signum)
 
     def _timeout(self) -> float:
         deadlines = [when for when, _ in self.restart_at.values()]
@@ -143,16 +97,9 @@ class _Supervisor:
             return _IDLE_WAKE
         return max(0.0, min(min(deadlines) - time.monotonic(), _IDLE_WAKE))
 
-    def _on_wake(self) -> None:
-        with contextlib.suppress(OSError):
-            while os.read(self.wake_r, 4096):
-                pass
-
     def _handle_signals(self) -> None:
-        received = self.signals[:]
-        del self.signals[: len(received)]
         hangup = False
-        for sig in received:
+        for sig in self.inbox.take():
             if sig in (signal.SIGINT, signal.SIGTERM):
                 if not self.stopping:
                     self.interrupted = sig == signal.SIGINT
@@ -169,7 +116,7 @@ class _Supervisor:
         now = time.monotonic()
         for slot, (when, generation) in list(self.restart_at.items()):
             # A stop signal may have arrived since the crash: the stop must win over the restart.
-            if when <= now and not {signal.SIGINT, signal.SIGTERM} & set(self.signals):
+            if when <= now and not {signal.SIGINT, signal.SIGTERM} & self.inbox.pending():
                 del self.restart_at[slot]
                 if slot not in self.active:
                     self._spawn(slot, Role.ACTIVE, generation)
@@ -187,7 +134,6 @@ class _Supervisor:
                 say("Waiting for a file change to reload...")
         else:
             self._stop(self.idle_code)
-
 
     def _spawn(
         self, slot: int, role: Role, generation: int, *, announce: bool = False, first: bool = False
@@ -214,7 +160,7 @@ class _Supervisor:
         return inst
 
     def _private_fds(self) -> list[int]:
-        fds = [self.wake_r, self.wake_w, self.selector.fileno(), self.watcher.fd if self.watcher else -1]
+        fds = [*self.inbox.fds, self.selector.fileno(), self.watcher.fd if self.watcher else -1]
         fds += [inst.notify_fd for inst in self.instances.values()]
         return [fd for fd in fds if fd >= 0]
 
@@ -380,7 +326,6 @@ class _Supervisor:
             keeps = f"pid {old.pid} keeps serving" if old is not None else "the slot is empty"
             say(f"The replacement for instance {inst.slot} exited with {how} before it was ready; {keeps}.")
 
-
     def _stop(self, code: int) -> None:
         self.stopping = True
         self.exit_code = code
@@ -416,11 +361,8 @@ class _Supervisor:
         for inst in self.instances.values():
             self._close_notify(inst)
         self.instances.clear()
-        for fd in (self.wake_r, self.wake_w):
-            os.close(fd)
-        self.wake_r = self.wake_w = -1
+        self.inbox.close()
         self.selector.close()
-
 
     def _reloading(self) -> bool:
         return self.watcher is not None and self.watcher.pid is not None

@@ -16,8 +16,8 @@ from typing import Any
 
 from overcast.app.spec import FunctionSpec, RetrySpec
 from overcast.backends.base import QueuedMessage, QueueStore
-from overcast.bindings.queue import UndecodableMessage, binding_data, decode_body, trigger_datum
-from overcast.errors import InputError
+from overcast.bindings.queue import binding_data, decode_body, trigger_datum
+from overcast.errors import InputError, UndecodableMessage
 from overcast.invoke.model import Invocation, Result
 from overcast.invoke.retry import invoke_with_retry
 from overcast.triggers.queue_options import QueueOptions

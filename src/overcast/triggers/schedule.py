@@ -1,5 +1,6 @@
 """Timer schedules (§6.3): NCRONTAB and TimeSpan parsing, next occurrences with the host's DST rules, the time zone,
-the persisted schedule status and the listener's start/after-run decisions. Pure: no I/O, no clock, no sleeping.
+next occurrences with the host's DST rules. Pure: no I/O, no clock, no sleeping. The persisted status and the
+listener's decisions are in ``schedule_status``.
 
 The cron parser is our own, not croniter: NCrontab differs from Vixie cron (and croniter) in ways apps can observe --
 day-of-month AND day-of-week, reversed ranges swapped (``Fri-Sun`` = Sun..Fri), any name prefix (``Ju`` = June),
@@ -13,16 +14,12 @@ from __future__ import annotations
 import bisect
 import calendar
 import itertools
-import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import MAXYEAR, date, datetime, timedelta, timezone, tzinfo
-from typing import Any
 
 from overcast.config.timespan import parse_timespan
-from overcast.errors import ConfigError
+from overcast.errors import ConfigError, CronSyntaxError
 from overcast.triggers.timezones import resolve_time_zone as resolve_time_zone  # re-exported
 
 UTC = timezone.utc
@@ -42,10 +39,6 @@ _FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (
                       "October", "November", "December")),
     ("day-of-week", 0, 6, ("Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday")),
 )
-
-
-class CronSyntaxError(ValueError):
-    """Why NCrontab rejects an expression; chained under the host's ConfigError so the detail is not lost."""
 
 
 def _value(text: str, field: int) -> int:
@@ -93,12 +86,12 @@ def _at_or_after(values: tuple[int, ...], start: int) -> int | None:
     return values[index] if index < len(values) else None
 
 
-def _aware(moment: datetime, what: str) -> None:
+def require_aware(moment: datetime, what: str) -> None:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError(f"{what} must be a timezone-aware datetime, got {moment!r}")
 
 
-def _fixed(moment: datetime) -> datetime:
+def fixed_offset(moment: datetime) -> datetime:
     """The same instant with a fixed offset (see the module docstring)."""
     if isinstance(moment.tzinfo, timezone):
         return moment
@@ -146,7 +139,7 @@ class Schedule(ABC):
 
     def occurrences(self, after: datetime, count: int) -> list[datetime]:
         """The next ``count`` occurrences (fewer if the schedule ends), as the host logs them on start."""
-        _aware(after, "after")
+        require_aware(after, "after")
         zone, moment = self.zone(after), after
         found: list[datetime] = []
         while len(found) < count and (moment := self.next_after(moment, zone=zone)) != NEVER:
@@ -227,7 +220,7 @@ class CronSchedule(Schedule):
 
     def next_after(self, after: datetime, *, zone: tzinfo | None = None) -> datetime:
         # CronSchedule.GetNextOccurrence: cron on local wall time, then TryAdjustAmbiguousTime for fall back.
-        _aware(after, "after")
+        require_aware(after, "after")
         tz = self.zone(after, zone)
         now = after.astimezone(tz)
         wall = self.next_wall(now.replace(tzinfo=None))
@@ -249,7 +242,7 @@ class CronSchedule(Schedule):
                 if wall is None:
                     return NEVER
                 nxt = _resolve(wall, tz)
-        return _fixed(nxt)
+        return fixed_offset(nxt)
 
 
 class IntervalSchedule(Schedule):
@@ -265,9 +258,9 @@ class IntervalSchedule(Schedule):
         return self.interval < timedelta(minutes=1)
 
     def next_after(self, after: datetime, *, zone: tzinfo | None = None) -> datetime:
-        _aware(after, "after")
+        require_aware(after, "after")
         try:
-            return _fixed((after.astimezone(UTC) + self.interval).astimezone(self.zone(after, zone)))
+            return fixed_offset((after.astimezone(UTC) + self.interval).astimezone(self.zone(after, zone)))
         except OverflowError:
             return NEVER
 
@@ -296,114 +289,3 @@ def parse_schedule(expression: str, tz: tzinfo | None = None) -> Schedule:
 def use_monitor_for(schedule: Schedule, requested: bool) -> bool:
     """The host turns useMonitor off (quietly) for schedules that fire more than once a minute."""
     return requested and not schedule.is_sub_minute()
-
-
-# Time zones. Windows ids are what WEBSITE_TIME_ZONE holds on Windows plans; CLDR's territory-001 mapping.
-def _parse_iso(value: Any, key: str) -> datetime:
-    if value is None:
-        return MIN  # Newtonsoft leaves a missing DateTime at MinValue
-    if not isinstance(value, str):
-        raise ValueError(f"schedule status {key}: {value!r} is not a date string")
-    # Python 3.10's fromisoformat takes neither "Z" nor .NET's 7 fraction digits; normalise both.
-    text = re.sub(r"[Zz]$", "+00:00", value.strip())
-    text = re.sub(r"\.(\d+)", lambda match: "." + match[1][:6].ljust(6, "0"), text, count=1)
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"schedule status {key}: {value!r} is not an ISO 8601 date") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class ScheduleStatus:
-    """``{"Last","Next","LastUpdated"}``: the last run, the occurrence expected next, and when Next was computed."""
-
-    last: datetime
-    next: datetime
-    last_updated: datetime
-
-    def __post_init__(self) -> None:
-        # Fixed offsets, because Python never finds a ZoneInfo time in a repeated hour equal to another zone's.
-        for what in ("last", "next", "last_updated"):
-            _aware(getattr(self, what), what)
-            object.__setattr__(self, what, _fixed(getattr(self, what)))
-
-    def to_dict(self) -> dict[str, str]:
-        return {"Last": self.last.isoformat(), "Next": self.next.isoformat(),
-                "LastUpdated": self.last_updated.isoformat()}
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict())
-
-    @classmethod
-    def from_json(cls, raw: str | bytes | Mapping[str, Any]) -> ScheduleStatus:
-        """Raises ValueError when ``raw`` is not a status (the host fails the listener's start on that too)."""
-        try:
-            data = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
-        except ValueError:
-            data = None
-        if not isinstance(data, Mapping):
-            raise ValueError(f"schedule status is not a JSON object: {raw!r}")
-        return cls(*(_parse_iso(data.get(key), key) for key in ("Last", "Next", "LastUpdated")))
-
-
-@dataclass(frozen=True)
-class StartDecision:
-    fire_now: bool  # past due, or runOnStartup
-    past_due: bool
-    next_due: datetime  # when to fire; ``now`` when fire_now
-    status_to_write: ScheduleStatus | None  # a new or corrected status to persist before anything else
-    missed: datetime | None = None  # the recorded Next that was missed (the host's OriginalSchedule)
-
-
-def decide_on_start(schedule: Schedule, status: ScheduleStatus | None, now: datetime, run_on_startup: bool,
-                    use_monitor: bool) -> StartDecision:
-    """``TimerListener.StartAsync`` + ``ScheduleMonitor.CheckPastDueAsync``; sub-minute schedules are never
-    monitored, whatever ``use_monitor`` says."""
-    _aware(now, "now")
-    zone = schedule.zone(now)
-    to_write: ScheduleStatus | None = None
-    past_due = False
-    if use_monitor_for(schedule, use_monitor):
-        if status is None:
-            to_write = ScheduleStatus(MIN, schedule.next_after(now, zone=zone), _fixed(now))
-            recorded = to_write.next
-        else:
-            # Recompute Next from what it was computed from; a mismatch means the schedule changed.
-            basis = status.last if status.last != MIN else status.last_updated if status.last_updated != MIN else now
-            expected = schedule.next_after(basis, zone=zone)
-            recorded = status.next
-            if status.next != expected:
-                if now > expected:  # a changed schedule must not make the timer past due
-                    basis, expected = now, schedule.next_after(now, zone=zone)
-                to_write = ScheduleStatus(MIN, expected, _fixed(basis))
-                recorded = expected
-        past_due = now > recorded
-    else:
-        recorded = schedule.next_after(now, zone=zone)
-    fire_now = past_due or run_on_startup
-    return StartDecision(fire_now, past_due, _fixed(now) if fire_now else recorded, to_write,
-                         recorded if past_due else None)
-
-
-def after_run(schedule: Schedule, started: datetime, scheduled: datetime | None,
-              now: datetime) -> tuple[datetime, ScheduleStatus]:
-    """The next due time and the status to persist after a run (``TimerListener.InvokeJobFunction``).
-
-    Next is computed from the run's start -- or from ``scheduled`` when the timer fired a little early, so the same
-    occurrence is not due twice. Ticks missed during a long run are not queued: the due time is at most one
-    immediate catch-up (``now``)."""
-    _aware(started, "started")
-    _aware(now, "now")
-    basis = _fixed(scheduled if scheduled is not None and scheduled > started else started)
-    nxt = schedule.next_after(basis, zone=schedule.zone(started))
-    return max(nxt, _fixed(now)), ScheduleStatus(basis, nxt, basis)
-
-
-def timer_request_json(past_due: bool, status: ScheduleStatus | None, schedule: Schedule | None = None) -> str:
-    """The trigger payload ``azure.functions.TimerRequest``'s converter decodes (ScheduleStatus null: unmonitored)."""
-    return json.dumps({
-        "Schedule": {"AdjustForDST": schedule.adjust_for_dst if schedule is not None else True},
-        "ScheduleStatus": status.to_dict() if status is not None else None,
-        "IsPastDue": past_due,
-    }, separators=(",", ":"))

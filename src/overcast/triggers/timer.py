@@ -16,7 +16,7 @@ from typing import Any
 from overcast.app.spec import FunctionSpec, RetrySpec
 from overcast.invoke.model import Invocation, Result
 from overcast.invoke.retry import invoke_with_retry
-from overcast.triggers import schedule as sched
+from overcast.triggers import schedule_status as sched
 
 log = logging.getLogger("overcast.host.triggers.timer")
 LEASE_SECONDS = 15.0  # the host's singleton lockPeriod

@@ -8,7 +8,6 @@ import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 from overcast import __version__
@@ -16,12 +15,13 @@ from overcast.app.index import AppIndex
 from overcast.app.spec import FunctionSpec
 from overcast.bindings.manual import manual_input
 from overcast.config import json_text
-from overcast.errors import OvercastError
+from overcast.errors import BodyTooLarge, OvercastError
 from overcast.invoke.dispatcher import Dispatcher
 from overcast.invoke.model import Invocation
 from overcast.web.admin_keys import KeyApi
+from overcast.web.admin_request import AdminRequest, Handler
 from overcast.web.app import Caller, HostState
-from overcast.web.asgi_io import BodyTooLarge, Receive, Send, read_body, send_response
+from overcast.web.asgi_io import Receive, Send, read_body, send_response
 from overcast.web.http_in import request_url
 from overcast.web.refusals import Refusal, RefusalLog
 
@@ -29,18 +29,8 @@ log = logging.getLogger("overcast.host.admin")
 HOST_VERSION = "4.1037.0.0"  # the Functions host version whose behaviour Overcast follows
 JSON = [("content-type", "application/json; charset=utf-8")]
 NO_CACHE = [("cache-control", "no-store, no-cache")]
-Handler = Callable[["AdminRequest"], Awaitable[tuple[int, Any]]]
 WarmupRunner = Callable[[], Awaitable[Any]]  # the instance's Warmup.run: a Result, or None if nothing ran
 _ANY_METHOD = "GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS"
-
-
-@dataclass
-class AdminRequest:
-    method: str
-    match: re.Match[str]
-    body: bytes
-    caller: Caller
-    base_url: str
 
 
 class AdminApi:

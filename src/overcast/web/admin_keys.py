@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterable
+from typing import Any, Literal
 
 from overcast.config import json_text
-from overcast.web.keys import KeyPinnedError, KeyRing
+from overcast.errors import KeyPinnedError
+from overcast.web.admin_request import AdminRequest, Route
+from overcast.web.keys import KeyRing
 
-if TYPE_CHECKING:
-    from overcast.web.admin import AdminRequest
-
-Route = tuple[str, re.Pattern[str], bool, Callable[["AdminRequest"], Awaitable[tuple[int, Any]]]]
 _KINDS: dict[str, Literal["functionKeys", "systemKeys"]] = {
     "keys": "functionKeys",
     "functionkeys": "functionKeys",

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from overcast.config.settings import Settings
+from overcast.errors import BodyTooLarge
 from overcast.invoke.dispatcher import Dispatcher
 from overcast.invoke.model import Invocation
-from overcast.web.asgi_io import BodyTooLarge, Receive, Send, read_body, send_response
+from overcast.web.asgi_io import Receive, Send, read_body, send_response
 from overcast.web.cors import CorsPolicy
 from overcast.web.http_in import joined_headers, joined_query, make_request, raw_path, request_url
 from overcast.web.http_out import HttpReply, encode_http_return, reply_from_datum, reply_from_return

@@ -70,7 +70,7 @@ def make_request(
 ) -> Any:
     """The library's ``func.HttpRequest`` built with exactly the arguments its converter passes when it decodes
     :func:`http_datum` (``HttpRequestConverter.decode``), without the intermediate Datums: this is the hot path
-    of every HTTP invocation. ``tests/unit/test_http_conversion.py`` proves both give the same request.
+    of every HTTP invocation. ``tests/unit/web/test_http_conversion.py`` proves both give the same request.
     """
     from azure.functions.http import HttpRequest
 

@@ -105,7 +105,7 @@ _RESPONSE_TYPE: Any = None
 def reply_from_response(response: Any) -> HttpReply:
     """``func.HttpResponse`` → reply, exactly as ``HttpResponseConverter.encode`` + :func:`reply_from_datum` do
     (default content type from mimetype/charset, one value per header name, ``Set-Cookie`` parsed as cookies),
-    without the Datums and werkzeug lookups. ``tests/unit/test_http_conversion.py`` proves the equivalence.
+    without the Datums and werkzeug lookups. ``tests/unit/web/test_http_conversion.py`` proves the equivalence.
     """
     from http.cookies import SimpleCookie
 

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import enum
 import hmac
-import json
 import logging
 import os
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -21,14 +19,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from overcast.backends.base import StateStore
-from overcast.errors import OvercastError, StoreError
+from overcast.errors import KeyPinnedError
+from overcast.web import key_docs as docs
 from overcast.web.key_pins import MASTER_NAME, HostKind, Pin, Pins, is_pin_name, pin_folder, read_folder
 
 HOST_DOC = "secrets/host"
 FUNCTION_DOC_PREFIX = "secrets/functions/"
 
 MASTER_ALIAS = "_master"
-DEFAULT_NAME = "default"
 REFRESH_SECONDS = 2.0
 MISS_REFRESH_SECONDS = 0.2
 
@@ -48,14 +46,6 @@ class AuthLevel(enum.IntEnum):
 class KeyMatch:
     level: AuthLevel
     name: str
-
-
-class KeyPinnedError(OvercastError):
-    """The key is set by an environment variable or a file; Overcast cannot change or delete it."""
-
-
-def generate_key() -> str:
-    return secrets.token_urlsafe(40)
 
 
 def _check_text(text: str, message: str) -> None:
@@ -78,83 +68,6 @@ def _kind(kind: str) -> HostKind:
     return found
 
 
-def _entry(name: str, value: str) -> dict[str, Any]:
-    return {"name": name, "value": value, "encrypted": False}
-
-
-def _fresh_host_doc(with_default: bool) -> dict[str, Any]:
-    return {
-        "masterKey": _entry(MASTER_NAME, generate_key()),
-        "functionKeys": [_entry(DEFAULT_NAME, generate_key())] if with_default else [],
-        "systemKeys": [],
-    }
-
-
-def _dump(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2)
-
-
-def _parse(raw: str, store_key: str) -> dict[str, Any]:
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        doc = None
-    if not isinstance(doc, dict):
-        raise StoreError(
-            f"The stored keys '{store_key}' are not a JSON object (was the state store edited by hand?). Restore "
-            f"that entry, or remove it from the state store to have the keys generated again."
-        )
-    return doc
-
-
-def _readable(entry: Any) -> tuple[str, str] | None:
-    """(name, value) of a usable key entry; encrypted values (from Azure) cannot be read here and are skipped."""
-    if not isinstance(entry, dict) or entry.get("encrypted"):
-        return None
-    name, value = entry.get("name"), entry.get("value")
-    return (name, value) if isinstance(name, str) and isinstance(value, str) and value else None
-
-
-def _values(doc: dict[str, Any], list_name: str) -> dict[str, str]:
-    items = doc.get(list_name)
-    pairs = (_readable(e) for e in items) if isinstance(items, list) else ()
-    return dict(p for p in pairs if p is not None)
-
-
-def _key_list(doc: dict[str, Any], list_name: str) -> list[Any]:
-    items = doc.get(list_name)
-    if not isinstance(items, list):
-        items = doc[list_name] = []
-    return items
-
-
-def _upsert(items: list[Any], name: str, value: str) -> bool:
-    """Set key ``name`` (case-insensitive, as Azure); True when it was created."""
-    for i, entry in enumerate(items):
-        if isinstance(entry, dict) and str(entry.get("name", "")).lower() == name.lower():
-            items[i] = _entry(name, value)
-            return False
-    items.append(_entry(name, value))
-    return True
-
-
-def _remove(items: list[Any], name: str) -> bool:
-    keep = [e for e in items if not (isinstance(e, dict) and str(e.get("name", "")).lower() == name.lower())]
-    removed = len(keep) != len(items)
-    items[:] = keep
-    return removed
-
-
-def _merge(stored: dict[str, str], pinned: dict[str, Pin]) -> dict[str, str]:
-    merged = {n: v for n, v in stored.items() if n.lower() not in pinned}
-    merged.update({p.name: p.value for p in pinned.values()})
-    return merged
-
-
-def _find(keys: Mapping[str, str], name: str) -> str | None:
-    return next((v for n, v in keys.items() if n.lower() == name.lower()), None)
-
-
 @dataclass(frozen=True)
 class _Keys:
     """One consistent view of every key (stored merged with pinned), swapped whole on refresh."""
@@ -170,17 +83,17 @@ class _Keys:
     @staticmethod
     def build(loaded_at: float, pins: Pins, stored: Mapping[str, str]) -> _Keys:
         raw_host = stored.get(HOST_DOC)
-        host_doc = _parse(raw_host, HOST_DOC) if raw_host is not None else {}
-        master_entry = _readable(host_doc.get("masterKey"))
+        host_doc = docs.parse(raw_host, HOST_DOC) if raw_host is not None else {}
+        master_entry = docs.readable(host_doc.get("masterKey"))
         master = pins.master.value if pins.master else (master_entry[1] if master_entry else None)
-        host = _merge(_values(host_doc, "functionKeys"), pins.host)
-        system = _merge(_values(host_doc, "systemKeys"), pins.system)
+        host = docs.merge(docs.values(host_doc, "functionKeys"), pins.host)
+        system = docs.merge(docs.values(host_doc, "systemKeys"), pins.system)
         functions: dict[str, dict[str, str]] = {}
         for store_key, raw in stored.items():
             if store_key.startswith(FUNCTION_DOC_PREFIX):
-                functions[store_key[len(FUNCTION_DOC_PREFIX):]] = _values(_parse(raw, store_key), "keys")
+                functions[store_key[len(FUNCTION_DOC_PREFIX):]] = docs.values(docs.parse(raw, store_key), "keys")
         for fn, pinned in pins.functions.items():
-            functions[fn] = _merge(functions.get(fn, {}), pinned)
+            functions[fn] = docs.merge(functions.get(fn, {}), pinned)
         # Resolution order of the Azure host: master, then system keys, then host function keys.
         tiers = [(AuthLevel.ADMIN, MASTER_NAME, master)] if master else []
         tiers += [(AuthLevel.SYSTEM, n, v) for n, v in system.items()]
@@ -268,10 +181,10 @@ class KeyRing:
             return keys.master
 
         def add_master(doc: dict[str, Any]) -> str:
-            entry = _readable(doc.get("masterKey"))
+            entry = docs.readable(doc.get("masterKey"))
             if entry is not None:
                 return entry[1]
-            doc["masterKey"] = _entry(MASTER_NAME, generate_key())
+            doc["masterKey"] = docs.entry(MASTER_NAME, docs.generate_key())
             return str(doc["masterKey"]["value"])
 
         return self._modify(HOST_DOC, self._fresh_host, add_master, "")
@@ -287,7 +200,7 @@ class KeyRing:
         if name.lower() == MASTER_ALIAS:
             _kind(kind)
             return self._load().master
-        return _find(self.host_keys(kind), name)
+        return docs.find(self.host_keys(kind), name)
 
     def known_functions(self) -> list[str]:
         """Lower-cased names of the functions that have stored or pinned keys."""
@@ -322,18 +235,18 @@ class KeyRing:
             if raw is None:
                 if fresh is None:
                     return absent
-                raw = self._store.put_if_absent(store_key, _dump(fresh()))
-            doc = _parse(raw, store_key)
-            before = _dump(doc)
+                raw = self._store.put_if_absent(store_key, docs.dump(fresh()))
+            doc = docs.parse(raw, store_key)
+            before = docs.dump(doc)
             result = change(doc)
-            if _dump(doc) != before:
-                self._store.put(store_key, _dump(doc))
+            if docs.dump(doc) != before:
+                self._store.put(store_key, docs.dump(doc))
             self._cache = None
             return result
 
     def _fresh_host(self) -> dict[str, Any]:
         # With a pinned master the operator manages keys by pinning; inventing a default key would add access.
-        return _fresh_host_doc(self._pins().master is None)
+        return docs.fresh_host_doc(self._pins().master is None)
 
     def ensure(self, function_names: Iterable[str]) -> None:
         """Generate the keys Azure generates: host secrets and each function's secrets, when they do not exist.
@@ -343,12 +256,13 @@ class KeyRing:
         wanted = [_function(n) for n in function_names]
         pins = self._pins()
         if pins.master is None and self._store.get(HOST_DOC) is None:
-            self._store.put_if_absent(HOST_DOC, _dump(_fresh_host_doc(True)))
+            self._store.put_if_absent(HOST_DOC, docs.dump(docs.fresh_host_doc(True)))
         existing = self._store.list_prefix(FUNCTION_DOC_PREFIX)
         for fn in wanted:
             store_key = FUNCTION_DOC_PREFIX + fn
             if fn not in pins.functions and store_key not in existing:
-                self._store.put_if_absent(store_key, _dump({"keys": [_entry(DEFAULT_NAME, generate_key())]}))
+                new_doc = {"keys": [docs.entry(docs.DEFAULT_NAME, docs.generate_key())]}
+                self._store.put_if_absent(store_key, docs.dump(new_doc))
         self._cache = None
 
     def ensure_system_key(self, name: str) -> str:
@@ -356,14 +270,14 @@ class KeyRing:
         _check_text(name, "Invalid key name")
 
         def add(doc: dict[str, Any]) -> str:
-            items = _key_list(doc, "systemKeys")
-            current = _find(_values(doc, "systemKeys"), name)
+            items = docs.key_list(doc, "systemKeys")
+            current = docs.find(docs.values(doc, "systemKeys"), name)
             if current is None:
-                current = generate_key()
-                _upsert(items, name, current)
+                current = docs.generate_key()
+                docs.upsert(items, name, current)
             return current
 
-        found = _find(self.host_keys("systemKeys"), name)
+        found = docs.find(self.host_keys("systemKeys"), name)
         return found if found is not None else self._modify(HOST_DOC, self._fresh_host, add, "")
 
     @staticmethod
@@ -375,7 +289,7 @@ class KeyRing:
     def _new_value(name: str, value: str | None) -> str:
         _check_text(name, "Invalid key name")
         if value is None:
-            return generate_key()
+            return docs.generate_key()
         _check_text(value, "Invalid key value")
         return value
 
@@ -385,11 +299,12 @@ class KeyRing:
         pins = self._pins()
         if name.lower() == MASTER_ALIAS:
             self._refuse_pinned(pins.master, "master key")
-            self._modify(HOST_DOC, self._fresh_host, lambda d: d.update(masterKey=_entry(MASTER_NAME, new_value)), None)
+            self._modify(HOST_DOC, self._fresh_host,
+                         lambda d: d.update(masterKey=docs.entry(MASTER_NAME, new_value)), None)
             return new_value, value is None  # Azure answers 201 for a generated master key, 200 for a given one
         self._refuse_pinned(pins.table(list_name).get(name.lower()), f"host key '{name}'")
         created = self._modify(
-            HOST_DOC, self._fresh_host, lambda d: _upsert(_key_list(d, list_name), name, new_value), False
+            HOST_DOC, self._fresh_host, lambda d: docs.upsert(docs.key_list(d, list_name), name, new_value), False
         )
         return new_value, created
 
@@ -398,7 +313,7 @@ class KeyRing:
         if name.startswith("_"):
             raise ValueError("Cannot delete System Key.")
         self._refuse_pinned(self._pins().table(list_name).get(name.lower()), f"host key '{name}'")
-        return self._modify(HOST_DOC, None, lambda d: _remove(_key_list(d, list_name), name), False)
+        return self._modify(HOST_DOC, None, lambda d: docs.remove(docs.key_list(d, list_name), name), False)
 
     def set_function_key(self, function_name: str, name: str, value: str | None) -> tuple[str, bool]:
         fn = _function(function_name)
@@ -407,7 +322,7 @@ class KeyRing:
         self._refuse_pinned(pin, f"key '{name}' of function '{function_name}'")
         store_key = FUNCTION_DOC_PREFIX + fn
         created = self._modify(
-            store_key, lambda: {"keys": []}, lambda d: _upsert(_key_list(d, "keys"), name, new_value), False
+            store_key, lambda: {"keys": []}, lambda d: docs.upsert(docs.key_list(d, "keys"), name, new_value), False
         )
         return new_value, created
 
@@ -417,4 +332,5 @@ class KeyRing:
             raise ValueError("Cannot delete System Key.")
         pin = self._pins().functions.get(fn, {}).get(name.lower())
         self._refuse_pinned(pin, f"key '{name}' of function '{function_name}'")
-        return self._modify(FUNCTION_DOC_PREFIX + fn, None, lambda d: _remove(_key_list(d, "keys"), name), False)
+        store_key = FUNCTION_DOC_PREFIX + fn
+        return self._modify(store_key, None, lambda d: docs.remove(docs.key_list(d, "keys"), name), False)

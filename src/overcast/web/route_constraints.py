@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from overcast.errors import BadConstraint
+
 __all__ = ["BadConstraint", "Check", "Constraint", "resolve_constraint"]
 
 # ---------------------------------------------------------------------------------------------- constraints
@@ -32,10 +34,6 @@ _DATETIME = re.compile(
 _HEX_D = "[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 _GUID = re.compile(r"\s*(?:[0-9A-Fa-f]{32}|" + _HEX_D + r"|\{" + _HEX_D + r"\}|\(" + _HEX_D + r"\))\s*", re.ASCII)
 _ALPHA = re.compile(r"^[a-z]*$", re.IGNORECASE | re.ASCII)  # ASP.NET's pattern, '$' quirk included
-
-
-class BadConstraint(Exception):
-    """Internal: a constraint name or its arguments are invalid (becomes a RouteTemplateError)."""
 
 
 def _parse_int(text: str, bounds: tuple[int, int]) -> int | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from overcast.errors import RouteTemplateError
-from overcast.web.route_constraints import BadConstraint, Constraint, resolve_constraint
+from overcast.errors import BadConstraint, RouteTemplateError
+from overcast.web.route_constraints import Constraint, resolve_constraint
 
 __all__ = ["Constraint", "Literal", "Parameter", "Part", "fold", "parse_segments"]
 

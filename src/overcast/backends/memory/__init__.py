@@ -16,8 +16,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from overcast.backends.base import BlobStore, LeaseStore, QueueBackend, StateStore, TableStore
-    from overcast.backends.registry import StorageBackend
+    from overcast.backends.base import BlobStore, LeaseStore, QueueBackend, StateStore, StorageBackend, TableStore
 
     def _implements(
         queues: MemoryQueueStore, blobs: MemoryBlobStore, tables: MemoryTableStore, leases: MemoryLeaseStore,

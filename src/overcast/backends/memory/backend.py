@@ -12,7 +12,7 @@ from overcast.backends.memory.state import MemoryStateStore
 from overcast.backends.memory.tables import MemoryTableStore
 
 if TYPE_CHECKING:
-    from overcast.backends.registry import BackendTarget
+    from overcast.backends.base import BackendTarget
     from overcast.durable.store import DurableStore
 
 

@@ -14,7 +14,7 @@ from overcast.backends.sqlite.state import SCHEMA, SqliteDatabase, SqliteStateSt
 __all__ = ["SCHEMA", "SqliteBackend", "SqliteDatabase", "SqliteStateStore", "apply_schema", "connect"]
 
 if TYPE_CHECKING:
-    from overcast.backends.registry import StorageBackend
+    from overcast.backends.base import StorageBackend
 
     def _is_backend(backend: SqliteBackend) -> StorageBackend:
         """Never called: mypy checks here that the backend class implements the registry's protocol."""

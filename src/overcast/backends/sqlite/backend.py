@@ -8,7 +8,7 @@ from overcast.backends.base import BlobStore, LeaseStore, QueueBackend, StateSto
 from overcast.backends.datadir import database_in
 
 if TYPE_CHECKING:
-    from overcast.backends.registry import BackendTarget
+    from overcast.backends.base import BackendTarget
     from overcast.durable.store import DurableStore
 
 

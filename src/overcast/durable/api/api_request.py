@@ -1,7 +1,7 @@
 """The store-free half of the durable HTTP API: reading a request (query names are case-insensitive, values parsed
 as the extension parses them) and the reply shapes, errors included (spec §6.4).
 
-Handlers raise :class:`ApiError` with the reply to send; the router turns it into the response.
+Handlers raise :class:`DurableApiError` with the reply to send; the router turns it into the response.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from overcast.config import json_text
 from overcast.durable.core.history import parse_timestamp
 from overcast.durable.core.model import RuntimeStatus
 from overcast.durable.store import DEFAULT_PAGE_SIZE
-from overcast.errors import InputError
+from overcast.errors import DurableApiError, InputError
 
 Reply = tuple[int, list[tuple[str, str]], bytes]
 JSON_TYPE = "application/json; charset=utf-8"
@@ -29,14 +29,6 @@ INVALID_OPERATION = "System.InvalidOperationException"
 JSON_EXCEPTION = "Newtonsoft.Json.JsonReaderException"
 _SHORT_YEAR = re.compile(r"^(\d{1,3})-")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-class ApiError(Exception):
-    """Answer the request with ``reply`` instead of going on."""
-
-    def __init__(self, reply: Reply) -> None:
-        super().__init__(reply[0])
-        self.reply = reply
 
 
 def json_reply(status: int, value: Any, headers: Iterable[tuple[str, str]] = ()) -> Reply:
@@ -60,12 +52,12 @@ def error_reply(status: int, message: str, exception_message: str, exception_typ
 
 
 def bad_request(exception_message: str, message: str = BAD_ARGUMENTS,
-                exception_type: str = ARGUMENT_EXCEPTION) -> ApiError:
-    return ApiError(error_reply(400, message, exception_message, exception_type))
+                exception_type: str = ARGUMENT_EXCEPTION) -> DurableApiError:
+    return DurableApiError(error_reply(400, message, exception_message, exception_type))
 
 
-def server_error(exception_message: str, exception_type: str = INVALID_OPERATION) -> ApiError:
-    return ApiError(error_reply(500, SOMETHING_WRONG, exception_message, exception_type))
+def server_error(exception_message: str, exception_type: str = INVALID_OPERATION) -> DurableApiError:
+    return DurableApiError(error_reply(500, SOMETHING_WRONG, exception_message, exception_type))
 
 
 def parse_json_text(text: str, what: str) -> None:

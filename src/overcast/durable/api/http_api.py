@@ -13,13 +13,12 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from overcast.durable.api.api_request import (
     CONTINUATION_HEADER,
-    ApiError,
     ApiRequest,
     Reply,
     bad_request,
@@ -38,7 +37,7 @@ from overcast.durable.api.client_binding import (
     check_status_headers,
     new_rpc_secret,
 )
-from overcast.durable.api.http_entities import EntityRoutes
+from overcast.durable.api.http_entities import EntityRoutes, StoreCall
 from overcast.durable.api.status_json import parse_stored, status_payload
 from overcast.durable.core import history as h
 from overcast.durable.core import payloads
@@ -57,19 +56,13 @@ from overcast.durable.store import (
     NewMessage,
     NewOrchestration,
 )
-from overcast.errors import StoreError
+from overcast.errors import DurableApiError, StoreError
 
 log = logging.getLogger("overcast.host.durable")
 T = TypeVar("T")
 FINISHED = frozenset({COMPLETED, FAILED, TERMINATED, CANCELED})
 STILL_RUNNING_RETRY_AFTER = "5"
 MIN_POLL_SECONDS = 0.01
-
-
-class StoreCall(Protocol):
-    """Runs a blocking store call off the event loop (``asyncio.to_thread``, or the host's ``StoreIO``)."""
-
-    def __call__(self, fn: Callable[..., T], /, *args: Any) -> Awaitable[T]: ...
 
 
 def execution_rewound(reason: str | None, now: datetime) -> EventDict:
@@ -130,7 +123,7 @@ class DurableHttpApi:
                                    url or f"{base_url}{WEBHOOK_PATH}/{path.lstrip('/')}")
         try:
             return await self._route(request)
-        except ApiError as answer:
+        except DurableApiError as answer:
             return answer.reply
         except Exception as problem:
             log.exception("Durable API %s %s failed", method, path)
@@ -199,7 +192,7 @@ class DurableHttpApi:
     async def _instance(self, hub: str, instance_id: str) -> InstanceRecord:
         record = await self.io(self.store.get_instance, hub, instance_id)
         if record is None:
-            raise ApiError(empty(404))
+            raise DurableApiError(empty(404))
         return record
 
     async def _links(self, request: ApiRequest, hub: str) -> WebhookLinks:

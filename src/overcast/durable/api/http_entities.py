@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
 from overcast.config import json_text
 from overcast.durable.api.api_request import (
@@ -26,14 +26,36 @@ from overcast.durable.api.status_json import parse_stored
 from overcast.durable.commit import ENTITY_OPERATION_EVENT
 from overcast.durable.core import history as h
 from overcast.durable.core.entities import parse_entity_id, request_message, scheduler_id
-from overcast.durable.store import EntityRecord, NewMessage
+from overcast.durable.store import DurableStore, EntityRecord, NewMessage
 from overcast.errors import InputError
-
-if TYPE_CHECKING:
-    from overcast.durable.api.http_api import DurableHttpApi
 
 EMPTY_KEY = "$"  # the extension's spelling of the empty key in entity URLs
 _INVALID_KEY_CHARS = frozenset("/\\#?")
+T = TypeVar("T")
+
+
+class StoreCall(Protocol):
+    """Runs a blocking store call off the event loop (``asyncio.to_thread``, or the host's ``StoreIO``)."""
+
+    def __call__(self, fn: Callable[..., T], /, *args: Any) -> Awaitable[T]: ...
+
+
+class EntityApi(Protocol):
+    """What the entity routes use of the API that serves them (``http_api.DurableHttpApi``), named here so that
+    this module does not import that one (which imports this one)."""
+
+    store: DurableStore
+    io: StoreCall
+
+    def now(self) -> datetime: ...
+
+    def hub_of(self, request: ApiRequest) -> tuple[str, bool]: ...
+
+    async def page(self, query: Callable[..., T], *args: Any) -> T: ...
+
+    def payload_text(self, request: ApiRequest, what: str) -> str: ...
+
+    async def send(self, hub: str, message: NewMessage) -> None: ...
 
 
 def client_signal(operation: str, input_text: str | None) -> str:
@@ -55,7 +77,7 @@ class EntityRoutes:
     """``entities/{name}/{key}`` GET (state) / POST (signal ``op``) / DELETE (signal "delete"), ``entities/{name}``
     GET (list)."""
 
-    def __init__(self, api: DurableHttpApi, entity_exists: Callable[[str], bool] | None) -> None:
+    def __init__(self, api: EntityApi, entity_exists: Callable[[str], bool] | None) -> None:
         self._api = api
         self._entity_exists = entity_exists
 

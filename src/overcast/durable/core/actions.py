@@ -17,7 +17,7 @@ from typing import Any, TypeGuard
 
 from overcast.config import json_text
 from overcast.durable.core.history import parse_timestamp
-from overcast.durable.core.model import DurableProtocolError
+from overcast.errors import DurableProtocolError
 
 OUT_OF_PROC_LABEL = "\n\n$OutOfProcData$:"
 DEFAULT_MAX_RETRY_INTERVAL_MS = 6 * 24 * 3600 * 1000  # the extension's default (6 days)

@@ -14,7 +14,8 @@ from typing import Any
 
 from overcast.config import json_text
 from overcast.durable.core.history import event_raised
-from overcast.durable.core.model import DurableProtocolError, EntityRequest, InstanceMessage
+from overcast.durable.core.model import EntityRequest, InstanceMessage
+from overcast.errors import DurableProtocolError
 
 
 def scheduler_id(name: str, key: str) -> str:

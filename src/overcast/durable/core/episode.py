@@ -37,7 +37,6 @@ from overcast.durable.core.entities import parse_entity_id, request_message, sch
 from overcast.durable.core.model import (
     ActivityTask,
     ContinueAsNewPlan,
-    DurableProtocolError,
     EntityRequest,
     EpisodeInput,
     EpisodeOutcome,
@@ -55,6 +54,7 @@ from overcast.durable.core.model import (
 )
 from overcast.durable.core.payloads import action_input_problem, custom_status_problem, too_large
 from overcast.durable.core.replay import Allocation, Kind, ShadowReplay
+from overcast.errors import DurableProtocolError
 
 # ---- before the invocation ---------------------------------------------------------------------------------------
 

@@ -12,14 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from overcast.errors import OvercastError
-
 HistoryEvent = dict[str, Any]
 """One history event exactly as it is stored and sent to the SDK (PascalCase keys, integer ``EventType``)."""
-
-
-class DurableProtocolError(OvercastError):
-    """Data exchanged with the durable SDK (or handed to the episode) is not in the shape the protocol defines."""
 
 
 class RuntimeStatus(enum.Enum):

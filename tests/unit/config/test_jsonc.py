@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from overcast.config.jsonc import JsoncError, load_file, loads
-from overcast.errors import ConfigError
+from overcast.config.jsonc import load_file, loads
+from overcast.errors import ConfigError, JsoncError
 
 
 @pytest.mark.parametrize(("text", "expected"), [

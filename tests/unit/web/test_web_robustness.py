@@ -26,7 +26,7 @@ from overcast.host import Instance, build
 from overcast.web.http_in import joined_headers, joined_query, make_request, raw_path, request_url
 from overcast.web.routing import make_router
 
-BASIC = Path(__file__).resolve().parents[1] / "e2e" / "apps" / "basic"
+BASIC = Path(__file__).resolve().parents[2] / "e2e" / "apps" / "basic"
 SMALL_LIMIT = 256
 ALLOWED_STATUSES = frozenset({200, 201, 202, 204, 400, 401, 404, 413, 429, 431, 500})
 # Functions of the basic app that fail by design (boom raises; none returns None for an HttpResponse).

@@ -14,9 +14,9 @@ import pytest
 from overcast.backends import StateStore
 from overcast.backends.memory import MemoryStateStore
 from overcast.backends.sqlite import SqliteStateStore
-from overcast.errors import ConfigError, StoreError
+from overcast.errors import ConfigError, KeyPinnedError, StoreError
 from overcast.web import key_pins
-from overcast.web.keys import AuthLevel, KeyMatch, KeyPinnedError, KeyRing
+from overcast.web.keys import AuthLevel, KeyMatch, KeyRing
 
 URLSAFE = set(string.ascii_letters + string.digits + "-_")
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from overcast.durable.core import actions as act
-from overcast.durable.core.model import DurableProtocolError
+from overcast.errors import DurableProtocolError
 
 FIRE = datetime(2024, 1, 1, 0, 0, 2, tzinfo=timezone.utc)
 RETRY = {"firstRetryIntervalInMilliseconds": 200, "maxNumberOfAttempts": 4}

@@ -9,21 +9,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from overcast.errors import ConfigError
+from overcast.errors import ConfigError, CronSyntaxError
 from overcast.triggers.schedule import (
     MIN,
     NEVER,
     CronSchedule,
-    CronSyntaxError,
     IntervalSchedule,
-    ScheduleStatus,
-    after_run,
-    decide_on_start,
     parse_schedule,
     resolve_time_zone,
-    timer_request_json,
     use_monitor_for,
 )
+from overcast.triggers.schedule_status import ScheduleStatus, after_run, decide_on_start, timer_request_json
 
 UTC = timezone.utc
 AMS = ZoneInfo("Europe/Amsterdam")

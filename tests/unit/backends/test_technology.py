@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[2] / "src" / "overcast"
+SRC = Path(__file__).resolve().parents[3] / "src" / "overcast"
 # Technology -> the imports that name it (drivers and the backend's modules).
 TECHNOLOGIES: dict[str, tuple[str, ...]] = {
     "sqlite": ("sqlite3", "overcast.backends.sqlite", "overcast.durable.store.backends.sqlite"),

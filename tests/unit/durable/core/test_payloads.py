@@ -15,7 +15,7 @@ from overcast.durable.core.actions import response_from_return as parse
 from overcast.durable.core.episode import finish, prepare
 from overcast.durable.core.model import EpisodeInput, InstanceSnapshot, RuntimeStatus
 
-from .harness import T0
+from ..harness import T0
 
 LIMIT = 1000
 INSTANCE = InstanceSnapshot("inst", "exec", "orch")

@@ -11,7 +11,7 @@ import azure.durable_functions as df
 import pytest
 
 from overcast.durable.core import entities as ent
-from overcast.durable.core.model import DurableProtocolError
+from overcast.errors import DurableProtocolError
 
 NOW = datetime(2024, 1, 1, tzinfo=timezone.utc)
 

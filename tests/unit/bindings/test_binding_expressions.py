@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from overcast.bindings.expressions import (
-    BindingDataError,
     BindingTemplate,
     BlobPathPattern,
     binding_data_from_json_body,
@@ -19,7 +18,7 @@ from overcast.bindings.expressions import (
     merge_binding_data,
     resolve_app_settings,
 )
-from overcast.errors import ConfigError, OvercastError
+from overcast.errors import BindingDataError, ConfigError, OvercastError
 
 NOW = datetime(2024, 10, 1, 12, 30, 45, 123456, tzinfo=timezone.utc)
 WHAT = "function 'f', binding 'msg' queueName"

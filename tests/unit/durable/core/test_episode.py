@@ -14,7 +14,6 @@ from overcast.durable.core.actions import response_from_exception, response_from
 from overcast.durable.core.episode import finish, next_execution_events, prepare
 from overcast.durable.core.model import (
     ActivityTask,
-    DurableProtocolError,
     EntityRequest,
     EpisodeInput,
     EpisodeOutcome,
@@ -26,8 +25,9 @@ from overcast.durable.core.model import (
     ParentInstance,
     RuntimeStatus,
 )
+from overcast.errors import DurableProtocolError
 
-from .harness import T0, compact
+from ..harness import T0, compact
 
 PARENT = ParentInstance("boss", "boss-1", "boss-exec", 7)
 INSTANCE = InstanceSnapshot("inst", "exec", "orch", parent=PARENT)
