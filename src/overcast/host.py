@@ -13,14 +13,24 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from overcast.app.index import AppIndex, index_app
 from overcast.app.spec import FunctionSpec
+from overcast.backends.pool import EMBEDDED, BackendPool
 from overcast.config.settings import Settings, StartOptions, load
 from overcast.errors import AppLoadError, ConfigError, StoreError
 from overcast.observe import logs, redact
 from overcast.observe.scope import propagate_into_threads
+
+if TYPE_CHECKING:
+    from overcast.invoke.dispatcher import Dispatcher
+    from overcast.triggers.manager import TriggerManager
+    from overcast.triggers.warmup import Warmup
+    from overcast.web.app import HostApp, HostState
+    from overcast.web.keys import KeyRing
+    from overcast.web.native import NativeAsgi
+    from overcast.web.routing import FunctionRoute
 
 log = logging.getLogger("overcast.host.startup")
 EXIT_FATAL = 3
@@ -53,8 +63,11 @@ def preflight(settings: Settings) -> None:
 
 def _mark_unsupported(index: AppIndex) -> None:
     """Each binding checked by its kind (:mod:`overcast.kinds`) before any store opens."""
+    from overcast.backends.registry import available_kinds
     from overcast.config.connections import resolve_connection
     from overcast.kinds import kind_of
+
+    backends = available_kinds()
 
     for spec in index.functions:
         if spec.in_error:
@@ -62,7 +75,8 @@ def _mark_unsupported(index: AppIndex) -> None:
         for binding in spec.bindings:
             kind = kind_of(binding.type)
             if kind.connection:
-                problem = resolve_connection(binding.get("connection"), os.environ).problem(spec.name, binding.name)
+                connection = resolve_connection(binding.get("connection"), os.environ)
+                problem = connection.problem(spec.name, binding.name, backends)
                 if problem:
                     spec.errors.append(problem)
             spec.errors += kind.problems(binding, os.environ)
@@ -93,20 +107,19 @@ class Instance:
 
     settings: Settings
     index: AppIndex
-    app: Any
-    routes: list[Any]
-    keys: Any
-    dispatcher: Any
-    native: Any
-    state: Any
-    store: Any
-    triggers: Any = None
-    warmup: Any = None  # overcast.triggers.warmup.Warmup
+    app: HostApp
+    routes: list[FunctionRoute]
+    keys: KeyRing
+    dispatcher: Dispatcher
+    native: NativeAsgi | None
+    state: HostState
+    stores: BackendPool
+    triggers: TriggerManager | None = None
+    warmup: Warmup | None = None
 
     def close(self) -> None:
         self.dispatcher.shutdown()
-        if self.store is not None:
-            self.store.close()
+        self.stores.close()
 
 
 def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc_secret: str | None = None) -> Instance:
@@ -114,9 +127,10 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
 
     ``rpc_secret``: the durable client's channel secret, shared by the instances of one ``overcast start``.
     """
-    from overcast.backends import open_state_store
     from overcast.invoke import extensions
     from overcast.invoke.dispatcher import Dispatcher
+    from overcast.kinds import needs_of
+    from overcast.triggers.manager import BlobWrites, TriggerManager, open_storage
     from overcast.triggers.warmup import Warmup, find_warmup
     from overcast.web.admin import AdminApi
     from overcast.web.admin_keys import KeyApi
@@ -134,20 +148,57 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
     if settings.worker_extensions:
         for spec in loaded:
             extensions.post_function_load(spec.name, spec.directory)
-    store = open_state_store(settings.data_dir)
+    pool = BackendPool(settings.data_dir)
+    # The host's own state (keys, timer status) is always in the embedded store, whatever AzureWebJobsStorage says.
+    store = pool.stores(EMBEDDED).state
     keys = KeyRing(store)
     keys.ensure(f.name for f in index.functions)
     redact.register(
         keys.master_key(), *keys.host_keys("functionKeys").values(), *keys.host_keys("systemKeys").values(),
         *(v for f in index.functions for v in keys.function_keys(f.name).values()),
     )
+    needs = needs_of(b for f in index.functions if not f.in_error and not f.disabled for b in f.bindings)
+    # Every loaded function's storage connection is an embedded one: _mark_unsupported puts a function whose
+    # connection has no registered backend in error.
+    storage = open_storage(needs, pool.stores(EMBEDDED)) if needs else None
+    durable = None
+    if "durable" in needs:
+        from overcast.durable.hosting import DurableHosting
+
+        durable = DurableHosting(settings, keys, port or settings.port, rpc_secret)
+    blob_writes = BlobWrites()
+    binding_io = None
+    if storage is not None and "binding_io" in needs:
+        from overcast.bindings.io import BindingIO
+        from overcast.triggers.queue_options import queue_options
+
+        encoding = queue_options(settings.host_json.section("extensions", "queues"),
+                                 lease=settings.knobs.queue_lease_seconds).message_encoding
+        connection = storage.connection
+        # The blob trigger's receipts go through a queue: its functions' outputs need the queue store too.
+        binding_io = BindingIO(
+            connection.queues if "queues" in needs else None, storage.wakeups,
+            encoding, storage.io, blobs=connection.blobs if "blobs" in needs else None,
+            tables=connection.tables if "tables" in needs else None, on_blob_written=blob_writes,
+            durable_client=durable.client_value if durable is not None else None,
+        )
     dispatcher = Dispatcher(
         thread_count=settings.thread_count,
         function_timeout=settings.host_json.function_timeout,
         worker_extensions=settings.worker_extensions,
         on_stuck=on_stuck,
+        binding_io=binding_io,
     )
-    triggers = _storage_triggers(settings, index, dispatcher, store)
+    triggers = None
+    durable_api = None
+    if storage is not None:
+        triggers = TriggerManager(settings, index, dispatcher, storage.stores, storage.wakeups, storage.io,
+                                  host_id(settings))
+        blob_writes.listen(triggers.blob_written)
+        if durable is not None:
+            engine = durable.engine(index, dispatcher.invoke, storage.io, storage.connection)
+            triggers.add(engine)
+            durable_api = durable.http_api(engine)
     state = HostState()
     warmup = Warmup(find_warmup(index), dispatcher.invoke)
     admin = AdminApi(
@@ -162,54 +213,9 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
     streaming = StreamingHttp(dispatcher) if index.streaming_request_type is not None else None
     app = HostApp(
         settings=settings, router=make_router(routes), dispatcher=dispatcher, keys=keys, state=state,
-        admin=admin, native=native, streaming=streaming,
+        admin=admin, native=native, streaming=streaming, durable=durable_api,
     )
-    engine = getattr(triggers, "durable", None)
-    if engine is not None:
-        from overcast.durable.hosting import attach_durable
-
-        attach_durable(settings, app, keys, engine, dispatcher, port or settings.port, rpc_secret)
-    return Instance(settings, index, app, routes, keys, dispatcher, native, state, store, triggers, warmup)
-
-
-def _storage_triggers(settings: Settings, index: AppIndex, dispatcher: Any, state: Any) -> Any:
-    """Stores, binding I/O and trigger listeners, only when some loaded function's kinds need them."""
-    from overcast.kinds import needs_of
-
-    needs = needs_of(b for f in index.functions if not f.in_error and not f.disabled for b in f.bindings)
-    if not needs:
-        return None
-    from overcast.backends import open_blob_store, open_lease_store, open_queue_store, open_table_store
-    from overcast.bindings.io import BindingIO
-    from overcast.triggers.manager import StoreIO, Stores, TriggerManager
-    from overcast.triggers.wakeup import Wakeups
-
-    stores = Stores(state=state)
-    if "queues" in needs:
-        stores.queues = open_queue_store(settings.data_dir)
-    if {"consumer", "producer"} <= needs:
-        # The listeners' receives and settles get their own connection (and its lock), so an output binding's
-        # enqueue never waits behind a consumer's statement in this process (bench/queue_enqueue_under_load.py).
-        stores.consumer_queues = open_queue_store(settings.data_dir)
-    if "leases" in needs:
-        stores.leases = open_lease_store(settings.data_dir)
-    if "blobs" in needs:
-        stores.blobs = open_blob_store(settings.data_dir)
-    if "tables" in needs:
-        stores.tables = open_table_store(settings.data_dir)
-    wakeups, io = Wakeups(), StoreIO()
-    manager = TriggerManager(settings, index, dispatcher, stores, wakeups, io, host_id(settings))
-    if "binding_io" in needs:
-        dispatcher.binding_io = BindingIO(
-            stores.queues, wakeups, manager.queue_options.message_encoding, io, blobs=stores.blobs,
-            tables=stores.tables, on_blob_written=manager.blob_written,
-        )
-    if "durable" in needs:
-        from overcast.durable.hosting import durable_engine
-
-        manager.durable = durable_engine(settings, index, dispatcher, io)
-        manager.add(manager.durable)
-    return manager
+    return Instance(settings, index, app, routes, keys, dispatcher, native, state, pool, triggers, warmup)
 
 
 def _banner_key(instance: Instance) -> Any:
@@ -315,16 +321,16 @@ async def _serve(instance: Instance, handle: Any) -> int:
 
     settings = instance.settings
     try:
-        cap = plan_connection_cap(settings.http_max_connections, DEFAULT_MAX_CONNECTIONS)
+        cap = plan_connection_cap(settings.knobs.http_max_connections, DEFAULT_MAX_CONNECTIONS)
     except ConfigError as exc:
         _print_fatal(f"Error: {exc}")
         return EXIT_FATAL
-    limits = ConnectionLimits(settings.http_keepalive_timeout, settings.http_headers_timeout, cap)
+    limits = ConnectionLimits(settings.knobs.http_keepalive_timeout, settings.knobs.http_headers_timeout, cap)
     config = uvicorn.Config(
         instance.app,
         lifespan="off",
         http=guarded_protocol("httptools" if _has("httptools") else "h11", limits),
-        timeout_keep_alive=max(1, round(settings.http_keepalive_timeout)),
+        timeout_keep_alive=max(1, round(settings.knobs.http_keepalive_timeout)),
         loop="none",
         log_config=None,
         access_log=False,

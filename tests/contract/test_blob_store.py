@@ -1,7 +1,7 @@
 """The BlobStore contract (Azure block blob semantics), run against every backend.
 
 Time is a FakeClock: tests move it instead of sleeping. To add a backend (PostgreSQL, Azure Storage, ...), add a
-branch to the ``backend`` fixture that skips when its server is not configured; every test above the "SQLite
+line to ``BACKEND_CASES`` in conftest.py; every test above the "SQLite
 specifics" section then runs against it.
 """
 
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import store_helpers
+from conftest import Storage
 from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import BlobStore, open_blob_store
 from overcast.backends.base import BlobProperties, utc
-from overcast.backends.memory import MemoryBlobStore
 from overcast.backends.sqlite.blobs import SqliteBlobStore
 from overcast.errors import StoreError
 
@@ -28,20 +28,13 @@ MIB = 1024 * 1024
 Backend = store_helpers.Backend[BlobStore]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Backend]:
-    if request.param == "memory":
-        chosen = Backend("memory", lambda: MemoryBlobStore(clock), persistent=False, child_setup=None)
-    else:
-        path, blob_root = tmp_path / "overcast.db", tmp_path / "blobs"
-        setup = (
-            "from pathlib import Path\n"
-            "from overcast.backends.sqlite.blobs import SqliteBlobStore\n"
-            f"store = SqliteBlobStore(Path({str(path)!r}), Path({str(blob_root)!r}))\n"
-        )
-        chosen = Backend(
-            "sqlite", lambda: SqliteBlobStore(path, blob_root, clock), persistent=True, child_setup=setup
-        )
+@pytest.fixture
+def backend(storage: Storage) -> Iterator[Backend]:
+    """Each backend of the contracts' list (tests/contract/conftest.py), opened through the registry."""
+    chosen = Backend(
+        storage.name, lambda: storage.backend().open_blobs(), persistent=storage.reopens,
+        child_setup=storage.child_setup("open_blobs"),
+    )
     yield chosen
     chosen.close_all()
 

@@ -1,8 +1,8 @@
 """The DurableStore contract (instances, history, inboxes with leases, activities, timers, entities), every backend.
 
 Time is a FakeClock: tests move it instead of sleeping. Processes use the real clock, so tests that involve them
-set the parent's clock from ``time.time()``. To add a backend (PostgreSQL, ...), add a branch to the ``backend``
-fixture that skips when its server is not configured; every test below then runs against it.
+set the parent's clock from ``time.time()``. To add a backend (PostgreSQL, ...), add a line to ``BACKEND_CASES``
+in conftest.py; every test below then runs against it.
 
 ``toy_episode`` / ``toy_worker`` are a minimal engine (a fan-out orchestration) that threads and processes run at
 once to show that no result is lost and no history is written twice.
@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Storage
 from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import open_queue_store
@@ -35,6 +37,7 @@ from overcast.durable.store import (
     SUSPENDED,
     TERMINATED,
     ActivityRequest,
+    ActivityWorkItem,
     DurableStore,
     EpisodeCommit,
     EventDict,
@@ -48,7 +51,6 @@ from overcast.durable.store import (
     ParentRef,
 )
 from overcast.durable.store.backends import open_durable_store
-from overcast.durable.store.backends.memory import MemoryDurableStore
 from overcast.durable.store.backends.sqlite import SqliteDurableStore
 from overcast.errors import StoreError
 
@@ -64,39 +66,33 @@ RAISED, SUSPENDED_EVENT, RESUMED_EVENT = 15, 19, 20
 @dataclass
 class Backend:
     name: str
-    factory: Callable[[Callable[[], float]], DurableStore]
+    storage: Storage
     clock: FakeClock
-    path: Path | None  # the database file, for backends that other processes can open
     opened: list[DurableStore] = field(default_factory=list)
 
     @property
     def persistent(self) -> bool:
-        return self.path is not None
+        return self.storage.reopens
 
     def open(self, clock: Callable[[], float] | None = None) -> DurableStore:
-        store = self.factory(clock or self.clock)
+        store = self.storage.backend(clock or self.clock).open_durable()
         self.opened.append(store)
         return store
 
     def child_setup(self) -> str:
         """Python statements that bind ``store`` (real clock) and the toy engine in another process."""
-        return (
-            "import sys\n"
-            f"sys.path.insert(0, {str(HERE)!r})\n"
-            "from pathlib import Path\n"
-            "from overcast.durable.store.backends.sqlite import SqliteDurableStore\n"
-            "from test_durable_store import toy_worker\n"
-            f"store = SqliteDurableStore(Path({str(self.path)!r}))\n"
+        setup = self.storage.child_setup(
+            "open_durable", "import sys", f"sys.path.insert(0, {str(HERE)!r})",
+            "from test_durable_store import toy_worker",
         )
+        assert setup is not None, f"the {self.name} store lives in one process"
+        return setup
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Backend]:
-    if request.param == "memory":
-        chosen = Backend("memory", MemoryDurableStore, clock, None)
-    else:
-        path = tmp_path / "overcast.db"
-        chosen = Backend("sqlite", lambda c: SqliteDurableStore(path, c), clock, path)
+@pytest.fixture
+def backend(storage: Storage, clock: FakeClock) -> Iterator[Backend]:
+    """Each backend of the contracts' list (tests/contract/conftest.py), opened through the registry."""
+    chosen = Backend(storage.name, storage, clock)
     yield chosen
     for store in chosen.opened:
         store.close()
@@ -113,6 +109,20 @@ def needs_files(backend: Backend) -> None:
 
 
 # -- builders ----------------------------------------------------------------------------------------------------
+
+
+def lease_next(store: DurableStore, hub: str, owner: str, duration: float,
+               max_messages: int = 1000) -> OrchestrationLease | None:
+    """One lease of ``lease_orchestrations``, or None."""
+    leases = store.lease_orchestrations(hub, owner, duration, 1, max_messages)
+    return leases[0] if leases else None
+
+
+def complete(store: DurableStore, item: ActivityWorkItem, result: EventDict) -> bool:
+    """``complete_activities`` of one item."""
+    [done] = store.complete_activities([(item, result)])
+    return done
+
 
 
 def ev(event_type: int, event_id: int = -1, **fields: Any) -> EventDict:
@@ -134,7 +144,7 @@ def start(store: DurableStore, instance_id: str, **kwargs: Any) -> InstanceRecor
 
 
 def lease(store: DurableStore, owner: str = "w1", duration: float = 30) -> OrchestrationLease:
-    got = store.lease_next_orchestration(HUB, owner, duration)
+    got = lease_next(store, HUB, owner, duration)
     assert got is not None, "expected an instance to lease"
     return got
 
@@ -191,14 +201,14 @@ def toy_worker(store: DurableStore, owner: str, expected: int) -> dict[str, int]
     deadline = time.monotonic() + 90  # a guard against a hang, not a timing assertion
     while True:
         busy = False
-        leased = store.lease_next_orchestration(HUB, owner, 60)
+        leased = lease_next(store, HUB, owner, 60)
         if leased is not None:
             busy = True
             stats["episodes" if store.commit_episode(leased, toy_episode(leased)) else "conflicts"] += 1
         for item in store.lease_activities(HUB, owner, 60, max_items=3):
             busy = True
             result = ev(TASK_DONE, TaskScheduledId=item.task_id, Result=str(2 * int(item.input or "0")))
-            stats["activities" if store.complete_activity(item, result) else "late"] += 1
+            stats["activities" if complete(store, item, result) else "late"] += 1
         if not busy:
             finished = store.query_instances(HUB, InstanceQuery(runtime_statuses=[COMPLETED]), top=1000).items
             if len(finished) == expected:
@@ -219,7 +229,7 @@ def assert_toy_results(store: DurableStore, ids: list[str]) -> None:
         assert sorted(completed) == list(range(FAN_OUT)), "a result was lost or recorded twice"
         assert types(history).count(STARTED) == 1
         assert record.history_length == len(history)
-    assert store.lease_next_orchestration(HUB, "checker", 30) is None
+    assert lease_next(store, HUB, "checker", 30) is None
     assert store.lease_activities(HUB, "checker", 30) == []
 
 
@@ -319,20 +329,17 @@ def test_a_leased_instance_is_not_leased_again_until_its_lease_ends(store: Durab
     assert first.instance_id == "a" and first.expires == clock.now + 30
     second = lease(store, "w2", 30)
     assert second.instance_id == "b"
-    assert store.lease_next_orchestration(HUB, "w3", 30) is None
+    assert lease_next(store, HUB, "w3", 30) is None
     store.release_lease(second)
     again = lease(store, "w3", 300)
     assert again.instance_id == "b" and again.messages == second.messages
-    clock.advance(20)
-    assert store.renew_lease(first, 30)
-    clock.advance(20)  # 40 s after leasing: only the renewal keeps it
-    assert store.lease_next_orchestration(HUB, "w4", 30) is None
+    clock.advance(20)  # 20 s into a 30 s lease
+    assert lease_next(store, HUB, "w4", 30) is None
     clock.advance(11)
     taken = lease(store, "w4", 30)
     assert taken.instance_id == "a" and taken.token != first.token
-    assert not store.renew_lease(first, 30)
     store.release_lease(first)  # a lost lease: releasing does nothing
-    assert store.lease_next_orchestration(HUB, "w5", 30) is None
+    assert lease_next(store, HUB, "w5", 30) is None
 
 
 def test_commit_conflict_when_the_lease_expired_and_another_worker_committed(store: DurableStore,
@@ -390,7 +397,7 @@ def test_messages_arriving_during_an_episode_wait_for_the_next_one(store: Durabl
     start(store, "i")
     leased = lease(store)
     store.send_message(HUB, NewMessage("i", ev(RAISED, Name="during")))
-    assert store.lease_next_orchestration(HUB, "w2", 30) is None  # the instance is busy
+    assert lease_next(store, HUB, "w2", 30) is None  # the instance is busy
     assert store.commit_episode(leased, episode(leased))
     following = lease(store, "w2")
     assert [m.event["Name"] for m in following.messages] == ["during"]
@@ -418,7 +425,7 @@ def test_the_oldest_waiting_message_is_served_first_and_max_messages_caps_a_leas
         store.send_message(HUB, NewMessage("z", ev(RAISED, Name=f"e{i}")))
     assert [lease(store, f"w{i}").instance_id for i in range(3)] == ["z", "y", "x"]
     clock.advance(31)
-    capped = store.lease_next_orchestration(HUB, "w9", 30, max_messages=2)
+    capped = lease_next(store, HUB, "w9", 30, max_messages=2)
     assert capped is not None and capped.instance_id == "z"
     assert types([m.event for m in capped.messages]) == [STARTED, RAISED]
 
@@ -430,7 +437,7 @@ def test_messages_for_an_unknown_instance_can_be_consumed(store: DurableStore) -
     with pytest.raises(StoreError, match="does not exist"):
         store.commit_episode(leased, EpisodeCommit([leased.messages[0].id], [ev(ORCH_STARTED)]))
     assert store.commit_episode(leased, EpisodeCommit([leased.messages[0].id]))
-    assert store.lease_next_orchestration(HUB, "w", 30) is None
+    assert lease_next(store, HUB, "w", 30) is None
     assert store.get_instance(HUB, "ghost") is None
 
 
@@ -444,9 +451,9 @@ def test_timers_are_invisible_until_due(store: DurableStore, clock: FakeClock) -
     fire_at = clock.now + 60
     store.send_message(HUB, NewMessage("t", ev(TIMER_FIRED, TimerId=0), leased.instance.execution_id, fire_at))
     assert store.next_due_time(HUB) == fire_at
-    assert store.lease_next_orchestration(HUB, "w", 30) is None
+    assert lease_next(store, HUB, "w", 30) is None
     clock.advance(59.9)
-    assert store.lease_next_orchestration(HUB, "w", 30) is None
+    assert lease_next(store, HUB, "w", 30) is None
     clock.advance(0.1)
     fired = lease(store)
     [message] = fired.messages
@@ -491,13 +498,13 @@ def test_a_suspended_instance_waits_for_resume_or_terminate(store: DurableStore)
     run(store, status=SUSPENDED)
     store.send_message(HUB, NewMessage("s", ev(RAISED, Name="queued")))
     store.send_message(HUB, NewMessage("s", ev(TASK_DONE, TaskScheduledId=0, Result="1")))
-    assert store.lease_next_orchestration(HUB, "w", 30) is None
+    assert lease_next(store, HUB, "w", 30) is None
     store.send_message(HUB, NewMessage("s", ev(RESUMED_EVENT, Reason="go")))
     resumed = lease(store)
     assert types([m.event for m in resumed.messages]) == [RAISED, TASK_DONE, RESUMED_EVENT]
     assert store.commit_episode(resumed, episode(resumed, status=SUSPENDED))  # still suspended: parked again
     store.send_message(HUB, NewMessage("s", ev(RAISED, Name="more")))
-    assert store.lease_next_orchestration(HUB, "w", 30) is None
+    assert lease_next(store, HUB, "w", 30) is None
     store.send_message(HUB, NewMessage("s", ev(TERMINATED_EVENT, Input="stop")))
     assert types([m.event for m in lease(store).messages]) == [RAISED, TERMINATED_EVENT]
 
@@ -537,7 +544,7 @@ def test_rewind_rewrites_the_history_of_the_same_execution(store: DurableStore) 
     record = start(store, "r")
     run(store, ev(SCHEDULED, 0, Name="a"), activities=[ActivityRequest("a", 0, None)])
     [item] = store.lease_activities(HUB, "w", 30)
-    assert store.complete_activity(item, ev(6, TaskScheduledId=0, Reason="boom"))
+    assert complete(store, item, ev(6, TaskScheduledId=0, Reason="boom"))
     run(store, status=FAILED, output="Orchestrator function 'hello' failed: boom")
     store.send_message(HUB, NewMessage("r", ev(21, Reason="retry")))
     rewinding = lease(store)
@@ -595,8 +602,8 @@ def test_activities_run_and_their_results_reach_the_inbox(store: DurableStore, c
     assert {(i.instance_id, i.execution_id, i.owner, i.expires) for i in items} == {
         ("a", leased.instance.execution_id, "w", clock.now + 30)}
     assert store.lease_activities(HUB, "w2", 30) == []
-    assert store.complete_activity(items[1], ev(TASK_DONE, TaskScheduledId=1, Result='"2"'))
-    assert not store.complete_activity(items[1], ev(TASK_DONE, TaskScheduledId=1, Result='"2"'))
+    assert complete(store, items[1], ev(TASK_DONE, TaskScheduledId=1, Result='"2"'))
+    assert not complete(store, items[1], ev(TASK_DONE, TaskScheduledId=1, Result='"2"'))
     [message] = lease(store).messages
     assert message.event["TaskScheduledId"] == 1 and message.execution_id == leased.instance.execution_id
 
@@ -613,10 +620,10 @@ def test_an_activity_whose_lease_expires_runs_again_and_only_one_result_counts(s
     clock.advance(2)
     [second] = store.lease_activities(HUB, "w2", 30)  # w1 looks dead: at least once
     assert second.id == first.id and second.dequeue_count == 2 and second.token != first.token
-    assert not store.complete_activity(first, ev(TASK_DONE, TaskScheduledId=0, Result='"w1"'))
+    assert not complete(store, first, ev(TASK_DONE, TaskScheduledId=0, Result='"w1"'))
     assert not store.renew_activity(first, 30)
     assert not store.abandon_activity(first)
-    assert store.complete_activity(second, ev(TASK_DONE, TaskScheduledId=0, Result='"w2"'))
+    assert complete(store, second, ev(TASK_DONE, TaskScheduledId=0, Result='"w2"'))
     assert [m.event["Result"] for m in lease(store).messages] == ['"w2"']
 
 
@@ -626,7 +633,7 @@ def test_an_expired_activity_lease_still_completes_when_nobody_took_over(store: 
     run(store, ev(SCHEDULED, 0, Name="x"), activities=[ActivityRequest("x", 0, None)])
     [item] = store.lease_activities(HUB, "w1", 30)
     clock.advance(100)
-    assert store.complete_activity(item, ev(TASK_DONE, TaskScheduledId=0, Result="1"))
+    assert complete(store, item, ev(TASK_DONE, TaskScheduledId=0, Result="1"))
     assert store.lease_activities(HUB, "w2", 30) == []
 
 
@@ -635,7 +642,7 @@ def test_an_abandoned_activity_comes_back_after_its_delay(store: DurableStore, c
     run(store, ev(SCHEDULED, 0, Name="x"), activities=[ActivityRequest("x", 0, None)])
     [item] = store.lease_activities(HUB, "w1", 300)
     assert store.abandon_activity(item, delay=10)
-    assert not store.complete_activity(item, ev(TASK_DONE, TaskScheduledId=0, Result="1"))
+    assert not complete(store, item, ev(TASK_DONE, TaskScheduledId=0, Result="1"))
     clock.advance(9)
     assert store.lease_activities(HUB, "w2", 30) == []
     clock.advance(1)
@@ -654,7 +661,7 @@ def test_entity_operations_are_leased_in_order_and_state_is_kept(store: DurableS
         store.send_message(HUB, NewMessage("@counter@k1", {"op": op, "id": op}))
     store.send_message(HUB, NewMessage("@counter@k2", {"op": "add"}))
     assert run(store).instance_id == "caller"  # orchestration leases never hand out entities
-    assert store.lease_next_orchestration(HUB, "w", 30) is None
+    assert lease_next(store, HUB, "w", 30) is None
     batch = store.lease_next_entity(HUB, "w1", 30)
     assert batch is not None and batch.instance_id == "@counter@k1" and batch.state is None
     assert [m.event["op"] for m in batch.messages] == ["add", "add", "get"]
@@ -680,7 +687,6 @@ def test_an_entity_batch_conflicts_when_its_lease_was_taken_over(store: DurableS
     clock.advance(31)
     fast = store.lease_next_entity(HUB, "fast", 30)
     assert fast is not None and fast.messages == slow.messages
-    assert store.renew_lease(fast, 30)
     assert store.commit_entity_batch(fast, [m.id for m in fast.messages], '"fast"')
     assert not store.commit_entity_batch(slow, [m.id for m in slow.messages], '"slow"')
     entity = store.get_entity(HUB, "@e@k")
@@ -823,7 +829,7 @@ def test_hubs_are_isolated(store: DurableStore) -> None:
     assert created and record.hub == "OtherHub"
     store.send_message("OtherHub", NewMessage("@e@k", {"op": "x"}))
     assert store.lease_next_entity(HUB, "w", 30) is None
-    leased = store.lease_next_orchestration("OtherHub", "w", 30)
+    leased = lease_next(store, "OtherHub", "w", 30)
     assert leased is not None and leased.instance is not None and leased.instance.name == "elsewhere"
     assert lease(store).instance is not None
     assert [r.hub for r in store.query_instances(HUB, InstanceQuery()).items] == [HUB]
@@ -840,8 +846,8 @@ def test_hubs_are_isolated(store: DurableStore) -> None:
         (lambda s: s.send_message("", NewMessage("i", ev(RAISED))), "hub"),
         (lambda s: s.create_instance(HUB, orchestration("@entity@k")), "not start with '@'"),
         (lambda s: s.create_instance(HUB, orchestration("x", name="")), "orchestrator name"),
-        (lambda s: s.lease_next_orchestration(HUB, "w", 0), "positive"),
-        (lambda s: s.lease_next_orchestration(HUB, "", 30), "owner"),
+        (lambda s: lease_next(s, HUB, "w", 0), "positive"),
+        (lambda s: lease_next(s, HUB, "", 30), "owner"),
         (lambda s: s.lease_activities(HUB, "w", 30, max_items=0), "at least 1"),
         (lambda s: s.query_instances(HUB, InstanceQuery(runtime_statuses=["running"])), "Unknown runtime status"),
         (lambda s: s.query_instances(HUB, InstanceQuery(), top=0), "at least 1"),
@@ -852,7 +858,7 @@ def test_invalid_calls_are_rejected_and_change_nothing(store: DurableStore, call
                                                        match: str) -> None:
     with pytest.raises(StoreError, match=match):
         call(store)
-    assert store.lease_next_orchestration(HUB, "w", 30) is None
+    assert lease_next(store, HUB, "w", 30) is None
     assert store.query_instances(HUB, InstanceQuery()).items == []
 
 
@@ -877,7 +883,7 @@ def test_closed_store_refuses_calls(backend: Backend) -> None:
     with pytest.raises(StoreError, match="closed"):
         store.get_instance(HUB, "i")
     with pytest.raises(StoreError, match="closed"):
-        store.lease_next_orchestration(HUB, "w", 30)
+        lease_next(store, HUB, "w", 30)
     store.close()  # closing twice is harmless
 
 
@@ -903,7 +909,7 @@ def test_everything_survives_reopening(backend: Backend, clock: FakeClock) -> No
     clock.advance(31)
     [again] = second.lease_activities(HUB, "w2", 30)  # ...until it expires: it runs again
     assert (again.id, again.input, again.dequeue_count) == (item.id, '"in"', 2)
-    assert second.complete_activity(again, ev(TASK_DONE, TaskScheduledId=0, Result="1"))
+    assert complete(second, again, ev(TASK_DONE, TaskScheduledId=0, Result="1"))
     clock.advance(30)
     woken = lease(second)
     assert types([m.event for m in woken.messages]) == [TASK_DONE, TIMER_FIRED]
@@ -920,7 +926,7 @@ def test_threads_leasing_at_once_never_share_an_instance(backend: Backend) -> No
 
     def take(index: int) -> list[str]:
         store, got = stores[index % len(stores)], []
-        while (leased := store.lease_next_orchestration(HUB, f"w{index}", 600)) is not None:
+        while (leased := lease_next(store, HUB, f"w{index}", 600)) is not None:
             got.append(leased.instance_id)
         return got
 
@@ -966,10 +972,10 @@ def test_a_killed_process_loses_nothing_and_its_work_resumes(backend: Backend) -
                                                 activities=work))
     child = (
         backend.child_setup()
-        + "from test_durable_store import HUB, ev, TASK_DONE\n"
+        + "from test_durable_store import HUB, ev, TASK_DONE, complete, lease_next\n"
         "a, b = store.lease_activities(HUB, 'doomed', 600, max_items=2)\n"
-        "assert store.complete_activity(a, ev(TASK_DONE, TaskScheduledId=a.task_id, Result='\"a\"'))\n"
-        "assert store.lease_next_orchestration(HUB, 'doomed', 600) is not None\n"
+        "assert complete(store, a, ev(TASK_DONE, TaskScheduledId=a.task_id, Result='\"a\"'))\n"
+        "assert lease_next(store, HUB, 'doomed', 600) is not None\n"
         "print('leased', flush=True)\n"
         "sys.stdin.readline()\n"
     )
@@ -985,7 +991,7 @@ def test_a_killed_process_loses_nothing_and_its_work_resumes(backend: Backend) -
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
-    assert store.lease_next_orchestration(HUB, "survivor", 30) is None  # the dead process's leases still hold
+    assert lease_next(store, HUB, "survivor", 30) is None  # the dead process's leases still hold
     # The child leased on the real clock, some seconds after this test's clock was set (a loaded machine starts a
     # Python process slowly): move past its 600 s leases measured from now, not from the start.
     parent_clock.now = time.time() + 601
@@ -994,11 +1000,54 @@ def test_a_killed_process_loses_nothing_and_its_work_resumes(backend: Backend) -
     resumed = lease(store, "survivor")
     assert [m.event["Result"] for m in resumed.messages] == ['"a"']
     assert store.commit_episode(resumed, episode(resumed))
-    assert store.complete_activity(rerun, ev(TASK_DONE, TaskScheduledId=1, Result='"b"'))
+    assert complete(store, rerun, ev(TASK_DONE, TaskScheduledId=1, Result='"b"'))
     last = lease(store, "survivor")
     assert store.commit_episode(last, episode(last, status=COMPLETED))
     results = [e["Result"] for e in store.get_history(HUB, "victim") if e["EventType"] == TASK_DONE]
     assert results == ['"a"', '"b"']
+
+
+# -- the wake-up hook ----------------------------------------------------------------------------------------------
+
+
+def test_a_write_that_adds_work_calls_the_wake_up_hook(backend: Backend) -> None:
+    store = backend.open()
+    writer = backend.open() if backend.persistent else store  # another connection where there can be one
+    woke = threading.Event()
+    stop = store.on_change(woke.set)
+    try:
+        start(writer, "wake-me")
+        assert woke.wait(60), "the hook was not called after another writer's commit"
+    finally:
+        stop()
+
+
+def test_another_process_write_calls_the_wake_up_hook(backend: Backend) -> None:
+    needs_files(backend)
+    store = backend.open()
+    woke = threading.Event()
+    stop = store.on_change(woke.set)
+    try:
+        child = backend.child_setup() + (
+            "from test_durable_store import HUB, orchestration\n"
+            "store.create_instance(HUB, orchestration('from-afar'))\n"
+            "store.close()\n"
+        )
+        subprocess.run([sys.executable, "-c", child], check=True, capture_output=True, timeout=120)
+        assert woke.wait(60), "the hook was not called after another process's commit"
+    finally:
+        stop()
+    assert store.get_instance(HUB, "from-afar") is not None
+
+
+def test_a_stopped_hook_is_not_called_again(backend: Backend) -> None:
+    store = backend.open()
+    writer = backend.open() if backend.persistent else store
+    calls: list[int] = []
+    stop = store.on_change(lambda: calls.append(1))
+    stop()  # returns once no further call can happen (SQLite: its thread has ended)
+    start(writer, "unwatched")
+    assert calls == []
 
 
 # -- SQLite specifics --------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The LeaseStore contract (singleton locks shared by instances), run against every backend.
 
 Time is a FakeClock: tests move it instead of sleeping. To add a backend (PostgreSQL, Azure Storage, ...), add a
-branch to the ``backend`` fixture that skips when its server is not configured; every test above the "SQLite
+line to ``BACKEND_CASES`` in conftest.py; every test above the "SQLite
 specifics" section then runs against it.
 """
 
@@ -12,28 +12,23 @@ from pathlib import Path
 
 import pytest
 import store_helpers
+from conftest import Storage
 from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import LeaseStore, open_lease_store
-from overcast.backends.memory import MemoryLeaseStore
 from overcast.backends.sqlite.leases import SqliteLeaseStore
 from overcast.errors import StoreError
 
 Backend = store_helpers.Backend[LeaseStore]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Backend]:
-    if request.param == "memory":
-        chosen = Backend("memory", lambda: MemoryLeaseStore(clock), persistent=False, child_setup=None)
-    else:
-        path = tmp_path / "overcast.db"
-        setup = (
-            "from pathlib import Path\n"
-            "from overcast.backends.sqlite.leases import SqliteLeaseStore\n"
-            f"store = SqliteLeaseStore(Path({str(path)!r}))\n"
-        )
-        chosen = Backend("sqlite", lambda: SqliteLeaseStore(path, clock), persistent=True, child_setup=setup)
+@pytest.fixture
+def backend(storage: Storage) -> Iterator[Backend]:
+    """Each backend of the contracts' list (tests/contract/conftest.py), opened through the registry."""
+    chosen = Backend(
+        storage.name, lambda: storage.backend().open_leases(), persistent=storage.reopens,
+        child_setup=storage.child_setup("open_leases"),
+    )
     yield chosen
     chosen.close_all()
 

@@ -1,7 +1,7 @@
 """The QueueStore + QueueAdmin contract (Azure Storage queue semantics), run against every backend.
 
-Time is a FakeClock: tests move it instead of sleeping. To add a backend (PostgreSQL, ...), add a branch to the
-``backend`` fixture that skips when its server is not configured; every test below then runs against it.
+Time is a FakeClock: tests move it instead of sleeping. To add a backend (PostgreSQL, ...), add a line to
+``BACKEND_CASES`` in conftest.py; every test below then runs against it.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 import store_helpers
+from conftest import Storage
 from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import QueueBackend, open_queue_store
 from overcast.backends.base import QueuedMessage
-from overcast.backends.memory import MemoryQueueStore
 from overcast.backends.sqlite.queues import SqliteQueueStore
 from overcast.errors import PayloadTooLargeError, StoreError
 
@@ -28,18 +28,13 @@ SEVEN_DAYS = timedelta(days=7)
 Backend = store_helpers.Backend[QueueBackend]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Backend]:
-    if request.param == "memory":
-        chosen = Backend("memory", lambda: MemoryQueueStore(clock), persistent=False, child_setup=None)
-    else:
-        path = tmp_path / "overcast.db"
-        setup = (
-            "from pathlib import Path\n"
-            "from overcast.backends.sqlite.queues import SqliteQueueStore\n"
-            f"store = SqliteQueueStore(Path({str(path)!r}))\n"
-        )
-        chosen = Backend("sqlite", lambda: SqliteQueueStore(path, clock), persistent=True, child_setup=setup)
+@pytest.fixture
+def backend(storage: Storage) -> Iterator[Backend]:
+    """Each backend of the contracts' list (tests/contract/conftest.py), opened through the registry."""
+    chosen = Backend(
+        storage.name, lambda: storage.backend().open_queues(), persistent=storage.reopens,
+        child_setup=storage.child_setup("open_queues"),
+    )
     yield chosen
     chosen.close_all()
 

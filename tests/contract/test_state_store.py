@@ -1,7 +1,7 @@
 """The StateStore contract, run against every backend.
 
-To add a backend (PostgreSQL, ...), add a branch to the ``backend`` fixture that skips when its server is not
-configured; every test below then runs against it.
+To add a backend (PostgreSQL, ...), add a line to ``BACKEND_CASES`` in conftest.py; every test below then runs
+against it.
 """
 
 from __future__ import annotations
@@ -16,27 +16,22 @@ from pathlib import Path
 
 import pytest
 import store_helpers
+from conftest import Storage
 
 from overcast.backends import StateStore, open_state_store
-from overcast.backends.memory import MemoryStateStore
 from overcast.backends.sqlite import SqliteStateStore
 from overcast.errors import StoreError
 
 Backend = store_helpers.Backend[StateStore]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param == "memory":
-        chosen = Backend("memory", MemoryStateStore, persistent=False, child_setup=None)
-    else:
-        path = tmp_path / "state.db"
-        setup = (
-            "from pathlib import Path\n"
-            "from overcast.backends.sqlite import SqliteStateStore\n"
-            f"store = SqliteStateStore(Path({str(path)!r}))\n"
-        )
-        chosen = Backend("sqlite", lambda: SqliteStateStore(path), persistent=True, child_setup=setup)
+@pytest.fixture
+def backend(storage: Storage) -> Iterator[Backend]:
+    """Each backend of the contracts' list (tests/contract/conftest.py), opened through the registry."""
+    chosen = Backend(
+        storage.name, lambda: storage.backend().open_state(), persistent=storage.reopens,
+        child_setup=storage.child_setup("open_state"),
+    )
     yield chosen
     chosen.close_all()
 

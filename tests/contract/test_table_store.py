@@ -1,7 +1,7 @@
 """The TableStore contract (Azure Tables semantics), run against every backend.
 
 Time is a FakeClock: tests move it instead of sleeping. To add a backend (PostgreSQL, Azure Storage, ...), add a
-branch to the ``backend`` fixture that skips when its server is not configured; every test above the "SQLite
+line to ``BACKEND_CASES`` in conftest.py; every test above the "SQLite
 specifics" section then runs against it.
 """
 
@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 import store_helpers
+from conftest import Storage
 from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import TableStore, open_table_store
-from overcast.backends.memory import MemoryTableStore
 from overcast.backends.sqlite.tables import SqliteTableStore
 from overcast.errors import StoreError
 
@@ -29,18 +29,13 @@ SQLITE_PAGE = 500
 Backend = store_helpers.Backend[TableStore]
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Backend]:
-    if request.param == "memory":
-        chosen = Backend("memory", lambda: MemoryTableStore(clock), persistent=False, child_setup=None)
-    else:
-        path = tmp_path / "overcast.db"
-        setup = (
-            "from pathlib import Path\n"
-            "from overcast.backends.sqlite.tables import SqliteTableStore\n"
-            f"store = SqliteTableStore(Path({str(path)!r}))\n"
-        )
-        chosen = Backend("sqlite", lambda: SqliteTableStore(path, clock), persistent=True, child_setup=setup)
+@pytest.fixture
+def backend(storage: Storage) -> Iterator[Backend]:
+    """Each backend of the contracts' list (tests/contract/conftest.py), opened through the registry."""
+    chosen = Backend(
+        storage.name, lambda: storage.backend().open_tables(), persistent=storage.reopens,
+        child_setup=storage.child_setup("open_tables"),
+    )
     yield chosen
     chosen.close_all()
 

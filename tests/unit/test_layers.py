@@ -47,11 +47,16 @@ RULES: dict[str, set[str]] = {
     "overcast.config": {"overcast.errors"},
     "overcast.observe": _BASE,
     "overcast.app": _BASE,
-    # Storage: the protocols (backends/base, names, files) and the factory (backends/__init__); a backend imports
-    # only the protocols, errors and its driver, never the factory nor another backend.
-    "overcast.backends": {"overcast.errors", "overcast.backends.sqlite"},
-    "overcast.backends.sqlite": {"overcast.errors", *_PROTOCOLS},
-    "overcast.backends.memory": {"overcast.errors", *_PROTOCOLS},
+    # Storage: the protocols (backends/base, names, datadir), the registry of backends by kind and the per-instance
+    # pool (backends/registry, pool), and the embedded shortcuts (backends/__init__). The registry names each
+    # backend by an import string, never by an import. A backend imports only the protocols, errors and its driver,
+    # and opens its durable store (the durable store protocol and its own durable implementation); never the
+    # registry nor another backend. Backends name the durable store protocol in their signatures.
+    "overcast.backends": {"overcast.errors", "overcast.durable.store"},
+    "overcast.backends.sqlite": {"overcast.errors", "overcast.durable.store", "overcast.durable.store.backends.sqlite",
+                                 *_PROTOCOLS},
+    "overcast.backends.memory": {"overcast.errors", "overcast.durable.store", "overcast.durable.store.backends.memory",
+                                 *_PROTOCOLS},
     # Running functions.
     "overcast.invoke": {"overcast.app", "overcast.observe", *_BASE},
     # The table of binding kinds: its entries are import strings, so it imports no kind's code.
@@ -74,7 +79,8 @@ RULES: dict[str, set[str]] = {
                                                "overcast.durable.store.backends.common", "overcast.backends.sqlite",
                                                *_PROTOCOLS},
     "overcast.durable.api": {"overcast.durable.core", "overcast.durable.store", "overcast.durable.commit", *_BASE},
-    "overcast.durable": {"overcast.app", "overcast.invoke", "overcast.observe", "overcast.kinds", *_BASE, *_DURABLE},
+    "overcast.durable": {"overcast.app", "overcast.invoke", "overcast.observe", "overcast.backends.pool",
+                         "overcast.kinds", *_BASE, *_DURABLE},
 }
 
 

@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from overcast.backends.names import validate_entity_key
 from overcast.errors import StoreError
+
+if TYPE_CHECKING:
+    from overcast.durable.store import DurableStore
 
 Clock = Callable[[], float]  # seconds since the epoch; every store takes one (default time.time) so tests move time
 
@@ -310,3 +315,37 @@ class LeaseStore(Protocol):
         """Release connections; later calls raise StoreError. Closing twice is harmless."""
         ...
 
+
+# -- Backends ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackendTarget:
+    """Where a backend keeps its data: the connection's value and the data folder (embedded stores, blob files)."""
+
+    data_dir: Path
+    connection: str = ""
+    clock: Clock = time.time
+
+
+class StorageBackend(Protocol):
+    """One connection's backend: opens each of its stores (the caller closes each store it opened)."""
+
+    kind: str
+    # A store opened twice shares its data (a database); False for stores that live in the object itself.
+    reopens: bool
+    # The durable engine may call the durable store's (short, local) transactions on the event loop; False for a
+    # backend whose calls wait on a network and need a thread.
+    durable_calls_inline: bool
+
+    def open_state(self) -> StateStore: ...
+
+    def open_queues(self) -> QueueBackend: ...
+
+    def open_blobs(self) -> BlobStore: ...
+
+    def open_tables(self) -> TableStore: ...
+
+    def open_leases(self) -> LeaseStore: ...
+
+    def open_durable(self) -> DurableStore: ...

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from overcast.cli.common import app_environment, data_dir_for, location_options, script_root_for
+from overcast.cli.common import app_environment, app_stores, location_options, script_root_for
 from overcast.errors import OvercastError
 
 
@@ -96,9 +96,8 @@ def run_blob(args: argparse.Namespace) -> int:
     try:
         script_root = script_root_for(args)
         environ = app_environment(script_root)
-        from overcast.backends import open_blob_store
-
-        store = open_blob_store(data_dir_for(args, script_root, environ))
+        stores = app_stores(args, script_root, environ)
+        store = stores.blobs
         try:
             command = args.blob_command
             if command == "put":
@@ -129,7 +128,7 @@ def run_blob(args: argparse.Namespace) -> int:
                     raise OvercastError(f"There is no blob '{args.path}'.")
                 print(f"Deleted {args.path}.")
         finally:
-            store.close()
+            stores.close()
         return 0
     except OvercastError as exc:
         print(f"Error: {exc}", file=sys.stderr)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from overcast.config.local_settings import load_local_settings
 from overcast.errors import ConfigError
+
+if TYPE_CHECKING:
+    from overcast.backends.pool import ConnectionStores
 
 
 def location_options(parser: argparse.ArgumentParser) -> None:
@@ -40,3 +44,10 @@ def script_root_for(args: argparse.Namespace) -> Path:
     if not script_root.is_dir():
         raise ConfigError(f"Script root '{script_root}' is not a directory. Pass --script-root with your app's folder.")
     return script_root
+
+
+def app_stores(args: argparse.Namespace, script_root: Path, environ: dict[str, str]) -> ConnectionStores:
+    """The stores the app's host uses (its embedded store); the caller closes them (``close()``)."""
+    from overcast.backends.pool import EMBEDDED, BackendPool
+
+    return BackendPool(data_dir_for(args, script_root, environ)).stores(EMBEDDED)

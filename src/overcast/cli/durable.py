@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from overcast.cli.common import app_environment, data_dir_for, location_options, script_root_for
+from overcast.cli.common import app_environment, app_stores, location_options, script_root_for
 from overcast.config import json_text
 from overcast.errors import ConfigError, InputError, OvercastError
 
@@ -112,14 +112,13 @@ def run_durable(args: argparse.Namespace) -> int:
 
             if (problem := text_problem(instance_id, "Instance ID")) is not None:
                 raise ConfigError(problem)
-        from overcast.durable.store.backends import open_durable_store
-
-        store = open_durable_store(data_dir_for(args, script_root, environ))
+        stores = app_stores(args, script_root, environ)
+        store = stores.durable
         try:
             command = {"list": _list, "show": _show, "raise": _raise, "terminate": _terminate, "purge": _purge}
             return command[args.durable_command](store, hub, args)
         finally:
-            store.close()
+            stores.close()
     except OvercastError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

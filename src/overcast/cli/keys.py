@@ -11,7 +11,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any
 
-from overcast.cli.common import app_environment, data_dir_for, location_options, script_root_for
+from overcast.cli.common import app_environment, app_stores, location_options, script_root_for
 from overcast.errors import ConfigError, OvercastError
 
 if TYPE_CHECKING:
@@ -124,14 +124,14 @@ def run_keys(args: argparse.Namespace) -> int:
     try:
         script_root = script_root_for(args)
         environ = app_environment(script_root)
-        from overcast.backends import open_state_store
         from overcast.web.keys import KeyRing
 
-        store = open_state_store(data_dir_for(args, script_root, environ))
+        stores = app_stores(args, script_root, environ)
+        store = stores.state
         try:
             return _run(KeyRing(store, environ), args)
         finally:
-            store.close()
+            stores.close()
     except ValueError as exc:
         hint = _HINTS.get(str(exc))
         print(f"Error: {exc}" + (f": {hint}." if hint else ""), file=sys.stderr)

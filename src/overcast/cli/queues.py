@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from overcast.cli.common import app_environment, data_dir_for, location_options, script_root_for
+from overcast.cli.common import app_environment, app_stores, location_options, script_root_for
 from overcast.errors import OvercastError
 
 
@@ -81,11 +81,11 @@ def run_queue(args: argparse.Namespace) -> int:
     try:
         script_root = script_root_for(args)
         environ = app_environment(script_root)
-        from overcast.backends import open_queue_store
         from overcast.bindings.queue import encode_body
         from overcast.triggers.queue import POISON_SUFFIX
 
-        store = open_queue_store(data_dir_for(args, script_root, environ))
+        stores = app_stores(args, script_root, environ)
+        store = stores.queues
         encoding = _encoding(script_root, environ)
         command = getattr(args, "queue_command", None) or f"poison-{args.poison_command}"
         if command == "send":

@@ -1,41 +1,58 @@
-"""Resolving a binding's ``connection`` to a storage backend, as the host resolves connection names (§6.0).
+"""Resolving a binding's ``connection`` to a kind of backend, as the host resolves connection names (§6.0).
 
 ``connection`` names an app setting: ``AzureWebJobs<name>`` then ``<name>``, each first as
 ``ConnectionStrings:<name>`` and then as a plain setting; an empty name means ``AzureWebJobsStorage``. Its value
-picks the backend: unset or ``UseDevelopmentStorage=true`` is the embedded store.
+picks the kind of backend (the table of backends is ``overcast.backends.registry.BACKENDS``):
+
+- ``embedded``: unset, empty, ``UseDevelopmentStorage=true`` or an emulator string
+  (``...;UseDevelopmentEmulator=true``);
+- ``postgresql``: a ``postgresql://`` (or ``postgres://``) URL;
+- ``azure-storage``: a connection string or identity-based section of a real Azure Storage account;
+- ``missing``: the setting does not exist.
+
+Any other URL's kind is its scheme with ``://`` (``mysql://``): no backend has such a kind, so a function using it
+is in error ("not supported yet"). A new backend that a connection can name adds its scheme to ``_URL_KINDS``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
+EMBEDDED = "embedded"
+MISSING = "missing"
+_URL_KINDS = {"postgresql": "postgresql", "postgres": "postgresql"}
+# What a kind is called in an error (a scheme of its own is shown as such).
+_DESCRIBED = {"postgresql": "a PostgreSQL server", "azure-storage": "an Azure Storage account"}
 
 
 @dataclass(frozen=True)
 class Connection:
     setting: str  # the setting name that resolved (or the default)
-    kind: Literal["embedded", "unsupported", "missing"]
+    kind: str  # embedded, missing, or a backend kind of overcast.backends.registry
     value: str = ""
 
-    def problem(self, function_name: str, binding_name: str) -> str | None:
-        """Why this function cannot use the connection (None when it can)."""
-        if self.kind == "missing":
+    @property
+    def address(self) -> str:
+        """What tells two connections of one kind apart (every embedded connection is the same store)."""
+        return "" if self.kind == EMBEDDED else self.value
+
+    def problem(self, function_name: str, binding_name: str, available: Collection[str] = (EMBEDDED,)) -> str | None:
+        """Why this function cannot use the connection (None when it can); ``available``: the registered kinds."""
+        if self.kind == MISSING:
             return (
                 f"The binding '{binding_name}' uses connection '{self.setting}', but no app setting named "
                 f"'AzureWebJobs{self.setting}', '{self.setting}' or 'ConnectionStrings:{self.setting}' exists. Add "
                 f"it to local.settings.json Values (\"UseDevelopmentStorage=true\" uses the embedded store)."
             )
-        if self.kind == "unsupported":
+        if self.kind not in available:
             # Never the value itself: it may hold an account key or a password.
-            head = self.value.split("://", 1)[0]
-            scheme = head if "://" in self.value and head.replace("+", "").isalnum() else "an Azure Storage account"
+            what = _DESCRIBED.get(self.kind, self.kind)
             return (
-                f"The binding '{binding_name}' uses connection '{self.setting}', which points at {scheme}; this "
-                f"version of Overcast stores data only in its embedded store. Set it to "
-                f"\"UseDevelopmentStorage=true\" (or remove it) to use the embedded store."
+                f"The binding '{binding_name}' uses connection '{self.setting}', which points at {what}; this "
+                f"version of Overcast does not support that backend yet (it stores data in its embedded store). Set "
+                f"it to \"UseDevelopmentStorage=true\" (or remove it) to use the embedded store."
             )
         return None
 
@@ -53,14 +70,29 @@ def _lookup(name: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
     return None
 
 
+def connection_kind(value: str) -> str:
+    """The kind of backend a connection's value names (see the module's docstring)."""
+    text = value.strip()
+    if not text:
+        return EMBEDDED
+    head, sep, _ = text.partition("://")
+    if sep and head.replace("+", "").replace("-", "").replace(".", "").isalnum() and ";" not in head:
+        scheme = head.lower().split("+", 1)[0]
+        return _URL_KINDS.get(scheme, f"{scheme}://")
+    parts = {}
+    for part in text.split(";"):
+        key, _, val = part.partition("=")
+        parts[key.strip().lower()] = val.strip().lower()
+    if parts.get("usedevelopmentstorage") == "true" or parts.get("usedevelopmentemulator") == "true":
+        return EMBEDDED
+    return "azure-storage"
+
+
 def resolve_connection(name: str | None, environ: Mapping[str, str]) -> Connection:
     setting = (name or "").strip() or DEFAULT_CONNECTION
     found = _lookup(setting, environ)
     if found is None:
         # The default storage connection may be absent: the embedded store needs no setting at all.
-        kind: Literal["embedded", "missing"] = "embedded" if setting == DEFAULT_CONNECTION else "missing"
-        return Connection(setting, kind)
+        return Connection(setting, EMBEDDED if setting == DEFAULT_CONNECTION else MISSING)
     resolved, value = found
-    if not value.strip() or value.strip().lower().replace(" ", "") == "usedevelopmentstorage=true":
-        return Connection(resolved, "embedded", value)
-    return Connection(resolved, "unsupported", value)
+    return Connection(resolved, connection_kind(value), value)

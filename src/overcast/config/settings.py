@@ -10,7 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from overcast.config.host_json import HostJson, load_host_json
-from overcast.config.knobs import Knobs, load_knobs
+from overcast.config.knobs import (
+    DEFAULT_DURABLE_PAYLOAD_LIMIT,
+    DEFAULT_HEADERS_TIMEOUT,
+    DEFAULT_KEEPALIVE_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS,
+    Knobs,
+    load_knobs,
+)
 from overcast.config.local_settings import LocalSettings, apply_to_environment, load_local_settings
 from overcast.config.truthy import parse_bool
 from overcast.errors import ConfigError
@@ -18,14 +25,11 @@ from overcast.errors import ConfigError
 DEFAULT_PORT = 7071
 DEFAULT_ADDRESS = "127.0.0.1"
 DEFAULT_BODY_LIMIT = 104_857_600
-# Connection limits (docs/configuration.md): Kestrel's KeepAliveTimeout and RequestHeadersTimeout; Kestrel has no
-# connection cap by default, but one process has a file-descriptor budget, so an instance admits this many.
-DEFAULT_KEEPALIVE_TIMEOUT = 130.0
-DEFAULT_HEADERS_TIMEOUT = 30.0
-DEFAULT_MAX_CONNECTIONS = 1000
-MAX_TIMEOUT_SECONDS = 86_400.0
-# Durable payloads (inputs, outputs, results, event data): Overcast's own limit, see overcast.durable.core.payloads.
-DEFAULT_DURABLE_PAYLOAD_LIMIT = 512 * 1024
+# The OVERCAST_* knobs' defaults live with them (overcast.config.knobs); named here too for their importers.
+__all__ = [
+    "DEFAULT_DURABLE_PAYLOAD_LIMIT", "DEFAULT_HEADERS_TIMEOUT", "DEFAULT_KEEPALIVE_TIMEOUT", "DEFAULT_MAX_CONNECTIONS",
+    "Settings", "StartOptions", "load",
+]
 LOG_LEVELS = ("Trace", "Debug", "Information", "Warning", "Error", "Critical", "None")
 _SCRIPT_FILE = re.compile(r"[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py")
 
@@ -72,14 +76,8 @@ class Settings:
     thread_count: int | None
     body_limit: int
     worker_extensions: bool
-    # HTTP connection limits, per instance (see overcast.web.connections). None: the default, lowered to fit the
-    # process's file-descriptor limit; a number the user set must fit it.
-    http_keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
-    http_headers_timeout: float = DEFAULT_HEADERS_TIMEOUT
-    http_max_connections: int | None = None
-    knobs: Knobs = field(default_factory=Knobs)
+    knobs: Knobs = field(default_factory=Knobs)  # the OVERCAST_* environment knobs
     warnings: tuple[str, ...] = ()
-    durable_payload_limit: int = DEFAULT_DURABLE_PAYLOAD_LIMIT
 
     @property
     def is_loopback(self) -> bool:
@@ -106,18 +104,6 @@ def _positive_int(value: str | None, what: str) -> int | None:
         raise ConfigError(f"{what} must be at least 1, got {number}.")
     return number
 
-
-def _seconds(value: str | None, what: str, default: float) -> float:
-    """A timeout in seconds (decimals allowed): more than 0, at most a day."""
-    if value is None or value.strip() == "":
-        return default
-    try:
-        number = float(value)
-    except ValueError:
-        raise ConfigError(f"{what} must be a number of seconds, got {value!r}.") from None
-    if not 0 < number <= MAX_TIMEOUT_SECONDS:  # also false for nan
-        raise ConfigError(f"{what} must be more than 0 and at most {MAX_TIMEOUT_SECONDS:.0f} seconds, got {value!r}.")
-    return number
 
 
 def _thread_count(environ: MutableMapping[str, str]) -> int | None:
@@ -199,9 +185,6 @@ def _load(options: StartOptions, environ: MutableMapping[str, str] | None, warni
         env.get("FUNCTIONS_WORKER_PROCESS_COUNT"), "FUNCTIONS_WORKER_PROCESS_COUNT"
     )
     body_limit = _positive_int(env.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"), "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT")
-    durable_payload_limit = _positive_int(
-        env.get("OVERCAST_DURABLE_MAX_PAYLOAD_BYTES"), "OVERCAST_DURABLE_MAX_PAYLOAD_BYTES"
-    )
     cors_origins = _cors(options, local, env)
     cors_credentials = options.cors_credentials or bool(local.cors_credentials) or parse_bool(
         env.get("CORS_SUPPORT_CREDENTIALS")
@@ -240,12 +223,6 @@ def _load(options: StartOptions, environ: MutableMapping[str, str] | None, warni
         thread_count=_thread_count(env),
         body_limit=body_limit or DEFAULT_BODY_LIMIT,
         worker_extensions=parse_bool(env.get("PYTHON_ENABLE_WORKER_EXTENSIONS"), default=False),
-        http_keepalive_timeout=_seconds(env.get("OVERCAST_HTTP_KEEPALIVE_TIMEOUT"), "OVERCAST_HTTP_KEEPALIVE_TIMEOUT",
-                                        DEFAULT_KEEPALIVE_TIMEOUT),
-        http_headers_timeout=_seconds(env.get("OVERCAST_HTTP_HEADERS_TIMEOUT"), "OVERCAST_HTTP_HEADERS_TIMEOUT",
-                                      DEFAULT_HEADERS_TIMEOUT),
-        http_max_connections=_positive_int(env.get("OVERCAST_HTTP_MAX_CONNECTIONS"), "OVERCAST_HTTP_MAX_CONNECTIONS"),
         knobs=knobs,
         warnings=tuple(warnings),
-        durable_payload_limit=durable_payload_limit or DEFAULT_DURABLE_PAYLOAD_LIMIT,
     )

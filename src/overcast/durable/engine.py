@@ -2,9 +2,10 @@
 the dispatcher — orchestration episodes, activities, entity batches.
 
 Instances coordinate only through the store (leases with expiry), so any number of processes share a task hub.
-Work written by this process wakes the loops at once; work written by others (another instance, the CLI) is found
-by polling, which backs off from ``MIN_POLL`` to ``MAX_POLL`` while idle, and durable timers are waited for exactly
-(``next_due_time``).
+Work written by this process wakes the loops at once; work written by others (another instance, the CLI) wakes
+them through the store's hook (``DurableStore.on_change``: SQLite notices another connection's commit within
+50 ms) and is found anyway by polling, which backs off from ``MIN_POLL`` to ``MAX_POLL`` while idle; durable timers
+are waited for exactly (``next_due_time``).
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ class DurableEngine:
     def __init__(self, store: DurableStore, hub: str, functions: DurableFunctions,
                  invoke: Callable[[Invocation], Awaitable[Result]], io: IO, owner: str,
                  lease: float = LEASE, payload_limit: int = payloads.DEFAULT_LIMIT,
-                 bulk_io: IO | None = None) -> None:
+                 bulk_io: IO | None = None, fast_timestamps: bool = True) -> None:
         self.store = store
+        self._fast_timestamps = fast_timestamps
         self.payload_limit = payload_limit
         # Store calls carrying large payloads go to a thread (SQLite releases the interpreter while it writes), even
         # when ``io`` runs the small ones inline.
@@ -103,13 +105,18 @@ class DurableEngine:
 
     async def run(self) -> None:
         """Run the three loops until ``stop``; never raises."""
-        fast_timestamps.install()  # the SDK parses history timestamps ~10x faster (off: ..._FAST_TIMESTAMPS=0)
+        # The SDK parses history timestamps ~10x faster (off: OVERCAST_DURABLE_FAST_TIMESTAMPS=0).
+        fast_timestamps.install(self._fast_timestamps)
         self._loop = asyncio.get_running_loop()
         steps = (("orchestrations", self._orchestration_step), ("activities", self._activity_step),
                  ("entities", self._entities.step))
         self._tasks = [self._loop.create_task(self._run(name, step, wake))
                        for (name, step), wake in zip(steps, self._wakes, strict=True)]
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        stop_watching = self.store.on_change(self.wake)
+        try:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        finally:
+            stop_watching()
 
     def stop(self) -> None:
         self._stopping = True

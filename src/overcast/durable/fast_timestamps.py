@@ -13,15 +13,14 @@ call): ``tz.UTC`` when neither is ``UTC``, ``tz.tzlocal()`` when both are (a mac
 reused while the zone has no daylight saving). A zone with ``UTC`` as only one of its two names is left to
 dateutil. Fraction digits past the sixth are cut, as dateutil does.
 
-``OVERCAST_DURABLE_FAST_TIMESTAMPS=0`` (or ``false``/``no``/``off``) switches it off: :func:`install` then puts
-the original back and the SDK parses every timestamp itself.
+``OVERCAST_DURABLE_FAST_TIMESTAMPS=0`` (or ``false``/``no``/``off``; read once into ``Settings.knobs``) switches
+it off: ``install(False)`` then puts the original back and the SDK parses every timestamp itself.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
-import os
 import re
 import time
 from collections.abc import Callable
@@ -33,17 +32,11 @@ from dateutil import tz  # type: ignore[import-untyped]
 log = logging.getLogger("overcast.host.durable")
 
 SWITCH = "OVERCAST_DURABLE_FAST_TIMESTAMPS"
-_OFF = frozenset({"0", "false", "no", "off"})
 SDK_MODULE = "azure.durable_functions.models.history.HistoryEvent"
 SDK_PARSER = "dt_parse"
 # history.format_timestamp with a four-digit year; [0-9], not \d, which would also take other scripts' digits.
 _OVERCAST_FORM = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{7}Z")
 _OVERCAST_LENGTH = 28
-
-
-def enabled() -> bool:
-    """False when ``OVERCAST_DURABLE_FAST_TIMESTAMPS`` switches the fast parse off."""
-    return os.environ.get(SWITCH, "").strip().lower() not in _OFF
 
 
 _local_zone: tuple[tuple[int, int], tzinfo] | None = None
@@ -96,17 +89,18 @@ def _sdk_module() -> Any:
         return None
 
 
-def install() -> bool:
+def install(enabled: bool = True) -> bool:
     """Put the fast parser in place of the SDK's (idempotent); True when it is in place afterwards.
 
-    With the switch off, puts the SDK's original back instead and returns False. False too when the SDK is not
-    installed or no longer parses timestamps through ``dt_parse`` (a different SDK version): nothing is changed.
+    With ``enabled`` False (the switch off), puts the SDK's original back instead and returns False. False too
+    when the SDK is not installed or no longer parses timestamps through ``dt_parse`` (a different SDK version):
+    nothing is changed.
     """
     module = _sdk_module()
     current = getattr(module, SDK_PARSER, None)
     if current is None:
         return False
-    if not enabled():
+    if not enabled:
         if isinstance(current, FastTimestampParser):
             setattr(module, SDK_PARSER, current.original)
         return False

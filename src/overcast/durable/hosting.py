@@ -1,71 +1,89 @@
-"""How an instance process hosts Durable Functions: the engine on the embedded store, the HTTP API on the public
-port and the durable client binding's value. Called by the composition root (``overcast.host``)."""
+"""How an instance process hosts Durable Functions: the engine on its connection's durable store, the HTTP API on
+the public port and the durable client binding's value. Built by the composition root (``overcast.host``)."""
 
 from __future__ import annotations
 
 import os
 import socket
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from overcast.app.index import AppIndex
+from overcast.app.spec import BindingSpec
+from overcast.backends.pool import ConnectionStores
 from overcast.config.settings import Settings
 from overcast.durable.api.client_binding import SYSTEM_KEY_NAME, client_binding_json, new_rpc_secret, rpc_base_url
 from overcast.durable.api.http_api import DurableHttpApi
 from overcast.durable.core.model import task_hub_problem
-from overcast.durable.engine import DurableEngine
+from overcast.durable.engine import IO, DurableEngine
 from overcast.durable.registry import DurableFunctions
-from overcast.durable.store.backends import open_durable_store
 from overcast.errors import ConfigError
+from overcast.invoke.model import Invocation, Result
+
+T = TypeVar("T")
 
 
-def durable_engine(settings: Settings, index: AppIndex, dispatcher: Any, io: Any) -> Any:
-    """The durable engine on the embedded store, for the task hub of host.json."""
-    hub = durable_hub_name(settings)
-    owner = f"{socket.gethostname()}:{os.getpid()}"
-    bulk_io = io
-    if not settings.knobs.durable_store_thread:
-        io = _inline_io  # each durable transaction takes well under a millisecond: less than a thread hop
-    return DurableEngine(open_durable_store(settings.data_dir), hub, DurableFunctions.of(index.functions),
-                         dispatcher.invoke, io, owner, settings.knobs.durable_lease_seconds,
-                         settings.durable_payload_limit, bulk_io)
+class SystemKeys(Protocol):
+    def ensure_system_key(self, name: str) -> str: ...
 
 
-async def _inline_io(fn: Any, *args: Any) -> Any:
-    return fn(*args)
-
-
-def attach_durable(
-    settings: Settings, app: Any, keys: Any, engine: Any, dispatcher: Any, port: int, rpc_secret: str | None = None
-) -> None:
-    """The durable HTTP API on the public port, and the client binding value that points the SDK at it.
+class DurableHosting:
+    """The durable parts of one instance, built by the composition root in the order they need each other: this
+    object first (the hub and the channel secret: the client binding's value needs them before the dispatcher is
+    built), then the engine (which invokes through the dispatcher), then its HTTP API.
 
     ``rpc_secret``: the channel secret shared by every instance of this ``overcast start`` (one of its own when
-    None, for an instance that serves alone).
+    None, for an instance that serves alone). Raises ConfigError for a hub name the extension would refuse.
     """
-    functions = engine.functions
-    secret = rpc_secret or new_rpc_secret()
 
-    def system_key() -> str | None:
-        return keys.ensure_system_key(SYSTEM_KEY_NAME) if settings.auth_enabled else None
+    def __init__(self, settings: Settings, keys: SystemKeys, port: int, rpc_secret: str | None = None) -> None:
+        self.settings = settings
+        self.hub = durable_hub_name(settings)
+        self.secret = rpc_secret or new_rpc_secret()
+        self._keys = keys
+        # The SDK calls rpcBaseUrl on loopback; a host bound to one other address is reached there instead.
+        address = settings.address
+        rpc_host = "127.0.0.1" if address in ("0.0.0.0", "::", "127.0.0.1", "localhost") else address
+        self._rpc_base = rpc_base_url(port, self.secret, rpc_host)
+        self._origin = "http://" + os.environ.get("WEBSITE_HOSTNAME", f"localhost:{port}")
 
-    app.attach_durable(DurableHttpApi(
-        engine.store, engine.hub, orchestrator_exists=lambda n: functions.orchestrator(n) is not None,
-        entity_exists=lambda n: functions.entity(n) is not None, wake=engine.wake, system_key=system_key,
-        io=engine.io, rpc_secret=secret, payload_limit=engine.payload_limit, bulk_io=engine.bulk_io,
-    ))
-    # The SDK calls rpcBaseUrl on loopback; a host bound to one other address is reached there instead.
-    rpc_host = "127.0.0.1" if settings.address in ("0.0.0.0", "::", "127.0.0.1", "localhost") else settings.address
-    rpc_base = rpc_base_url(port, secret, rpc_host)
-    origin = "http://" + os.environ.get("WEBSITE_HOSTNAME", f"localhost:{port}")
+    def system_key(self) -> str | None:
+        return self._keys.ensure_system_key(SYSTEM_KEY_NAME) if self.settings.auth_enabled else None
 
-    def client_value(binding: Any) -> str:
+    def client_value(self, binding: BindingSpec) -> str:
+        """The durable client parameter's value: where the SDK finds the HTTP API, and with which key."""
         return client_binding_json(
-            public_origin=origin, hub=str(binding.get("taskHub") or engine.hub),
-            connection=binding.get("connectionName"), system_key=system_key(), rpc_base=rpc_base,
+            public_origin=self._origin, hub=str(binding.get("taskHub") or self.hub),
+            connection=binding.get("connectionName"), system_key=self.system_key(), rpc_base=self._rpc_base,
         )
 
-    if dispatcher.binding_io is not None:
-        dispatcher.binding_io.durable_client = client_value
+    def engine(
+        self, index: AppIndex, invoke: Callable[[Invocation], Awaitable[Result]], io: IO, stores: ConnectionStores
+    ) -> DurableEngine:
+        """The durable engine on the connection's durable store, for the task hub of host.json."""
+        settings = self.settings
+        owner = f"{socket.gethostname()}:{os.getpid()}"
+        bulk_io = io
+        # A backend whose transactions are short and local runs them on the event loop (less than a thread hop);
+        # OVERCAST_DURABLE_STORE_THREAD=1 sends them to the thread pool anyway.
+        if stores.backend.durable_calls_inline and not settings.knobs.durable_store_thread:
+            io = _inline_io
+        return DurableEngine(stores.durable, self.hub, DurableFunctions.of(index.functions), invoke, io, owner,
+                             settings.knobs.durable_lease_seconds, settings.knobs.durable_payload_limit, bulk_io,
+                             settings.knobs.durable_fast_timestamps)
+
+    def http_api(self, engine: DurableEngine) -> DurableHttpApi:
+        """The durable HTTP API on the public port (and the channel the SDK calls)."""
+        functions = engine.functions
+        return DurableHttpApi(
+            engine.store, engine.hub, orchestrator_exists=lambda n: functions.orchestrator(n) is not None,
+            entity_exists=lambda n: functions.entity(n) is not None, wake=engine.wake, system_key=self.system_key,
+            io=engine.io, rpc_secret=self.secret, payload_limit=engine.payload_limit, bulk_io=engine.bulk_io,
+        )
+
+
+async def _inline_io(fn: Callable[..., T], *args: Any) -> T:
+    return fn(*args)
 
 
 def durable_hub_name(settings: Settings) -> str:

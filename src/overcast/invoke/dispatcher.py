@@ -9,10 +9,10 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from overcast.app.converters import get_converter
-from overcast.app.spec import FunctionSpec, ParamSpec
+from overcast.app.spec import BindingSpec, FunctionSpec, ParamSpec
 from overcast.errors import InvocationTimeout
 from overcast.invoke import extensions
 from overcast.invoke.context import make_context
@@ -46,6 +46,19 @@ def _out_class() -> Any:
 _OUT: Any = None
 
 
+
+class BindingLoader(Protocol):
+    """What the dispatcher needs of the binding I/O (overcast.bindings.io.BindingIO)."""
+
+    async def load(self, invocation: Invocation, binding: BindingSpec) -> Any:
+        """An input binding's value for this invocation."""
+        ...
+
+    async def store(self, invocation: Invocation, binding: BindingSpec, datum: Any) -> None:
+        """Write an output binding's value."""
+        ...
+
+
 class Dispatcher:
     """Runs invocations: async functions on the event loop, sync ones in a bounded thread pool.
 
@@ -60,14 +73,16 @@ class Dispatcher:
         function_timeout: float | None,
         worker_extensions: bool = False,
         on_stuck: Callable[[Invocation], None] | None = None,
+        binding_io: BindingLoader | None = None,
     ) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=thread_count, thread_name_prefix="overcast-sync")
         self._timeout = function_timeout
         self._watchdog = Watchdog(function_timeout) if function_timeout is not None else None
         self._extensions = worker_extensions
         self._on_stuck = on_stuck
-        # Loads input bindings and writes output bindings other than HTTP (see overcast.bindings.io); set by the host.
-        self.binding_io: Any = None
+        # Loads input bindings and writes output bindings other than HTTP (overcast.bindings.io.BindingIO); None when
+        # no function has such a binding.
+        self.binding_io = binding_io
         self.in_flight = InFlight()  # what a stop waits for, said on the console
 
     def shutdown(self) -> None:
@@ -152,23 +167,23 @@ class Dispatcher:
         elif returned is not None:
             raise RuntimeError(f"function '{spec.name}' without a $return binding returned a non-None value")
 
-    async def _load_inputs(self, invocation: Invocation) -> None:
+    async def _load_inputs(self, io: BindingLoader, invocation: Invocation) -> None:
         for param in invocation.function.params:
             if not param.is_out and not param.binding.is_trigger and param.name not in invocation.inputs:
-                invocation.inputs[param.name] = await self.binding_io.load(invocation, param.binding)
+                invocation.inputs[param.name] = await io.load(invocation, param.binding)
 
-    async def _write_outputs(self, invocation: Invocation, result: Result) -> None:
+    async def _write_outputs(self, io: BindingLoader, invocation: Invocation, result: Result) -> None:
         """Write every non-HTTP output (Out parameters, then $return); a failed write fails the invocation."""
         spec = invocation.function
         for param in spec.params:
             datum = result.outputs.get(param.name)
             if param.is_out and datum is not None and param.binding.type != "http":
-                await self.binding_io.store(invocation, param.binding, datum)
+                await io.store(invocation, param.binding, datum)
         if result.return_value is not None and spec.return_converter not in (None, "http"):
             # An implicit return value (no $return binding) goes to no binding; HTTP answers with it.
             binding = next((b for b in spec.bindings if b.name == "$return"), None)
             if binding is not None:
-                await self.binding_io.store(invocation, binding, result.return_value)
+                await io.store(invocation, binding, result.return_value)
 
     async def _call(self, spec: FunctionSpec, args: dict[str, Any], context: Any, invocation: Invocation) -> Any:
         hooks = self._extensions
@@ -240,7 +255,7 @@ class Dispatcher:
         self.in_flight.enter(spec.name)
         try:
             if self.binding_io is not None:
-                await self._load_inputs(invocation)
+                await self._load_inputs(self.binding_io, invocation)
             args, outs, context = self._decode_args(invocation)
             returned = await self._call(spec, args, context, invocation)
             result.raw_return = returned
@@ -248,7 +263,7 @@ class Dispatcher:
             self._outputs(spec, outs, returned, result, streamed=invocation.raw_result,
                           encode_return=invocation.encode_return)
             if self.binding_io is not None:
-                await self._write_outputs(invocation, result)
+                await self._write_outputs(self.binding_io, invocation, result)
             result.succeeded = True
         except InvocationTimeout as exc:
             result.timed_out = True

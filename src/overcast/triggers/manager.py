@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 
 from overcast.app.index import AppIndex, parse_retry
 from overcast.app.spec import FunctionSpec, RetrySpec
-from overcast.backends.base import BlobProperties
+from overcast.backends.base import BlobProperties, BlobStore, LeaseStore, QueueBackend, StateStore
+from overcast.backends.pool import ConnectionStores
 from overcast.config.settings import Settings
 from overcast.invoke.dispatcher import Dispatcher
 from overcast.invoke.model import Invocation, Result
-from overcast.kinds import import_string, kind_of
+from overcast.kinds import Need, import_string, kind_of
 from overcast.triggers.queue_options import QueueOptions, queue_options
 from overcast.triggers.wakeup import Wakeups
 
@@ -64,14 +65,63 @@ class StoreIO(StorePool):
 
 @dataclass
 class Stores:
-    """The embedded stores the listeners and bindings use (opened only when a function needs them)."""
+    """The stores of the functions' storage connection: each opened when a listener first asks for it."""
 
-    state: Any
-    queues: Any = None
-    consumer_queues: Any = None  # the queue listeners' own connection, when outputs share the process (else queues)
-    leases: Any = None
-    blobs: Any = None
-    tables: Any = None
+    connection: ConnectionStores
+    # The queue listeners' receives and settles get their own connection (and its lock) when queue outputs share
+    # the process, so an output's enqueue never waits behind a consumer's statement (bench/queue_enqueue_under_load.py).
+    separate_consumer: bool = False
+
+    @property
+    def state(self) -> StateStore:
+        return self.connection.state
+
+    @property
+    def queues(self) -> QueueBackend:
+        return self.connection.queues
+
+    @property
+    def consumer_queues(self) -> QueueBackend:
+        return self.connection.consumer_queues if self.separate_consumer else self.connection.queues
+
+    @property
+    def leases(self) -> LeaseStore:
+        return self.connection.leases
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.connection.blobs
+
+
+class BlobWrites:
+    """A blob output of this instance, told to the blob triggers (built after the binding I/O that reports it)."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[BlobProperties], None]] = []
+
+    def listen(self, listener: Callable[[BlobProperties], None]) -> None:
+        self._listeners.append(listener)
+
+    def __call__(self, props: BlobProperties) -> None:
+        for listener in self._listeners:
+            listener(props)
+
+
+@dataclass
+class Storage:
+    """The stores, wake-ups and store pools of the loaded functions' storage connection."""
+
+    connection: ConnectionStores
+    stores: Stores
+    wakeups: Wakeups
+    io: StoreIO
+
+
+def open_storage(needs: frozenset[Need], connection: ConnectionStores) -> Storage:
+    """What the bindings and listeners with these needs (:func:`overcast.kinds.needs_of`) share (each store opened
+    when first needed)."""
+    separate = {"consumer", "producer"} <= needs
+    return Storage(connection, Stores(connection, separate_consumer=separate), Wakeups(), StoreIO())
 
 
 @dataclass
@@ -119,7 +169,6 @@ class TriggerManager:
                 by_kind.setdefault(kind.listener, []).append(spec)
         for factory, specs in by_kind.items():
             self._listeners += import_string(factory)(specs, self.context)
-        self.durable: Any = None  # the durable engine, when the app has durable functions
 
     def add(self, listener: Any) -> None:
         """Another producer of invocations with ``run()``, ``stop()`` and ``drain()`` (the durable engine)."""

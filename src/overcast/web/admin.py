@@ -13,6 +13,7 @@ from typing import Any
 from overcast import __version__
 from overcast.app.index import AppIndex
 from overcast.app.spec import FunctionSpec
+from overcast.bindings.io import BindingIO
 from overcast.config import json_text
 from overcast.errors import BodyTooLarge, OvercastError
 from overcast.invoke.dispatcher import Dispatcher
@@ -193,7 +194,9 @@ class AdminApi:
             return 400, {"error": "The request body must be a JSON object with a string \"input\"."}
         text = payload.get("input") or ""
         try:
-            invocation = await kind_of(spec.trigger.type).manual_invocation(spec, text, self._dispatcher.binding_io)
+            loader = self._dispatcher.binding_io
+            values = loader if isinstance(loader, BindingIO) else None  # the stores a manual call may read
+            invocation = await kind_of(spec.trigger.type).manual_invocation(spec, text, values)
         except OvercastError as exc:
             return 400, {"error": str(exc)}
         task = asyncio.get_running_loop().create_task(self._dispatcher.invoke(invocation))

@@ -104,6 +104,7 @@ class HostApp:
         admin: AdminHandler,
         native: NativeHandler | None = None,
         streaming: NativeHandler | None = None,
+        durable: DurableApi | None = None,
     ) -> None:
         http = settings.host_json.http
         self._router = router
@@ -124,7 +125,7 @@ class HostApp:
         self._extra_headers = extra
         self._extra_encoded = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in extra]
         self._homepage_disabled = False
-        self._durable: DurableApi | None = None
+        self._durable = durable
         self._address = settings.address
         import os
 
@@ -133,7 +134,8 @@ class HostApp:
         self._homepage_disabled = parse_bool(os.environ.get("AzureWebJobsDisableHomepage"))
 
     def attach_durable(self, api: DurableApi) -> None:
-        """Serve the durable HTTP API (requests under its two prefixes go to it, before the admin routes)."""
+        """Serve the durable HTTP API (requests under its two prefixes go to it, before the admin routes); the host
+        passes it to the constructor, tests that build the API after the app attach it here."""
         self._durable = api
 
     def caller(self, headers: dict[str, str], query: dict[str, str], function_name: str | None) -> Caller:

@@ -51,8 +51,8 @@ class Seed:
         assert created
         if status == "Pending":
             return
-        lease = self.store.lease_next_orchestration(hub, "seed", 30)
-        assert lease is not None and lease.instance_id == instance_id
+        [lease] = self.store.lease_orchestrations(hub, "seed", 30, 1)
+        assert lease.instance_id == instance_id
         commit = EpisodeCommit(consumed=[m.id for m in lease.messages],
                                events=[h.orchestrator_started(at(0)), *(m.event for m in lease.messages), *events],
                                update=InstanceUpdate(status, output))
@@ -60,9 +60,10 @@ class Seed:
 
     def inbox(self, hub: str = HUB) -> list[EventDict]:
         self.now = time.time() + 1  # the CLI stamps its messages with the real clock
-        lease = self.store.lease_next_orchestration(hub, "peek", 30)
-        if lease is None:
+        leases = self.store.lease_orchestrations(hub, "peek", 30, 1)
+        if not leases:
             return []
+        lease = leases[0]
         self.store.release_lease(lease)
         return [m.event for m in lease.messages]
 

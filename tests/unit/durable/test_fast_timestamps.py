@@ -16,6 +16,7 @@ from dateutil.parser import parse as dateutil_parse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from overcast.config.knobs import load_knobs
 from overcast.durable import fast_timestamps
 from overcast.durable.core.history import format_timestamp
 from overcast.durable.fast_timestamps import SDK_PARSER, SWITCH, FastTimestampParser, install, uninstall
@@ -72,8 +73,7 @@ def outcome(parse: Callable[..., datetime], text: Any, *args: Any, **kwargs: Any
 
 
 @pytest.fixture(autouse=True)
-def sdk_parser_restored(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv(SWITCH, raising=False)
+def sdk_parser_restored() -> Iterator[None]:
     yield
     uninstall()
 
@@ -136,7 +136,7 @@ def test_other_texts_and_calls_go_to_the_original(text: Any, extra: dict[str, An
     assert len(spy.calls) == 1
 
 
-def test_install_is_idempotent_and_the_switch_restores_the_original(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_install_is_idempotent_and_the_switch_restores_the_original() -> None:
     original = getattr(HistoryEventModule, SDK_PARSER)
     assert not isinstance(original, FastTimestampParser)
     assert install() is True
@@ -144,17 +144,15 @@ def test_install_is_idempotent_and_the_switch_restores_the_original(monkeypatch:
     assert isinstance(fast, FastTimestampParser) and fast.original is original
     assert install() is True
     assert getattr(HistoryEventModule, SDK_PARSER) is fast  # not wrapped twice
-    monkeypatch.setenv(SWITCH, "0")
-    assert install() is False
+    assert install(False) is False
     assert getattr(HistoryEventModule, SDK_PARSER) is original
-    assert install() is False
+    assert install(False) is False
     assert getattr(HistoryEventModule, SDK_PARSER) is original
 
 
 @pytest.mark.parametrize(("value", "on"), [("0", False), ("false", False), ("OFF", False), ("1", True), ("", True)])
-def test_switch_values(monkeypatch: pytest.MonkeyPatch, value: str, on: bool) -> None:
-    monkeypatch.setenv(SWITCH, value)
-    assert install() is on
+def test_switch_values(value: str, on: bool) -> None:
+    assert install(load_knobs({SWITCH: value}).durable_fast_timestamps) is on
     assert isinstance(getattr(HistoryEventModule, SDK_PARSER), FastTimestampParser) is on
 
 
@@ -177,11 +175,9 @@ def run_timestamps() -> tuple[Any, list[dict[str, Any]]]:
     return harness["inst"].output_value, harness["inst"].history
 
 
-def test_sdk_replay_sees_the_same_times_with_and_without_the_fast_parse(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(SWITCH, "0")
-    install()
+def test_sdk_replay_sees_the_same_times_with_and_without_the_fast_parse() -> None:
+    install(False)
     slow_output, slow_history = run_timestamps()
-    monkeypatch.delenv(SWITCH)
     assert install() is True
     fast_output, fast_history = run_timestamps()
     assert fast_output == slow_output

@@ -26,7 +26,8 @@ def an_app_folder(tmp_path: Path) -> None:
 def test_connection_settings(tmp_path: Path, env: dict[str, str], keepalive: float, headers: float,
                              cap: int | None) -> None:
     settings = load(StartOptions(script_root=tmp_path), environ=env)
-    assert (settings.http_keepalive_timeout, settings.http_headers_timeout, settings.http_max_connections) == (
+    knobs = settings.knobs
+    assert (knobs.http_keepalive_timeout, knobs.http_headers_timeout, knobs.http_max_connections) == (
         keepalive, headers, cap)
 
 

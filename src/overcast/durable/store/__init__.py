@@ -7,7 +7,7 @@ One ``DurableStore`` serves every task hub; each method names its hub and every 
   the store.
 * Everything that happens to an instance arrives as a message in its **inbox** (ExecutionStarted, TaskCompleted,
   TimerFired, EventRaised, terminate, suspend/resume, entity operations...). A message may be invisible until a time
-  (a durable timer). ``lease_next_orchestration`` hands one instance with its due messages to one worker at a time;
+  (a durable timer). ``lease_orchestrations`` hands each instance with its due messages to one worker at a time;
   ``commit_episode`` then writes the episode's outcome in ONE transaction and fails (False) when anyone else changed
   the instance in between, so history is written exactly once.
 * **Activities** are work items with leases: a lease that expires makes the item claimable again (at least once);
@@ -22,7 +22,7 @@ message (§7.5).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -278,19 +278,13 @@ class OrchestrationQueue(Protocol):
         """Put a message into an inbox (the instance need not exist); its id."""
         ...
 
-    def lease_next_orchestration(
-        self, hub: str, owner: str, duration: float, max_messages: int = 1000
-    ) -> OrchestrationLease | None:
-        """Lease the instance whose oldest due message waits longest, unless another unexpired lease holds it
-        (and, when Suspended, only for a WAKES_SUSPENDED message); with its record, history and up to
-        ``max_messages`` due messages (visible_at <= now) in the order they became visible. None: nothing to do."""
-        ...
-
     def lease_orchestrations(
         self, hub: str, owner: str, duration: float, max_instances: int, max_messages: int = 1000
     ) -> list[OrchestrationLease]:
-        """Up to ``max_instances`` leases in one transaction, in the order ``lease_next_orchestration`` would hand
-        them out one by one (fewer writes for a busy engine)."""
+        """Lease up to ``max_instances`` instances in one transaction, each unless another unexpired lease holds it
+        (and, when Suspended, only for a WAKES_SUSPENDED message), the instance whose oldest due message waits
+        longest first; each with its record, history and up to ``max_messages`` due messages (visible_at <= now) in
+        the order they became visible. Empty: nothing to do."""
         ...
 
     def commit_episode(self, lease: OrchestrationLease, commit: EpisodeCommit) -> bool:
@@ -298,10 +292,6 @@ class OrchestrationQueue(Protocol):
         activities, deliver the messages, start the sub-orchestrations, delete the consumed messages, release the
         lease. False, with nothing written and the lease released, when the lease was taken over or the instance
         changed (execution, history length, purged, created) since it was leased."""
-        ...
-
-    def renew_lease(self, lease: Lease, duration: float) -> bool:
-        """Extend an orchestration or entity lease to ``duration`` s from now; False when it was taken over."""
         ...
 
     def release_lease(self, lease: Lease) -> None:
@@ -328,23 +318,19 @@ class ActivityQueue(Protocol):
         """Make the item claimable again after ``delay`` s; False when the lease was lost."""
         ...
 
-    def complete_activity(self, item: ActivityWorkItem, result: EventDict) -> bool:
-        """In ONE transaction: delete the item and deliver ``result`` (TaskCompleted/TaskFailed) to its instance's
-        inbox for its execution. False (nothing written) when the item was leased again by someone else or gone;
-        a lease that expired but was not taken over still completes."""
-        ...
-
     def complete_activities(self, results: Sequence[tuple[ActivityWorkItem, EventDict]]) -> list[bool]:
-        """``complete_activity`` for several items in one transaction; one answer per item, in order (each item
-        independently: a refused one does not stop the others)."""
+        """In ONE transaction: for each item, delete it and deliver its ``result`` (TaskCompleted/TaskFailed) to its
+        instance's inbox for its execution. One answer per item, in order: False (nothing written for it) when the
+        item was leased again by someone else or gone; a lease that expired but was not taken over still completes.
+        A refused item does not stop the others."""
         ...
 
 
 class EntityStore(Protocol):
-    """Entity inboxes, leases and state (leases renew and release through OrchestrationQueue)."""
+    """Entity inboxes, leases and state (leases release through OrchestrationQueue)."""
 
     def lease_next_entity(self, hub: str, owner: str, duration: float, max_messages: int = 100) -> EntityLease | None:
-        """As lease_next_orchestration, for entity ids (``@name@key``), with the entity's state."""
+        """As lease_orchestrations (one instance), for entity ids (``@name@key``), with the entity's state."""
         ...
 
     def commit_entity_batch(
@@ -366,6 +352,15 @@ class EntityStore(Protocol):
 class DurableStore(InstanceStore, OrchestrationQueue, ActivityQueue, EntityStore, Protocol):
     """What every durable backend implements. Safe to use from several threads (and, for shared backends, from
     several processes at once)."""
+
+    def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """The wake-up hook: call ``callback`` (from any thread, without re-entering the store) soon after a write
+        gives a worker something to do, including another process's; returns the function that stops the calls.
+
+        SQLite polls ``PRAGMA data_version``; a server backend would LISTEN for a notification. The engine still
+        polls on its own, so a backend may call back late, or more often than needed, but must not block.
+        """
+        ...
 
     def close(self) -> None:
         """Release connections; later calls raise StoreError. Closing twice is harmless."""

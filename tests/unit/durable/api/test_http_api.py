@@ -92,8 +92,8 @@ class Api:
     def settle(self, instance_id: str, status: str, output: str | None = None, hub: str = HUB,
                events: tuple[EventDict, ...] = ()) -> None:
         """One episode of the would-be engine: consume the instance's messages and set its status."""
-        lease = self.store.lease_next_orchestration(hub, "test", 30)
-        assert lease is not None and lease.instance_id == instance_id
+        [lease] = self.store.lease_orchestrations(hub, "test", 30, 1)
+        assert lease.instance_id == instance_id
         now = h.parse_timestamp("2024-01-01T00:00:00Z")
         commit = EpisodeCommit(consumed=[m.id for m in lease.messages],
                                events=[h.orchestrator_started(now), *(m.event for m in lease.messages), *events],
@@ -106,8 +106,7 @@ class Api:
         return started
 
     def inbox(self, hub: str = HUB) -> list[EventDict]:
-        lease = self.store.lease_next_orchestration(hub, "peek", 30)
-        assert lease is not None
+        [lease] = self.store.lease_orchestrations(hub, "peek", 30, 1)
         self.store.release_lease(lease)
         return [m.event for m in lease.messages]
 

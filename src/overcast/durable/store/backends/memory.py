@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from overcast.durable.store import (
     DEFAULT_PAGE_SIZE,
@@ -109,12 +110,6 @@ class MemoryDurableStore(MemoryDurableBase):
         with self._open() as now:
             return self._deliver(self._hub(hub), message, event, now)
 
-    def lease_next_orchestration(
-        self, hub: str, owner: str, duration: float, max_messages: int = 1000
-    ) -> OrchestrationLease | None:
-        leases = self.lease_orchestrations(hub, owner, duration, 1, max_messages)
-        return leases[0] if leases else None
-
     def lease_orchestrations(
         self, hub: str, owner: str, duration: float, max_instances: int, max_messages: int = 1000
     ) -> list[OrchestrationLease]:
@@ -177,15 +172,8 @@ class MemoryDurableStore(MemoryDurableBase):
             h.activities[aid] = ActivityRow(
                 aid, current.instance_id, current.execution_id, request.name, request.task_id, request.input, now
             )
-
-    def renew_lease(self, lease: Lease, duration: float) -> bool:
-        check_lease_request(lease.hub, lease.owner, duration, 1, "instances")
-        with self._open() as now:
-            h = self._hub(lease.hub)
-            if not self._holds(h, lease):
-                return False
-            h.leases[lease.instance_id].expires = now + duration
-            return True
+        if commit.activities:
+            self._changed()
 
     def release_lease(self, lease: Lease) -> None:
         with self._open():
@@ -255,9 +243,6 @@ class MemoryDurableStore(MemoryDurableBase):
                 return False
             activity.visible_at, activity.token, activity.owner = now + delay, "", ""
             return True
-
-    def complete_activity(self, item: ActivityWorkItem, result: EventDict) -> bool:
-        return self.complete_activities([(item, result)])[0]
 
     def complete_activities(self, results: Sequence[tuple[ActivityWorkItem, EventDict]]) -> list[bool]:
         checked = []
@@ -331,3 +316,11 @@ class MemoryDurableStore(MemoryDurableBase):
                 key=lambda e: e.entity_id,
             )
         return page_of(rows[: top + 1], top, lambda e: e.entity_id)
+
+
+if TYPE_CHECKING:
+    from overcast.durable.store import DurableStore
+
+    def _implements(store: MemoryDurableStore) -> DurableStore:
+        """Never called: mypy checks here that the in-memory store implements the protocol."""
+        return store

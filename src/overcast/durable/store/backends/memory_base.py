@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from overcast.backends.memory.common import Clock, MemoryStore
@@ -85,6 +86,23 @@ class MemoryDurableBase(MemoryStore):
         super().__init__(clock)
         self._hubs: dict[str, HubState] = {}
         self._ids = itertools.count(1)
+        self._subscribers: list[Callable[[], None]] = []
+
+    def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` after each write that gives a worker something to do (a message, an activity)."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def stop() -> None:
+            with self._lock, contextlib.suppress(ValueError):
+                self._subscribers.remove(callback)
+
+        return stop
+
+    def _changed(self) -> None:
+        """Called under the lock by the writes that add work: the subscribers only schedule a look, never re-enter."""
+        for callback in self._subscribers:
+            callback()
 
     def _hub(self, hub: str) -> HubState:
         return self._hubs.setdefault(hub, HubState())
@@ -95,6 +113,7 @@ class MemoryDurableBase(MemoryStore):
         visible = now if message.visible_at is None else message.visible_at
         mid = next(self._ids)
         h.inbox[mid] = MessageRow(mid, message.instance_id, message.execution_id, event, visible, now)
+        self._changed()
         return mid
 
     def _drop(self, h: HubState, instance_id: str) -> None:

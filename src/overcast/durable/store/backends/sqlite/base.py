@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +124,16 @@ class DurableDatabase(SqliteDatabase):
     def __init__(self, path: Path, clock: Clock = time.time) -> None:
         super().__init__(path, [*SCHEMA, *DURABLE_SCHEMA])
         self._clock = clock
+
+    def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` (from a thread) soon after another connection commits; returns the stop function."""
+        from overcast.durable.store.backends.sqlite.watch import DataVersionWatch
+
+        return DataVersionWatch(self._data_version, callback).stop
+
+    def _data_version(self) -> int:
+        with self._connection("read the data version") as conn:
+            return int(conn.execute("PRAGMA data_version").fetchone()[0])
 
     def _instance(self, conn: sqlite3.Connection, hub: str, instance_id: str) -> InstanceRecord | None:
         row = conn.execute(

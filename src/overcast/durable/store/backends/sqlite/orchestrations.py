@@ -27,12 +27,6 @@ class OrchestrationTables(DurableDatabase):
         with self._connection(f"send a message to {message.instance_id!r}") as conn:
             return self._deliver(conn, hub, message, event, self._clock())
 
-    def lease_next_orchestration(
-        self, hub: str, owner: str, duration: float, max_messages: int = 1000
-    ) -> OrchestrationLease | None:
-        leases = self.lease_orchestrations(hub, owner, duration, 1, max_messages)
-        return leases[0] if leases else None
-
     def lease_orchestrations(
         self, hub: str, owner: str, duration: float, max_instances: int, max_messages: int = 1000
     ) -> list[OrchestrationLease]:
@@ -116,15 +110,6 @@ class OrchestrationTables(DurableDatabase):
                 for request in commit.activities
             ],
         )
-
-    def renew_lease(self, lease: Lease, duration: float) -> bool:
-        check_lease_request(lease.hub, lease.owner, duration, 1, "instances")
-        with self._connection(f"renew the lease on {lease.instance_id!r}") as conn:
-            cursor = conn.execute(
-                "UPDATE durable_leases SET expires = ? WHERE hub = ? AND instance_id = ? AND token = ?",
-                (self._clock() + duration, lease.hub, lease.instance_id, lease.token),
-            )
-        return cursor.rowcount == 1
 
     def release_lease(self, lease: Lease) -> None:
         with self._connection(f"release the lease on {lease.instance_id!r}") as conn:

@@ -91,9 +91,6 @@ class WorkTables(DurableDatabase):
             )
         return cursor.rowcount == 1
 
-    def complete_activity(self, item: ActivityWorkItem, result: EventDict) -> bool:
-        return self.complete_activities([(item, result)])[0]
-
     def complete_activities(self, results: Sequence[tuple[ActivityWorkItem, EventDict]]) -> list[bool]:
         checked = []
         for item, result in results:

@@ -1,0 +1,47 @@
+"""The in-memory backend: stores that live in this process only (tests, single-process tools)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from overcast.backends.base import BlobStore, LeaseStore, QueueBackend, StateStore, TableStore
+from overcast.backends.memory.blobs import MemoryBlobStore
+from overcast.backends.memory.leases import MemoryLeaseStore
+from overcast.backends.memory.queues import MemoryQueueStore
+from overcast.backends.memory.state import MemoryStateStore
+from overcast.backends.memory.tables import MemoryTableStore
+
+if TYPE_CHECKING:
+    from overcast.backends.base import BackendTarget
+    from overcast.durable.store import DurableStore
+
+
+class MemoryBackend:
+    """Each ``open_*`` is a new, empty store: its data lives in the object (``reopens`` is False)."""
+
+    kind = "memory"
+    reopens = False
+    durable_calls_inline = True
+
+    def __init__(self, target: BackendTarget) -> None:
+        self.target = target
+
+    def open_state(self) -> StateStore:
+        return MemoryStateStore()
+
+    def open_queues(self) -> QueueBackend:
+        return MemoryQueueStore(self.target.clock)
+
+    def open_blobs(self) -> BlobStore:
+        return MemoryBlobStore(self.target.clock)
+
+    def open_tables(self) -> TableStore:
+        return MemoryTableStore(self.target.clock)
+
+    def open_leases(self) -> LeaseStore:
+        return MemoryLeaseStore(self.target.clock)
+
+    def open_durable(self) -> DurableStore:
+        from overcast.durable.store.backends.memory import MemoryDurableStore
+
+        return MemoryDurableStore(self.target.clock)

@@ -1,0 +1,97 @@
+"""The stores of one instance, per connection: each opened once, on first use, and shared by everything in the
+process that uses that connection (the host, the listeners, binding I/O, durable hosting, the CLI)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from overcast.backends.base import BlobStore, Clock, LeaseStore, QueueBackend, StateStore, TableStore
+from overcast.backends.registry import BackendTarget, StorageBackend, open_backend
+
+if TYPE_CHECKING:
+    from overcast.durable.store import DurableStore
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Closable)
+EMBEDDED = "embedded"  # the connection kind of the host's own store (keys, timer status) and of the CLI's commands
+
+
+class ConnectionStores:
+    """One connection's backend and the stores opened on it so far (each at most once)."""
+
+    def __init__(self, backend: StorageBackend) -> None:
+        self.backend = backend
+        self._opened: dict[str, _Closable] = {}
+
+    def _once(self, name: str, opener: Callable[[], S]) -> S:
+        found = self._opened.get(name)
+        if found is None:
+            found = self._opened[name] = opener()
+        return found  # type: ignore[return-value]  # each name is always opened by the same opener
+
+    @property
+    def state(self) -> StateStore:
+        return self._once("state", self.backend.open_state)
+
+    @property
+    def queues(self) -> QueueBackend:
+        return self._once("queues", self.backend.open_queues)
+
+    @property
+    def consumer_queues(self) -> QueueBackend:
+        """The listeners' own queue store where a second one shares the data: their receives and settles then never
+        make an output binding's enqueue wait behind them in this process (bench/queue_enqueue_under_load.py)."""
+        if not self.backend.reopens:
+            return self.queues
+        return self._once("consumer_queues", self.backend.open_queues)
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self._once("blobs", self.backend.open_blobs)
+
+    @property
+    def tables(self) -> TableStore:
+        return self._once("tables", self.backend.open_tables)
+
+    @property
+    def leases(self) -> LeaseStore:
+        return self._once("leases", self.backend.open_leases)
+
+    @property
+    def durable(self) -> DurableStore:
+        return self._once("durable", self.backend.open_durable)
+
+    def close(self) -> None:
+        opened, self._opened = list(self._opened.values()), {}
+        for store in reversed(opened):
+            store.close()
+
+
+class BackendPool:
+    """The connections' stores of one process, keyed by (kind, address); ``close`` closes every store opened."""
+
+    def __init__(self, data_dir: Path, clock: Clock = time.time) -> None:
+        self.data_dir = data_dir
+        self._clock = clock
+        self._connections: dict[tuple[str, str], ConnectionStores] = {}
+
+    def stores(self, kind: str, address: str = "") -> ConnectionStores:
+        """The stores of the connection of ``kind`` at ``address`` (raises StoreError for an unusable kind)."""
+        key = (kind, address)
+        found = self._connections.get(key)
+        if found is None:
+            backend = open_backend(kind, BackendTarget(self.data_dir, address, self._clock))
+            found = self._connections[key] = ConnectionStores(backend)
+        return found
+
+    def close(self) -> None:
+        connections, self._connections = list(self._connections.values()), {}
+        for stores in connections:
+            stores.close()

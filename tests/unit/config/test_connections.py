@@ -1,0 +1,62 @@
+"""A connection's value picks a kind of backend; a kind with no registered backend puts the function in error."""
+
+from __future__ import annotations
+
+import pytest
+
+from overcast.backends.registry import available_kinds
+from overcast.config.connections import connection_kind, resolve_connection
+
+ACCOUNT = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=c2VjcmV0;EndpointSuffix=core.windows.net"
+
+
+@pytest.mark.parametrize(("value", "kind"), [
+    ("", "embedded"),
+    ("   ", "embedded"),
+    ("UseDevelopmentStorage=true", "embedded"),
+    ("usedevelopmentstorage = TRUE", "embedded"),
+    ("UseDevelopmentStorage=true;DevelopmentStorageProxyUri=http://127.0.0.1", "embedded"),
+    ("Endpoint=sb://localhost;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true;", "embedded"),
+    ("postgresql://admin:pw@db.example:5432/app", "postgresql"),
+    ("postgres://db/app", "postgresql"),
+    ("postgresql+psycopg://db/app", "postgresql"),
+    (ACCOUNT, "azure-storage"),
+    ("BlobEndpoint=https://acct.blob.core.windows.net/;SharedAccessSignature=sv=1&sig=x", "azure-storage"),
+    ("mysql://db/app", "mysql://"),
+])
+def test_a_value_names_its_kind(value: str, kind: str) -> None:
+    assert connection_kind(value) == kind
+
+
+@pytest.mark.parametrize(("name", "environ", "setting", "kind"), [
+    (None, {}, "AzureWebJobsStorage", "embedded"),
+    ("", {"AzureWebJobsStorage": "UseDevelopmentStorage=true"}, "AzureWebJobsStorage", "embedded"),
+    ("Db", {"ConnectionStrings:Db": "postgresql://db/app"}, "Db", "postgresql"),
+    ("Orders", {"AzureWebJobsOrders": ACCOUNT}, "AzureWebJobsOrders", "azure-storage"),
+    ("Ident", {"Ident__serviceUri": "https://acct.queue.core.windows.net"}, "Ident", "azure-storage"),
+    ("Nowhere", {}, "Nowhere", "missing"),
+])
+def test_a_name_resolves_to_a_setting_and_kind(
+    name: str | None, environ: dict[str, str], setting: str, kind: str
+) -> None:
+    connection = resolve_connection(name, environ)
+    assert (connection.setting, connection.kind) == (setting, kind)
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("postgresql://admin:s3cr3t@db/app", "a PostgreSQL server"),
+    (ACCOUNT, "an Azure Storage account"),
+    ("mysql://root:s3cr3t@db/app", "mysql://"),
+])
+def test_an_unregistered_kind_is_not_supported_yet_without_showing_the_value(value: str, says: str) -> None:
+    problem = resolve_connection("Conn", {"Conn": value}).problem("fn", "out", available_kinds())
+    assert problem is not None
+    assert says in problem and "does not support that backend yet" in problem and "UseDevelopmentStorage" in problem
+    assert "s3cr3t" not in problem and "c2VjcmV0" not in problem
+
+
+def test_embedded_connections_are_usable_and_all_the_same_store() -> None:
+    unset = resolve_connection(None, {})
+    explicit = resolve_connection(None, {"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+    assert unset.problem("fn", "b", available_kinds()) is None
+    assert (unset.kind, unset.address) == (explicit.kind, explicit.address)
