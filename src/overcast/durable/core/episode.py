@@ -375,15 +375,9 @@ _SCHEDULERS: Mapping[Kind, Callable[[_Scope, Allocation], Scheduled]] = {
 
 def child_execution_started(start: OrchestrationStart, execution_id: str, now: datetime) -> HistoryEvent:
     """The ExecutionStarted message for a sub-orchestration the episode asked to start."""
-    return h.execution_started(
-        name=start.name,
-        instance_id=start.instance_id,
-        execution_id=execution_id,
-        input_json=h.encode_input(start.input),
-        now=now,
-        version=start.version,
-        parent=start.parent,
-    )
+    return h.execution_started(name=start.name, instance_id=start.instance_id, execution_id=execution_id,
+                               input_json=h.encode_input(start.input), now=now, version=start.version,
+                               parent=start.parent)
 
 
 def next_execution_events(
@@ -393,13 +387,7 @@ def next_execution_events(
 
     The engine should also move the instance's undelivered inbox messages to the new execution (carry-over, §7.3).
     """
-    started = h.execution_started(
-        name=instance.name,
-        instance_id=instance.instance_id,
-        execution_id=execution_id,
-        input_json=h.encode_input(plan.input),
-        now=now,
-        version=instance.version,
-        parent=instance.parent,
-    )
+    started = h.execution_started(name=instance.name, instance_id=instance.instance_id, execution_id=execution_id,
+                                  input_json=h.encode_input(plan.input), now=now, version=instance.version,
+                                  parent=instance.parent)
     return [started, *(dict(event, IsPlayed=False) for event in plan.carried_events)]
