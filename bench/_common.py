@@ -112,6 +112,13 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[rank - 1]
 
 
+def latency_line(name: str, values: list[float], width: int, *, count: bool = False) -> str:
+    """One latency row: p50, p90, p99 and max in milliseconds (and the sample count when asked)."""
+    p50, p90, p99 = (percentile(values, p) for p in (50, 90, 99))
+    row = f"  {name:{width}} p50 {p50:8.2f} ms  p90 {p90:8.2f} ms  p99 {p99:8.2f} ms  max {max(values):8.2f} ms"
+    return row + (f"  (n={len(values)})" if count else "")
+
+
 # ---- Durable Functions (bench/durable_*.py) -------------------------------------------------------------------------
 
 DURABLE_APP = APPS / "durable_bench"

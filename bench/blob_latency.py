@@ -30,6 +30,7 @@ from _common import (
     command_line,
     free_port,
     keepalive_after_202,
+    latency_line,
     overcast_cmd,
     percentile,
     post,
@@ -47,11 +48,6 @@ WARMUP = 10
 
 
 
-
-
-def line(name: str, values: list[float]) -> str:
-    p50, p90, p99 = (percentile(values, p) for p in (50, 90, 99))
-    return f"  {name:36} p50 {p50:8.2f} ms  p90 {p90:8.2f} ms  p99 {p99:8.2f} ms  max {max(values):8.2f} ms"
 
 
 def main() -> int:
@@ -89,8 +85,8 @@ def main() -> int:
     p50 = percentile(ours, 50)
     print(f"blob latency, blob output written -> start of the blob function, {args.samples} samples, "
           f"gap {args.gap_ms:g} ms (after {WARMUP} warm-up requests)")
-    print(line("overcast (in-process notification)", ours))
-    print(line("store floor (put + get)", floor))
+    print(latency_line("overcast (in-process notification)", ours, 36))
+    print(latency_line("store floor (put + get)", floor, 36))
     print(f"  ratio of p50s overcast / store floor: {p50 / statistics.median(floor):.1f}")
     print(f"  target p50 < {TARGET_P50_MS:g} ms: {'met' if p50 < TARGET_P50_MS else 'NOT met'}")
     print(f"  command: {command_line()}")

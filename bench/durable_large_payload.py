@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import DURABLE_APP, command_line, free_port, overcast_cmd, percentile, start, stop, wait_200
+from _common import DURABLE_APP, command_line, free_port, latency_line, overcast_cmd, percentile, start, stop, wait_200
 
 TARGET_P99_MS = 50.0
 START = "/runtime/webhooks/durabletask/orchestrators/carry"
@@ -95,12 +95,6 @@ def carry_payloads(port: int, size: int, count: int) -> None:
     conn.close()
 
 
-def summary(name: str, values: list[float]) -> str:
-    p50, p90, p99 = (percentile(values, p) for p in (50, 90, 99))
-    return (f"  {name:34} p50 {p50:7.2f} ms  p90 {p90:7.2f} ms  p99 {p99:7.2f} ms  max {max(values):7.2f} ms  "
-            f"(n={len(values)})")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=512 * 1024)
@@ -124,8 +118,8 @@ def main() -> int:
     p99 = percentile(loaded, 99)
     print(f"unrelated HTTP latency (GET /api/ping) while {args.count} orchestrations carry a {args.size:,}-byte input "
           f"through an activity and back ({took:.1f} s), gap {args.gap_ms:g} ms")
-    print(summary("idle (same run)", idle))
-    print(summary("while large payloads are written", loaded))
+    print(latency_line("idle (same run)", idle, 34, count=True))
+    print(latency_line("while large payloads are written", loaded, 34, count=True))
     print(f"  ratio loaded / idle: p50 {percentile(loaded, 50) / percentile(idle, 50):.1f}, "
           f"p99 {p99 / percentile(idle, 99):.1f}")
     print(f"  target p99 < {TARGET_P99_MS:g} ms: {'met' if p99 < TARGET_P99_MS else 'NOT met'}")

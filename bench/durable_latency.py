@@ -48,6 +48,7 @@ from _common import (
     episode_contexts,
     fast_timestamps_in_process,
     free_port,
+    latency_line,
     load_durable_app,
     orchestrator_handle,
     overcast_cmd,
@@ -124,11 +125,6 @@ class Sampler:
         self.store.close()
 
 
-def summary(name: str, values: list[float]) -> str:
-    p50, p90, p99 = (percentile(values, p) for p in (50, 90, 99))
-    return f"  {name:44} p50 {p50:8.2f} ms  p90 {p90:8.2f} ms  p99 {p99:8.2f} ms  max {max(values):8.2f} ms"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=200)
@@ -184,10 +180,10 @@ def main() -> int:
           f"gap {args.gap_ms:g} ms after {WARMUP} warm-up orchestrations, fast timestamps {args.fast_timestamps}")
     if note:
         print(f"  NOTE: {note}")
-    print(summary(f"overcast, start ({mode}) -> completion", total))
-    print(summary("  of which start -> first episode begins", pickup))
-    print(summary("  of which first episode -> completion", engine))
-    print(summary("floor: the SDK alone, 4 episodes in process", floor))
+    print(latency_line(f"overcast, start ({mode}) -> completion", total, 44))
+    print(latency_line("  of which start -> first episode begins", pickup, 44))
+    print(latency_line("  of which first episode -> completion", engine, 44))
+    print(latency_line("floor: the SDK alone, 4 episodes in process", floor, 44))
     print(f"  ratio of p50s overcast / floor: {p50 / statistics.median(floor):.1f}")
     met = p50 <= TARGET_P50_MS and p99 <= TARGET_P99_MS
     print(f"  target p50 <= {TARGET_P50_MS:g} ms and p99 <= {TARGET_P99_MS:g} ms: {'met' if met else 'NOT met'}"

@@ -29,7 +29,17 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import APPS, command_line, free_port, keepalive_after_202, overcast_cmd, percentile, start, stop
+from _common import (
+    APPS,
+    command_line,
+    free_port,
+    keepalive_after_202,
+    latency_line,
+    overcast_cmd,
+    percentile,
+    start,
+    stop,
+)
 
 QUEUE = "bench-load"
 PATH = "/api/enqueue"
@@ -81,12 +91,6 @@ def remaining(db: Path) -> int:
         conn.close()
 
 
-def summary(name: str, values: list[float]) -> str:
-    p50, p90, p99 = (percentile(values, p) for p in (50, 90, 99))
-    return (f"  {name:30} p50 {p50:7.2f} ms  p90 {p90:7.2f} ms  p99 {p99:7.2f} ms  max {max(values):7.2f} ms  "
-            f"(n={len(values)})")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=400)
@@ -123,8 +127,8 @@ def main() -> int:
     p99 = percentile(loaded, 99)
     print(f"enqueue latency through an HTTP function (queue output binding), 2 instances consuming the same queue, "
           f"{args.samples} samples each, gap {args.gap_ms:g} ms")
-    print(summary("idle (queue empty)", idle))
-    print(summary("under load (consumers busy)", loaded))
+    print(latency_line("idle (queue empty)", idle, 30, count=True))
+    print(latency_line("under load (consumers busy)", loaded, 30, count=True))
     print(f"  ratio loaded / idle: p50 {percentile(loaded, 50) / percentile(idle, 50):.1f}, "
           f"p99 {p99 / percentile(idle, 99):.1f}  ({args.backlog - left:,} messages consumed while measuring, "
           f"{left:,} left)")

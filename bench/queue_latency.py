@@ -38,6 +38,7 @@ from _common import (
     command_line,
     free_port,
     keepalive_after_202,
+    latency_line,
     overcast_cmd,
     percentile,
     post,
@@ -120,14 +121,6 @@ class RawFloor:
 
 
 
-def summary(name: str, values: list[float]) -> str:
-    p50, p90, p99 = (percentile(values, p) for p in (50, 90, 99))
-    return (
-        f"  {name:38} p50 {p50:8.2f} ms  p90 {p90:8.2f} ms  p99 {p99:8.2f} ms  "
-        f"max {max(values):8.2f} ms  (n={len(values)})"
-    )
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--samples", type=int, default=300)
@@ -177,10 +170,10 @@ def main() -> int:
         f"queue latency, enqueue -> start of the queue function, {args.samples} samples, gap {args.gap_ms:g} ms "
         f"(after {WARMUP} warm-up requests)"
     )
-    print(summary("overcast, HTTP output binding (wake-up)", ours))
-    print(summary("raw floor (sqlite3 + threading.Event)", raw))
+    print(latency_line("overcast, HTTP output binding (wake-up)", ours, 38, count=True))
+    print(latency_line("raw floor (sqlite3 + threading.Event)", raw, 38, count=True))
     if external:
-        print(summary("overcast, enqueued by another process", external))
+        print(latency_line("overcast, enqueued by another process", external, 38, count=True))
     print(f"  ratio of p50s overcast / raw floor: {p50 / statistics.median(raw):.1f}")
     print(f"  target p50 < {TARGET_P50_MS:g} ms: {'met' if p50 < TARGET_P50_MS else 'NOT met'}")
     print(f"  command: {command_line()}")
