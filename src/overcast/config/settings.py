@@ -17,6 +17,7 @@ from overcast.config.knobs import (
     DEFAULT_MAX_CONNECTIONS,
     Knobs,
     load_knobs,
+    positive_int,
 )
 from overcast.config.local_settings import LocalSettings, apply_to_environment, load_local_settings
 from overcast.config.truthy import parse_bool
@@ -93,23 +94,9 @@ def normalise_level(text: str, *, what: str) -> str:
     raise ConfigError(f"{what}: {text!r} is not a log level; use one of {', '.join(LOG_LEVELS)}.")
 
 
-def _positive_int(value: str | None, what: str) -> int | None:
-    if value is None or value.strip() == "":
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(f"{what} must be a whole number, got {value!r}.") from None
-    if number < 1:
-        raise ConfigError(f"{what} must be at least 1, got {number}.")
-    return number
-
-
-
 def _thread_count(environ: MutableMapping[str, str]) -> int | None:
-    raw = environ.get("PYTHON_THREADPOOL_THREAD_COUNT")
     try:
-        return _positive_int(raw, "PYTHON_THREADPOOL_THREAD_COUNT")
+        return positive_int(environ, "PYTHON_THREADPOOL_THREAD_COUNT")
     except ConfigError as exc:
         # The worker only warns and falls back to Python's default; so do we.
         logging.getLogger("overcast.host.startup").warning("%s Using the default thread pool size.", exc)
@@ -181,10 +168,8 @@ def _load(options: StartOptions, environ: MutableMapping[str, str] | None, warni
     if not 0 <= port <= 65535:
         raise ConfigError(f"Port {port} is out of range (0-65535).")
     user_level_text = options.user_log_level or env.get("FUNCTIONS_USER_LOG_LEVEL") or "Information"
-    workers = options.workers or _positive_int(
-        env.get("FUNCTIONS_WORKER_PROCESS_COUNT"), "FUNCTIONS_WORKER_PROCESS_COUNT"
-    )
-    body_limit = _positive_int(env.get("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"), "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT")
+    workers = options.workers or positive_int(env, "FUNCTIONS_WORKER_PROCESS_COUNT")
+    body_limit = positive_int(env, "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT")
     cors_origins = _cors(options, local, env)
     cors_credentials = options.cors_credentials or bool(local.cors_credentials) or parse_bool(
         env.get("CORS_SUPPORT_CREDENTIALS")
