@@ -75,7 +75,7 @@ def _mark_unsupported(index: AppIndex) -> None:
         for binding in spec.bindings:
             kind = kind_of(binding.type)
             if kind.connection:
-                connection = resolve_connection(binding.get("connection"), os.environ)
+                connection = resolve_connection(binding.get("connection"), os.environ, kind.service)
                 problem = connection.problem(spec.name, binding.name, backends)
                 if problem:
                     spec.errors.append(problem)

@@ -88,7 +88,8 @@ class BindingKind:
     input = False
     output = False
     listened = False  # the trigger has a listener (HTTP's is the web app; durable's the engine)
-    connection = False  # its 'connection' names a storage account (checked at start)
+    connection = False  # its 'connection' names an account of ``service`` (checked at start)
+    service = "storage"  # whose connection strings: storage, servicebus, eventhubs, cosmosdb (config/connections.py)
     any_case = False  # its trigger type matches in any case (as the host's IsWarmupFunction)
     durable_client = False  # its value is the durable client's (durableClient, orchestrationClient)
     trigger_needs: frozenset[Need] = frozenset()

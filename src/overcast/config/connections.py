@@ -10,6 +10,13 @@ picks the kind of backend (the table of backends is ``overcast.backends.registry
 - ``azure-storage``: a connection string or identity-based section of a real Azure Storage account;
 - ``missing``: the setting does not exist.
 
+The value is read for one *service*: ``storage`` (the default), ``servicebus``, ``eventhubs``, ``cosmosdb`` (the
+``service`` a binding kind declares). For a service other than storage, an emulator string (the Service Bus / Event
+Hubs emulators' ``UseDevelopmentEmulator=true``, the Cosmos DB emulator's ``localhost:8081`` account with its
+published key) or a missing setting uses the embedded store (``defaulted`` tells the caller to say so once at
+start, since a freshly cloned app has no local.settings.json), and any other connection string names that
+service's real account (kind ``servicebus``, ``eventhubs``, ``cosmosdb``).
+
 Any other URL's kind is its scheme with ``://`` (``mysql://``): no backend has such a kind, so a function using it
 is in error ("not supported yet"). A new backend that a connection can name adds its scheme to ``_URL_KINDS``.
 """
@@ -24,7 +31,16 @@ EMBEDDED = "embedded"
 MISSING = "missing"
 _URL_KINDS = {"postgresql": "postgresql", "postgres": "postgresql"}
 # What a kind is called in an error (a scheme of its own is shown as such).
-_DESCRIBED = {"postgresql": "a PostgreSQL server", "azure-storage": "an Azure Storage account"}
+_DESCRIBED = {"postgresql": "a PostgreSQL server", "azure-storage": "an Azure Storage account",
+              "servicebus": "a Service Bus namespace", "eventhubs": "an Event Hubs namespace",
+              "cosmosdb": "a Cosmos DB account"}
+STORAGE = "storage"
+# service -> the kind of a connection string naming a real account of that service (storage's is "azure-storage").
+SERVICES = {STORAGE: "azure-storage", "servicebus": "servicebus", "eventhubs": "eventhubs", "cosmosdb": "cosmosdb"}
+# The Cosmos DB emulator's well-known account key (published in its documentation); with a localhost endpoint it
+# means "the emulator", which the embedded document store stands in for.
+COSMOS_EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+_LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "host.docker.internal")
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,7 @@ class Connection:
     setting: str  # the setting name that resolved (or the default)
     kind: str  # embedded, missing, or a backend kind of overcast.backends.registry
     value: str = ""
+    defaulted: bool = False  # no setting exists: the embedded store stands in (say so once at start)
 
     @property
     def address(self) -> str:
@@ -49,6 +66,13 @@ class Connection:
         if self.kind not in available:
             # Never the value itself: it may hold an account key or a password.
             what = _DESCRIBED.get(self.kind, self.kind)
+            if self.kind in SERVICES.values() and self.kind != SERVICES[STORAGE]:
+                return (
+                    f"The binding '{binding_name}' uses connection '{self.setting}', which points at {what}; this "
+                    f"version of Overcast does not connect to Azure yet and serves this service from its embedded "
+                    f"store. Remove the setting, or set it to the emulator's connection string, to use the embedded "
+                    f"store."
+                )
             return (
                 f"The binding '{binding_name}' uses connection '{self.setting}', which points at {what}; this "
                 f"version of Overcast does not support that backend yet (it stores data in its embedded store). Set "
@@ -70,8 +94,23 @@ def _lookup(name: str, environ: Mapping[str, str]) -> tuple[str, str] | None:
     return None
 
 
-def connection_kind(value: str) -> str:
-    """The kind of backend a connection's value names (see the module's docstring)."""
+def connection_parts(text: str) -> dict[str, str]:
+    """A ``Key=value;Key=value`` connection string as a dict with lower-case keys (values as written)."""
+    parts = {}
+    for part in text.split(";"):
+        key, _, val = part.partition("=")
+        if key.strip():
+            parts[key.strip().lower()] = val.strip()
+    return parts
+
+
+def _is_cosmos_emulator(parts: Mapping[str, str]) -> bool:
+    host = parts.get("accountendpoint", "").lower().partition("://")[2].split("/", 1)[0].rsplit(":", 1)[0]
+    return host in _LOCAL_HOSTS and parts.get("accountkey") == COSMOS_EMULATOR_KEY
+
+
+def connection_kind(value: str, service: str = STORAGE) -> str:
+    """The kind of backend a connection's value names for ``service`` (see the module's docstring)."""
     text = value.strip()
     if not text:
         return EMBEDDED
@@ -79,20 +118,23 @@ def connection_kind(value: str) -> str:
     if sep and head.replace("+", "").replace("-", "").replace(".", "").isalnum() and ";" not in head:
         scheme = head.lower().split("+", 1)[0]
         return _URL_KINDS.get(scheme, f"{scheme}://")
-    parts = {}
-    for part in text.split(";"):
-        key, _, val = part.partition("=")
-        parts[key.strip().lower()] = val.strip().lower()
-    if parts.get("usedevelopmentstorage") == "true" or parts.get("usedevelopmentemulator") == "true":
+    parts = connection_parts(text)
+    flags = {key: val.lower() for key, val in parts.items()}
+    if flags.get("usedevelopmentstorage") == "true" or flags.get("usedevelopmentemulator") == "true":
         return EMBEDDED
-    return "azure-storage"
+    if _is_cosmos_emulator(parts):
+        return EMBEDDED
+    return SERVICES.get(service, SERVICES[STORAGE])
 
 
-def resolve_connection(name: str | None, environ: Mapping[str, str]) -> Connection:
+def resolve_connection(name: str | None, environ: Mapping[str, str], service: str = STORAGE) -> Connection:
     setting = (name or "").strip() or DEFAULT_CONNECTION
     found = _lookup(setting, environ)
     if found is None:
+        if service != STORAGE:
+            # A cloned app has no local.settings.json (every template ignores it): the embedded store stands in.
+            return Connection(setting, EMBEDDED, defaulted=True)
         # The default storage connection may be absent: the embedded store needs no setting at all.
         return Connection(setting, EMBEDDED if setting == DEFAULT_CONNECTION else MISSING)
     resolved, value = found
-    return Connection(resolved, connection_kind(value), value)
+    return Connection(resolved, connection_kind(value, service), value)

@@ -60,3 +60,36 @@ def test_embedded_connections_are_usable_and_all_the_same_store() -> None:
     explicit = resolve_connection(None, {"AzureWebJobsStorage": "UseDevelopmentStorage=true"})
     assert unset.problem("fn", "b", available_kinds()) is None
     assert (unset.kind, unset.address) == (explicit.kind, explicit.address)
+
+
+COSMOS_EMULATOR = ("AccountEndpoint=https://localhost:8081/;AccountKey="
+                   "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw==;")
+
+
+@pytest.mark.parametrize(("value", "service", "kind"), [
+    ("Endpoint=sb://localhost;SharedAccessKeyName=k;SharedAccessKey=v;UseDevelopmentEmulator=true;", "servicebus",
+     "embedded"),
+    ("Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=v", "servicebus", "servicebus"),
+    ("Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=v", "eventhubs", "eventhubs"),
+    (COSMOS_EMULATOR, "cosmosdb", "embedded"),
+    (COSMOS_EMULATOR.replace("localhost", "127.0.0.1"), "cosmosdb", "embedded"),
+    ("AccountEndpoint=https://acct.documents.azure.com:443/;AccountKey=c2VjcmV0;", "cosmosdb", "cosmosdb"),
+    ("AccountEndpoint=https://localhost:8081/;AccountKey=c2VjcmV0;", "cosmosdb", "cosmosdb"),
+    ("", "eventhubs", "embedded"),
+])
+def test_a_value_names_its_kind_for_a_service(value: str, service: str, kind: str) -> None:
+    assert connection_kind(value, service) == kind
+
+
+def test_a_missing_setting_of_another_service_uses_the_embedded_store_and_says_so() -> None:
+    connection = resolve_connection("ServiceBusConnection", {}, "servicebus")
+    assert (connection.kind, connection.defaulted) == ("embedded", True)
+    assert connection.problem("fn", "msg", available_kinds()) is None
+    assert resolve_connection("Storage", {}).kind == "missing"
+
+
+def test_a_real_namespace_is_a_clear_error_without_showing_the_value() -> None:
+    value = "Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;SharedAccessKey=s3cr3t"
+    problem = resolve_connection("Sb", {"Sb": value}, "servicebus").problem("fn", "msg", available_kinds())
+    assert problem is not None and "a Service Bus namespace" in problem and "emulator" in problem
+    assert "s3cr3t" not in problem
