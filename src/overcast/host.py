@@ -62,35 +62,12 @@ def preflight(settings: Settings) -> None:
 
 
 def _mark_unsupported(index: AppIndex) -> None:
-    """Each binding checked by its kind (:mod:`overcast.kinds`) before any store opens."""
+    """Each binding checked by its kind before any store opens (:mod:`overcast.binding_checks`)."""
     from overcast.backends.registry import available_kinds
-    from overcast.config.connections import resolve_connection
-    from overcast.kinds import kind_of
+    from overcast.binding_checks import check_bindings
 
-    backends = available_kinds()
-
-    for spec in index.functions:
-        if spec.in_error:
-            continue
-        for binding in spec.bindings:
-            kind = kind_of(binding.type)
-            if kind.connection:
-                connection = resolve_connection(binding.get("connection"), os.environ, kind.service)
-                problem = connection.problem(spec.name, binding.name, backends)
-                if problem:
-                    spec.errors.append(problem)
-            spec.errors += kind.problems(binding, os.environ)
-        for binding in spec.bindings:
-            if binding.is_trigger or kind_of(binding.type).serves(binding):
-                continue
-            spec.errors.append(
-                f"The binding type '{binding.type}' (binding '{binding.name}') is not supported by this version of "
-                f"Overcast yet. See docs/compatibility.md."
-            )
-        if not spec.in_error:
-            warning = kind_of(spec.trigger.type).start_warning(spec)
-            if warning:
-                log.warning("%s", warning)
+    for line in check_bindings(index, os.environ, available_kinds()):
+        log.warning("%s", line)
 
 
 def _report_errors(index: AppIndex) -> None:
