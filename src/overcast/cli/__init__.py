@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from overcast import __version__
@@ -47,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_queue_parsers(sub)
     add_blob_parser(sub)
     add_durable_parser(sub)
+    from overcast.cli.kubernetes import add_kubernetes_parser
+
+    add_kubernetes_parser(sub)
     return parser
 
 
@@ -106,11 +110,28 @@ def _start(args: argparse.Namespace) -> int:
     )
 
 
+def _handled(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Runs a command's handler; a bad setting or argument is one line and exit 2, a store error exit 1."""
+    from overcast.errors import ConfigError, OvercastError
+
+    try:
+        return handler(args)
+    except ConfigError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
+    except OvercastError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "start":
         return _start(args)
+    handler = getattr(args, "handler", None)
+    if handler is not None:  # a command group that names its own handler (set_defaults(handler=...))
+        return _handled(handler, args)
     if args.command == "keys":
         from overcast.cli.keys import run_keys
 

@@ -1,0 +1,51 @@
+"""The work waiting for each kind of background trigger, as one SQL query over Overcast's PostgreSQL schema.
+
+KEDA's PostgreSQL scaler runs these against the app's database (the connection's own ``search_path``, like the
+instances) and scales on the number each returns. They read the tables of
+:mod:`overcast.backends.postgresql.schema`; ``tests/unit/deploy/test_pg_signals.py`` runs every one of them against
+a database those migrations made, with real work in it, so a schema change that breaks one fails a test. Names
+from the app are quoted as SQL literals (they are identifiers of the app's own config, never user input, but a
+quote in one must not break the query). Times in the schema are seconds since the epoch.
+"""
+
+from __future__ import annotations
+
+NOW = "extract(epoch from now())"
+
+
+def literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def queue_backlog(queue: str) -> str:
+    """Visible, unexpired messages of a storage queue (what a queue trigger would take now)."""
+    return (f"SELECT count(*) FROM queue_messages WHERE queue = {literal(queue.lower())} "
+            f"AND visible <= {NOW} AND expires > {NOW}")
+
+
+def blob_backlog(host_id: str, function: str, container: str, prefix: str) -> str:
+    """Blobs the function has no receipt for (never claimed), plus trigger messages waiting on the host's shared
+    blob-trigger queue (claimed, not yet run)."""
+    from overcast.triggers.blob_receipts import trigger_queue_name
+
+    receipt = (f"{literal(f'blobreceipts/{host_id}/Host.Functions.{function}/')} || b.etag || '/' || b.container "
+               f"|| '/' || b.name")
+    like = literal(prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+    unclaimed = (f"SELECT count(*) FROM blobs b WHERE b.container = {literal(container)} AND b.name LIKE {like} "
+                 f"AND NOT EXISTS (SELECT 1 FROM state s WHERE s.key = {receipt})")
+    return f"SELECT ({unclaimed}) + ({queue_backlog(trigger_queue_name(host_id))})"
+
+
+def timer_due(host_id: str, function: str, lead_seconds: int) -> str:
+    """1 when the timer's next occurrence is due within ``lead_seconds`` (or it never ran: its first instance
+    computes the schedule), else 0."""
+    key = literal(f"timers/{host_id}/Host.Functions.{function}/status")
+    due = f"(value::json->>'Next')::timestamptz <= now() + interval '{int(lead_seconds)} seconds'"
+    return (f"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM state WHERE key = {key}) THEN 1 "
+            f"WHEN EXISTS (SELECT 1 FROM state WHERE key = {key} AND {due}) THEN 1 ELSE 0 END")
+
+
+def durable_pending(hub: str) -> str:
+    """Orchestration and entity messages and activity work items of the task hub that are ready to run."""
+    return (f"SELECT (SELECT count(*) FROM durable_inbox WHERE hub = {literal(hub)} AND visible <= {NOW}) + "
+            f"(SELECT count(*) FROM durable_activities WHERE hub = {literal(hub)} AND visible <= {NOW})")
