@@ -28,7 +28,8 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "overcast"
 
 # Shorthands for the lines below.
 _BASE = {"overcast.errors", "overcast.config"}
-_PROTOCOLS = {"overcast.backends.base", "overcast.backends.names", "overcast.backends.datadir"}
+_PROTOCOLS = {"overcast.backends.base", "overcast.backends.names", "overcast.backends.datadir",
+              "overcast.backends.servicebus_store", "overcast.backends.servicebus_filter"}
 _DURABLE = {"overcast.durable", "overcast.durable.core", "overcast.durable.api", "overcast.durable.store",
             "overcast.durable.store.backends"}
 _BELOW_HOST = {"overcast", "overcast.app", "overcast.backends", "overcast.invoke", "overcast.kinds",

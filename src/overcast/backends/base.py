@@ -23,6 +23,7 @@ from overcast.backends.names import validate_entity_key
 from overcast.errors import StoreError
 
 if TYPE_CHECKING:
+    from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.durable.store import DurableStore
 
 Clock = Callable[[], float]  # seconds since the epoch; every store takes one (default time.time) so tests move time
@@ -349,3 +350,5 @@ class StorageBackend(Protocol):
     def open_leases(self) -> LeaseStore: ...
 
     def open_durable(self) -> DurableStore: ...
+
+    def open_servicebus(self) -> ServiceBusBackend: ...

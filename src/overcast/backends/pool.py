@@ -12,6 +12,7 @@ from overcast.backends.base import BlobStore, Clock, LeaseStore, QueueBackend, S
 from overcast.backends.registry import BackendTarget, StorageBackend, open_backend
 
 if TYPE_CHECKING:
+    from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.durable.store import DurableStore
 
 
@@ -67,6 +68,10 @@ class ConnectionStores:
     @property
     def durable(self) -> DurableStore:
         return self._once("durable", self.backend.open_durable)
+
+    @property
+    def servicebus(self) -> ServiceBusBackend:
+        return self._once("servicebus", self.backend.open_servicebus)
 
     def close(self) -> None:
         opened, self._opened = list(self._opened.values()), {}

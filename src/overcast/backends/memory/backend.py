@@ -13,6 +13,7 @@ from overcast.backends.memory.tables import MemoryTableStore
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
+    from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.durable.store import DurableStore
 
 
@@ -45,3 +46,8 @@ class MemoryBackend:
         from overcast.durable.store.backends.memory import MemoryDurableStore
 
         return MemoryDurableStore(self.target.clock)
+
+    def open_servicebus(self) -> ServiceBusBackend:
+        from overcast.backends.memory.servicebus import MemoryServiceBusStore
+
+        return MemoryServiceBusStore(self.target.clock)

@@ -9,6 +9,7 @@ from overcast.backends.datadir import database_in
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
+    from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.durable.store import DurableStore
 
 
@@ -52,3 +53,8 @@ class SqliteBackend:
         from overcast.durable.store.backends.sqlite import SqliteDurableStore
 
         return SqliteDurableStore(database_in(self.target.data_dir), self.target.clock)
+
+    def open_servicebus(self) -> ServiceBusBackend:
+        from overcast.backends.sqlite.servicebus import SqliteServiceBusStore
+
+        return SqliteServiceBusStore(database_in(self.target.data_dir), self.target.clock)
