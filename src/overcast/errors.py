@@ -13,7 +13,8 @@
     │   └── PayloadTooLargeError    a queue message or durable payload over its size limit (refused, nothing stored)
     ├── StoreMissing                a binding's store was never opened: the host's wiring is wrong (a RuntimeError)
     ├── InputError                  data from outside (a message, a request body) cannot be read; also a ValueError
-    │   └── UndecodableMessage      a queue message body not valid for its messageEncoding (straight to poison)
+    │   ├── UndecodableMessage      a queue message body not valid for its messageEncoding (straight to poison)
+    │   └── QueryError              a Cosmos DB SQL query outside Overcast's subset, or malformed (at a position)
     ├── BodyTooLarge                a request body past the size limit (answered 413)
     ├── BindingDataError            a {expression} cannot be evaluated against an invocation's data (it fails)
     ├── BlobPathError               a blob binding path names no container and blob (the invocation fails)
@@ -92,6 +93,16 @@ class InputError(OvercastError, ValueError):
 
 class UndecodableMessage(InputError):
     """A message body that is not valid for the configured ``messageEncoding``."""
+
+
+class QueryError(InputError):
+    """A Cosmos DB SQL query Overcast cannot run: a syntax error, or a construct outside the supported subset.
+    The message names the construct and its 1-based position in the query text."""
+
+    def __init__(self, message: str, position: int | None = None) -> None:
+        super().__init__(message if position is None else f"{message} (at position {position})")
+        self.message = message
+        self.position = position
 
 
 class BodyTooLarge(OvercastError):

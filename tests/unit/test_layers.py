@@ -62,6 +62,8 @@ RULES: dict[str, set[str]] = {
                                  *_PROTOCOLS},
     "overcast.backends.memory": {"overcast.errors", "overcast.durable.store", "overcast.durable.store.backends.memory",
                                  *_PROTOCOLS},
+    # The Cosmos DB SQL query subset: pure (no store, no I/O); the document stores call it.
+    "overcast.backends.cosmos_sql": {"overcast.errors"},
     # Running functions.
     "overcast.invoke": {"overcast.app", "overcast.observe", *_BASE},
     # The table of binding kinds: its entries are import strings, so it imports no kind's code.

@@ -1,0 +1,462 @@
+"""The SQL compiler's core, shared by the SQLite and PostgreSQL dialects: every Cosmos DB expression becomes an
+``Sx``, a SQL value with what is known of its kind, so that the statement keeps Cosmos DB's semantics (undefined
+vs null, no comparison across kinds, three-valued logic) and the database filters, sorts and pages the rows.
+
+Values in SQL: strings as text, numbers as numbers, booleans as 1/0, arrays and objects as JSON text, null and
+undefined as NULL, told apart by the kind. A kind is static (a literal or a parameter: the compiled text depends on
+the parameters' kinds, never on their values, which are always bound), read from the JSON (``tag``: the database's
+JSON type of a path), or "maybe": a value of one kind, or NULL for undefined (a comparison, a function).
+
+A condition is compiled "for truth" where only true passes (the WHERE clause, and AND / OR under it): there the
+cheap value test comes first and the kind check second, so most rows are decided by one JSON lookup."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from overcast.backends.cosmos_sql.compiled import Binder, Column, Shape, Template
+from overcast.backends.cosmos_sql.parser import outside_subset
+from overcast.backends.cosmos_sql.syntax import (
+    ROOT,
+    Aggregate,
+    ArrayLit,
+    Between,
+    Binary,
+    Call,
+    Expr,
+    In,
+    Index,
+    Like,
+    Literal,
+    ObjectLit,
+    Param,
+    Prop,
+    Query,
+    Ref,
+    SelectStar,
+    Unary,
+)
+from overcast.backends.cosmos_sql.values import RANK, UNDEFINED
+from overcast.errors import QueryError
+
+ALL_KINDS = frozenset(RANK)
+DEFINED = ALL_KINDS - {"undefined"}
+_EQUALITY_KINDS = frozenset({"null", "boolean", "number", "string", "array", "object"})
+_ORDER_KINDS = frozenset({"null", "boolean", "number", "string"})
+_SQL_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
+@dataclass(frozen=True)
+class Loc:
+    """Where a value is in a document: ``doc`` (SQL of the JSON column) and a path, either static (``steps``
+    from the root) or after a JOIN element's own path (``element``: the json_each alias)."""
+
+    doc: str
+    steps: tuple[str | int, ...]
+    element: str | None = None
+
+
+@dataclass(frozen=True)
+class Sx:
+    value: str
+    kinds: frozenset[str]
+    tag: str | None = None  # SQL of the JSON type, for values read from a document
+    loc: Loc | None = None
+    static: Shape | None = None  # the parameter's or literal's shape
+    source: Binder | None = None  # the static value, from the parameters
+
+
+class Dialect:
+    """What differs between databases; ``sqlgen`` writes everything else."""
+
+    tags: Mapping[str, tuple[str, ...]]  # kind → the database's JSON type names
+
+    def placeholder(self, name: str) -> str:
+        raise NotImplementedError
+
+    def extract(self, loc: Loc, path: str) -> str:
+        raise NotImplementedError
+
+    def json_type(self, loc: Loc, path: str) -> str:
+        raise NotImplementedError
+
+    def element(self, alias: str) -> tuple[str, str]:
+        """(value, tag) SQL of a json_each row."""
+        raise NotImplementedError
+
+    def path(self, compiler: Compiler, loc: Loc) -> str:
+        raise NotImplementedError
+
+    def each(self, compiler: Compiler, source: Sx, alias: str) -> str:
+        """A table of the elements of the array ``source`` (a FROM item), aliased."""
+        raise NotImplementedError
+
+    def bind_json(self, value: object) -> object:
+        raise NotImplementedError
+
+    def compare(self, op: str, kind: str, left: Sx, right: Sx) -> str:
+        raise NotImplementedError
+
+    def call(self, compiler: Compiler, name: str, args: list[Sx], expr: Call) -> Sx:
+        raise NotImplementedError
+
+    def like(self, compiler: Compiler, value: Sx, pattern: Binder) -> str:
+        raise NotImplementedError
+
+    def arithmetic(self, op: str, left: str, right: str) -> str:
+        raise NotImplementedError
+
+    def aggregate_columns(self, compiler: Compiler, name: str, arg: Sx) -> list[str]:
+        raise NotImplementedError
+
+    def select_document(self, doc: str) -> str:
+        return doc
+
+    def select_element(self, alias: str) -> list[str]:
+        value, tag = self.element(alias)
+        return [tag, value]
+
+
+@dataclass
+class Compiler:
+    query: Query
+    dialect: Dialect
+    shapes: Mapping[str, Shape]
+    doc: str
+    columns: Mapping[str, str]
+    binders: list[tuple[str, Binder]] = field(default_factory=list)
+    aliases: dict[str, Sx] = field(default_factory=dict)
+
+    # --- bound values ---------------------------------------------------------------------------------------------
+    def bind(self, binder: Binder) -> str:
+        name = f"cq{len(self.binders)}"
+        self.binders.append((name, binder))
+        return self.dialect.placeholder(name)
+
+    def constant(self, value: object) -> str:
+        return self.bind(lambda _params: value)
+
+    # --- kinds ---------------------------------------------------------------------------------------------------
+    def is_kind(self, sx: Sx, kinds: frozenset[str] | str) -> str:
+        """SQL: the runtime kind of ``sx`` is one of ``kinds`` ('1' / '0' when known at compile time). May be NULL
+        for "no" (a missing path's type is NULL): wrap in ``definite`` where the answer is a value."""
+        wanted = frozenset([kinds]) if isinstance(kinds, str) else kinds
+        relevant = wanted & sx.kinds
+        if not relevant:
+            return "0"
+        if relevant == sx.kinds:
+            return "1"
+        if sx.tag is not None:
+            if relevant == sx.kinds - {"undefined"}:
+                return f"{sx.tag} IS NOT NULL"
+            tags = [tag for kind in sorted(relevant - {"undefined"}) for tag in self.dialect.tags[kind]]
+            test = f"{sx.tag} IN ({', '.join(repr(tag) for tag in tags)})" if tags else ""
+            if "undefined" in relevant:
+                return f"({sx.tag} IS NULL OR {test})" if test else f"{sx.tag} IS NULL"
+            return test
+        # A "maybe" value: one kind, or NULL for undefined.
+        return f"{sx.value} IS NULL" if "undefined" in relevant else f"{sx.value} IS NOT NULL"
+
+    def definite(self, test: str) -> str:
+        """A test that may be NULL for "no", as a value that is never undefined."""
+        return test if test in ("0", "1") or test.endswith("IS NOT NULL") else f"COALESCE({test}, 0)"
+
+    # --- expressions ---------------------------------------------------------------------------------------------
+    def static(self, expr: Expr) -> Sx | None:
+        """A literal or parameter (or an array / object literal of them): its kind is known now."""
+        found = self._static(expr)
+        return None if found is None else self.from_static(*found)
+
+    def from_static(self, shape: Shape, source: Binder) -> Sx:
+        kind = shape[0]
+        if kind == "undefined":
+            return Sx("NULL", frozenset({"undefined"}), static=shape, source=source)
+        if kind == "null":
+            return Sx("NULL", frozenset({"null"}), static=shape, source=source)
+        if kind == "boolean":
+            return Sx(self.bind(lambda params: 1 if source(params) else 0), frozenset({kind}), static=shape,
+                      source=source)
+        if kind in ("array", "object"):
+            return Sx(self.bind(lambda params: self.dialect.bind_json(source(params))), frozenset({kind}),
+                      static=shape, source=source)
+        return Sx(self.bind(source), frozenset({kind}), static=shape, source=source)
+
+    def _static(self, expr: Expr) -> tuple[Shape, Binder] | None:
+        from overcast.backends.cosmos_sql.compiled import shape
+
+        if isinstance(expr, Literal):
+            value = expr.value
+            return shape(value), lambda _params: value
+        if isinstance(expr, Param):
+            if expr.name not in self.shapes:
+                raise QueryError(f"the query uses the parameter {expr.name} but no value was given for it",
+                                 expr.pos)
+            name = expr.name
+            return self.shapes[name], lambda params: params[name]
+        if isinstance(expr, ArrayLit):
+            items = [self._static(item) for item in expr.items]
+            parts = [part for part in items if part is not None]
+            if len(parts) < len(items):
+                return None
+            return ("array",), lambda params: [v for v in (src(params) for _, src in parts) if v is not UNDEFINED]
+        if isinstance(expr, ObjectLit):
+            found = [(key, self._static(value)) for key, value in expr.pairs]
+            pairs = [(key, part[0], part[1]) for key, part in found if part is not None]
+            if len(pairs) < len(found):
+                return None
+            shapes = tuple((key, item_shape) for key, item_shape, _ in pairs if item_shape[0] != "undefined")
+            return ("object", shapes), lambda params: {
+                key: v for key, _, src in pairs if (v := src(params)) is not UNDEFINED}
+        return None
+
+    def expr(self, expr: Expr) -> Sx:
+        if (static := self.static(expr)) is not None:
+            return static
+        if isinstance(expr, Ref):
+            return self.aliases[expr.alias]
+        if isinstance(expr, Prop | Index):
+            base = self.expr(expr.base)
+            if base.loc is None:
+                raise outside_subset("a property of a computed value (in the store's SQL)", expr.pos)
+            step: str | int = expr.name if isinstance(expr, Prop) else expr.index
+            if isinstance(expr, Prop) and base.loc.element is None and not base.loc.steps and expr.name in self.columns:
+                return Sx(self.columns[expr.name], frozenset({"string"}))
+            return self.located(Loc(base.loc.doc, (*base.loc.steps, step), base.loc.element))
+        if isinstance(expr, Binary):
+            if expr.op in ("AND", "OR"):
+                return self.boolean(self.logic(expr, truth=False))
+            if expr.op in _SQL_OPS:
+                return self.boolean(self.comparison(expr.op, self.expr(expr.left), self.expr(expr.right), False))
+            return self.operator(expr)
+        if isinstance(expr, Unary):
+            operand = self.expr(expr.operand)
+            if expr.op == "NOT":
+                return self.boolean(f"NOT ({self.bool3(operand)})")
+            number = self.is_kind(operand, "number")
+            sign = "-" if expr.op == "-" else ""
+            return self.maybe(f"{sign}({operand.value})", number, "number")
+        if isinstance(expr, Between | In | Like):
+            return self.boolean(self.condition(expr, truth=False))
+        if isinstance(expr, Call):
+            return self.dialect.call(self, expr.name, [self.expr(arg) for arg in expr.args], expr)
+        if isinstance(expr, Aggregate):
+            raise QueryError(f"the aggregate {expr.name} is only allowed in the select list", expr.pos)
+        raise outside_subset("an array or object built from document values (in the store's SQL)", expr.pos)
+
+    def located(self, loc: Loc) -> Sx:
+        if loc.element is not None and not loc.steps:
+            value, tag = self.dialect.element(loc.element)
+            return Sx(value, ALL_KINDS, tag=tag, loc=loc)
+        path = self.dialect.path(self, loc)
+        return Sx(self.dialect.extract(loc, path), ALL_KINDS, tag=self.dialect.json_type(loc, path), loc=loc)
+
+    def boolean(self, sql: str) -> Sx:
+        return Sx(sql, frozenset({"boolean", "undefined"}))
+
+    def maybe(self, value: str, guard: str, kind: str) -> Sx:
+        """A value of ``kind`` when ``guard`` holds, else undefined."""
+        if guard == "0":
+            return Sx("NULL", frozenset({"undefined"}))
+        if guard == "1":
+            return Sx(value, frozenset({kind}))
+        return Sx(f"CASE WHEN {guard} THEN {value} END", frozenset({kind, "undefined"}))
+
+    def operator(self, expr: Binary) -> Sx:
+        left, right = self.expr(expr.left), self.expr(expr.right)
+        kind = "string" if expr.op == "||" else "number"
+        guard = _and(self.is_kind(left, kind), self.is_kind(right, kind))
+        if expr.op == "||":
+            return self.maybe(f"({left.value} || {right.value})", guard, kind)
+        return self.maybe(self.dialect.arithmetic(expr.op, left.value, right.value), guard, kind)
+
+    # --- conditions ----------------------------------------------------------------------------------------------
+    def bool3(self, sx: Sx) -> str:
+        """1 / 0 / NULL: the value as a boolean operand (anything but a boolean is undefined)."""
+        if sx.kinds <= {"boolean", "undefined"}:
+            return sx.value if sx.kinds != {"undefined"} else "NULL"
+        if sx.tag is not None:
+            return f"(CASE {sx.tag} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
+        return "NULL"
+
+    def truth(self, sx: Sx) -> str:
+        """SQL true exactly when the value is Cosmos DB's true (false or NULL otherwise)."""
+        if sx.kinds <= {"boolean", "undefined"}:
+            return sx.value if sx.kinds != {"undefined"} else "0"
+        if sx.tag is not None:
+            return f"{sx.tag} = 'true'"
+        return "0"
+
+    def condition(self, expr: Expr, truth: bool) -> str:
+        """A condition's SQL: for truth (only true matters) or three-valued (1 / 0 / NULL for undefined)."""
+        if isinstance(expr, Binary) and expr.op in ("AND", "OR"):
+            return self.logic(expr, truth)
+        if isinstance(expr, Binary) and expr.op in _SQL_OPS:
+            return self.comparison(expr.op, self.expr(expr.left), self.expr(expr.right), truth)
+        if isinstance(expr, Unary) and expr.op == "NOT":
+            return f"NOT ({self.condition(expr.operand, truth=False)})"
+        if isinstance(expr, Between):
+            value = self.expr(expr.value)
+            both = _and(self.comparison(">=", value, self.expr(expr.low), truth and not expr.negated),
+                        self.comparison("<=", value, self.expr(expr.high), truth and not expr.negated))
+            return f"NOT ({both})" if expr.negated else both
+        if isinstance(expr, In):
+            return self.membership(expr, truth and not expr.negated)
+        if isinstance(expr, Like):
+            value = self.expr(expr.value)
+            pattern = self.static(expr.pattern)
+            escape = self.static(expr.escape) if expr.escape is not None else None
+            if pattern is None or pattern.source is None or (expr.escape is not None and escape is None):
+                raise outside_subset("LIKE with a pattern that is not a literal or parameter (in the store's SQL)",
+                                     expr.pos)
+            if pattern.static != ("string", False) and pattern.static != ("string", True):
+                return "NULL"
+            if escape is not None and (escape.static is None or escape.static[0] != "string"):
+                return "NULL"
+            pattern_source, escape_source = pattern.source, escape.source if escape is not None else None
+            test = self.dialect.like(self, value, lambda params: (
+                pattern_source(params), escape_source(params) if escape_source else None))
+            guard = self.is_kind(value, "string")
+            matched = _and(test, guard) if truth and not expr.negated else _case(guard, test)
+            return f"NOT ({matched})" if expr.negated else matched
+        sx = self.expr(expr)
+        return self.truth(sx) if truth else self.bool3(sx)
+
+    def logic(self, expr: Binary, truth: bool) -> str:
+        left = self.condition(expr.left, truth)
+        right = self.condition(expr.right, truth)
+        return f"({left} {expr.op} {right})"
+
+    def membership(self, expr: In, truth: bool) -> str:
+        value = self.expr(expr.value)
+        items = [self.expr(item) for item in expr.items]
+        # Strings that cannot be mistaken for another kind's SQL value: one IN list decides.
+        if truth and value.tag is not None and all(item.static == ("string", False) for item in items):
+            return f"{value.value} IN ({', '.join(item.value for item in items)})"
+        tests = [self.comparison("=", value, item, truth) for item in items]
+        found = "(" + " OR ".join(tests) + ")"
+        return f"NOT {found}" if expr.negated else found
+
+    def comparison(self, op: str, left: Sx, right: Sx, truth: bool) -> str:
+        allowed = _EQUALITY_KINDS if op == "=" else _ORDER_KINDS
+        kinds = sorted(left.kinds & right.kinds & allowed, key=RANK.__getitem__)
+        cases: list[tuple[str, str]] = []
+        for kind in kinds:
+            guard = _and(self.is_kind(left, kind), self.is_kind(right, kind))
+            if kind == "null":
+                test = "1" if op in ("=", "<=", ">=") else "0"
+            else:
+                test = self.dialect.compare(op, kind, left, right)
+            if truth and self.exact(op, kind, left, right):
+                guard = "1"
+            cases.append((guard, test))
+        if not cases:
+            return "0" if truth else "NULL"
+        if truth:
+            return "(" + " OR ".join(_and(test, guard) for guard, test in cases) + ")"
+        if len(cases) == 1:
+            return _case(*cases[0])
+        return "(CASE " + " ".join(f"WHEN {guard} THEN {test}" for guard, test in cases) + " END)"
+
+    def exact(self, op: str, kind: str, left: Sx, right: Sx) -> bool:
+        """Whether ``left = right`` alone is already false for every other kind: a document value against a
+        string that no array or object text can equal, or a number other than 0 and 1 (booleans are 1 and 0)."""
+        static = right.static if left.tag is not None else left.static if right.tag is not None else None
+        if op != "=" or static is None:
+            return False
+        return static == ("string", False) or static == ("number", False)
+
+    # --- the statement ---------------------------------------------------------------------------------------------
+    def statement(self, source: str, scope: str) -> Template:
+        query = self.query
+        tables = [f"{source} AS cq_t"]
+        conditions = [f"({scope})"] if scope else []
+        selected: list[str] = []
+        columns: list[Column] = []
+        if query.source is None:
+            self.aliases[query.alias] = Sx(self.doc, frozenset({"object"}), loc=Loc(self.doc, ()))
+        else:
+            self.aliases[ROOT] = Sx(self.doc, frozenset({"object"}), loc=Loc(self.doc, ()))
+            self.join(query.alias, query.source, tables, conditions)
+        for join in query.joins:
+            self.join(join.alias, join.source, tables, conditions)
+        if query.where is not None:
+            conditions.append(self.condition(query.where, truth=True))
+        paged = not query.distinct and not query.aggregates
+        if query.aggregates:
+            for agg in query.aggregates:
+                parts = self.dialect.aggregate_columns(self, agg.name, self.expr(agg.arg))
+                selected.extend(parts)
+                columns.append(Column("aggregate", aggregate=agg.name, width=len(parts)))
+        else:
+            if query.source is None:
+                selected.append(self.dialect.select_document(self.doc))
+                columns.append(Column("document", query.alias))
+            if not isinstance(query.select, SelectStar) or query.source is not None:
+                for index, alias in enumerate(query.aliases[1:] if query.source is None else query.aliases):
+                    parts = self.dialect.select_element(f"cq_j{index}")
+                    selected.extend(parts)
+                    columns.append(Column("element", alias, width=len(parts)))
+        sql = f"SELECT {', '.join(selected)} FROM {', '.join(tables)}"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        if query.order_by and not query.aggregates:
+            sql += " ORDER BY " + ", ".join(self.sort(spec.expr, spec.descending) for spec in query.order_by)
+        if paged:
+            sql += self.paging()
+        return Template(query, sql, tuple(self.binders), tuple(columns), paged)
+
+    def join(self, alias: str, source: Expr, tables: list[str], conditions: list[str]) -> None:
+        array = self.expr(source)
+        if array.loc is None:
+            raise outside_subset("a JOIN / IN over a value that is not a document path (in the store's SQL)",
+                                 getattr(source, "pos", 0))
+        name = f"cq_j{len(self.aliases) - 1}"
+        tables.append(self.dialect.each(self, array, name))
+        conditions.append(self.is_kind(array, "array"))
+        self.aliases[alias] = self.located(Loc(array.loc.doc, (), name))
+
+    def sort(self, expr: Expr, descending: bool) -> str:
+        sx = self.expr(expr)
+        direction = " DESC" if descending else ""
+        ranks = " ".join(f"WHEN {self.is_kind(sx, kind)} THEN {rank}" for kind, rank in RANK.items()
+                         if kind in sx.kinds)
+        rank = f"(CASE {ranks} END){direction}, " if len(sx.kinds) > 1 else ""
+        return f"{rank}{sx.value}{direction}"
+
+    def paging(self) -> str:
+        from overcast.backends.cosmos_sql.evaluate import count_value
+
+        query = self.query
+        if query.top is None and query.limit is None:
+            return ""
+        top, offset, limit = query.top, query.offset, query.limit
+
+        def count(params: Mapping[str, Any]) -> int:
+            values = [v for v in (count_value(top, params, "TOP"), count_value(limit, params, "LIMIT"))
+                      if v is not None]
+            return min(values)
+
+        text = f" LIMIT {self.bind(count)}"
+        if offset is not None:
+            text += f" OFFSET {self.bind(lambda params: count_value(offset, params, 'OFFSET'))}"
+        return text
+
+
+def _and(*terms: str) -> str:
+    kept = [term for term in terms if term != "1"]
+    if "0" in kept:
+        return "0"
+    if not kept:
+        return "1"
+    return kept[0] if len(kept) == 1 else "(" + " AND ".join(kept) + ")"
+
+
+def _case(guard: str, value: str) -> str:
+    if guard == "1":
+        return value
+    if guard == "0":
+        return "NULL"
+    return f"(CASE WHEN {guard} THEN {value} END)"
+

@@ -1,0 +1,220 @@
+"""``compile_sqlite``: a query as one SQLite statement over a JSON text column, with the JSON1 functions
+(``json_extract`` / ``json_type`` for paths, ``json_each`` for JOIN, FROM ... IN and ARRAY_CONTAINS, GLOB for LIKE).
+The statement filters, sorts, pages and aggregates in SQLite; ``CompiledQuery.results`` projects the rows."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from functools import lru_cache
+
+from overcast.backends.cosmos_sql.compiled import Binder, CompiledQuery, Shape, Template, bind, shape
+from overcast.backends.cosmos_sql.evaluate import Parameters, normalize_parameters
+from overcast.backends.cosmos_sql.parser import outside_subset, parse_query
+from overcast.backends.cosmos_sql.sqlgen import ALL_KINDS, DEFINED, Compiler, Dialect, Loc, Sx, _and
+from overcast.backends.cosmos_sql.syntax import Call, Query
+from overcast.errors import QueryError
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KIND_TESTS = {"IS_NULL": "null", "IS_STRING": "string", "IS_NUMBER": "number", "IS_BOOL": "boolean",
+               "IS_ARRAY": "array", "IS_OBJECT": "object"}
+
+
+def json_path(steps: tuple[str | int, ...], pos: int = 0) -> str:
+    """SQLite's JSON path text for property / index steps (``.name``, ``."odd name"``, ``[3]``)."""
+    out = []
+    for step in steps:
+        if isinstance(step, int):
+            out.append(f"[{step}]")
+        elif _PLAIN_NAME.fullmatch(step):
+            out.append(f".{step}")
+        elif '"' in step:
+            raise outside_subset(f"the property name {step!r} (with a double quote, in the store's SQL)", pos)
+        else:
+            out.append(f'."{step}"')
+    return "".join(out)
+
+
+def like_glob(pattern: str, escape: str | None) -> str:
+    """A LIKE pattern as a GLOB pattern (GLOB is case-sensitive, as Cosmos DB's LIKE is)."""
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if escape is not None and char == escape and i + 1 < len(pattern):
+            literal = pattern[i + 1]
+            out.append(f"[{literal}]" if literal in "*?[" else literal)
+            i += 2
+            continue
+        if char == "%":
+            out.append("*")
+        elif char == "_":
+            out.append("?")
+        elif char == "[" and (end := pattern.find("]", i + 2)) != -1:
+            out.append(pattern[i:end + 1])
+            i = end + 1
+            continue
+        elif char in "*?[":
+            out.append(f"[{char}]")
+        else:
+            out.append(char)
+        i += 1
+    return "".join(out)
+
+
+class SqliteDialect(Dialect):
+    tags = {"null": ("null",), "boolean": ("true", "false"), "number": ("integer", "real"), "string": ("text",),
+            "array": ("array",), "object": ("object",)}
+
+    def placeholder(self, name: str) -> str:
+        return f":{name}"
+
+    def extract(self, loc: Loc, path: str) -> str:
+        return f"json_extract({loc.doc}, {path})"
+
+    def json_type(self, loc: Loc, path: str) -> str:
+        return f"json_type({loc.doc}, {path})"
+
+    def element(self, alias: str) -> tuple[str, str]:
+        return f"{alias}.value", f"{alias}.type"
+
+    def path(self, compiler: Compiler, loc: Loc) -> str:
+        suffix = json_path(loc.steps)
+        if loc.element is None:
+            return compiler.constant("$" + suffix)
+        return f"({loc.element}.fullkey || {compiler.constant(suffix)})" if suffix else f"{loc.element}.fullkey"
+
+    def each(self, compiler: Compiler, source: Sx, alias: str) -> str:
+        if source.loc is not None:
+            return f"json_each({source.loc.doc}, {self.path(compiler, source.loc)}) AS {alias}"
+        return f"json_each({source.value}) AS {alias}"
+
+    def bind_json(self, value: object) -> object:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    def compare(self, op: str, kind: str, left: Sx, right: Sx) -> str:
+        sql_op = {"=": "=", "!=": "<>"}.get(op, op)
+        return f"{left.value} {sql_op} {right.value}"
+
+    def like(self, compiler: Compiler, value: Sx, pattern: Binder) -> str:
+        return f"{value.value} GLOB {compiler.bind(lambda params: like_glob(*pattern(params)))}"  # type: ignore[misc]
+
+    def arithmetic(self, op: str, left: str, right: str) -> str:
+        if op == "/":
+            return f"(CAST({left} AS REAL) / {right})"
+        if op == "%":
+            return f"mod({left}, {right})"
+        return f"({left} {op} {right})"
+
+    def aggregate_columns(self, compiler: Compiler, name: str, arg: Sx) -> list[str]:
+        def when(kinds: frozenset[str] | str, then: str) -> str:
+            test = compiler.is_kind(arg, kinds)
+            return "NULL" if test == "0" else then if test == "1" else f"CASE WHEN {test} THEN {then} END"
+
+        if name == "COUNT":
+            return [f"COUNT({when(DEFINED, '1')})"]
+        if name in ("SUM", "AVG"):
+            return [f"COUNT({when(DEFINED - {'number'}, '1')})", f"SUM({when('number', arg.value)})",
+                    f"COUNT({when('number', '1')})"]
+        return [f"MAX({when('null', '1')})", *(f"{name}({when(kind, arg.value)})"
+                                                for kind in ("boolean", "number", "string"))]
+
+    def call(self, compiler: Compiler, name: str, args: list[Sx], expr: Call) -> Sx:
+        boolean = frozenset({"boolean"})
+        if name == "IS_DEFINED":
+            return Sx(compiler.definite(compiler.is_kind(args[0], DEFINED)), boolean)
+        if name in _KIND_TESTS:
+            return Sx(compiler.definite(compiler.is_kind(args[0], _KIND_TESTS[name])), boolean)
+        if name in ("LOWER", "UPPER", "LENGTH"):
+            kind = "number" if name == "LENGTH" else "string"
+            return compiler.maybe(f"{name.lower()}({args[0].value})", compiler.is_kind(args[0], "string"), kind)
+        if name == "ARRAY_LENGTH":
+            return compiler.maybe(f"json_array_length({args[0].value})", compiler.is_kind(args[0], "array"),
+                                  "number")
+        if name == "ARRAY_CONTAINS":
+            return self.array_contains(compiler, args, expr)
+        text, part = args[0], args[1]
+        guard = _and(compiler.is_kind(text, "string"), compiler.is_kind(part, "string"))
+        text_sql, part_sql = text.value, part.value
+        if len(args) == 3:
+            fold = self.flag(compiler, args[2], expr)
+            if fold is None:
+                return compiler.maybe("NULL", "0", "boolean")
+            text_sql = f"(CASE WHEN {fold} THEN lower({text_sql}) ELSE {text_sql} END)"
+            part_sql = f"(CASE WHEN {fold} THEN lower({part_sql}) ELSE {part_sql} END)"
+        if name == "STARTSWITH":
+            test = f"substr({text_sql}, 1, length({part_sql})) = {part_sql}"
+        elif name == "ENDSWITH":
+            test = f"(length({part_sql}) = 0 OR substr({text_sql}, -length({part_sql})) = {part_sql})"
+        else:
+            test = f"instr({text_sql}, {part_sql}) > 0"
+        return compiler.maybe(test, guard, "boolean")
+
+    def flag(self, compiler: Compiler, arg: Sx, expr: Call) -> str | None:
+        """A function's optional boolean argument: its SQL (1/0), None when it is not a boolean (the call is
+        undefined); it must be a literal or a parameter."""
+        if arg.static is None:
+            raise outside_subset(f"{expr.name} with a computed third argument (in the store's SQL)", expr.pos)
+        return arg.value if arg.static[0] == "boolean" else None
+
+    def array_contains(self, compiler: Compiler, args: list[Sx], expr: Call) -> Sx:
+        array, item = args[0], args[1]
+        alias = f"cq_e{len(compiler.binders)}"
+        element = Sx(f"{alias}.value", ALL_KINDS, tag=f"{alias}.type")
+        source = self.each(compiler, array, alias)
+        full = compiler.comparison("=", element, item, truth=True)
+        test = full
+        if len(args) == 3:
+            partial = self.flag(compiler, args[2], expr)
+            if partial is None:
+                return compiler.maybe("NULL", "0", "boolean")
+            if item.static is not None and item.static[0] == "object" and item.source is not None:
+                test = f"(CASE WHEN {partial} THEN {self.partial(compiler, alias, item)} ELSE {full} END)"
+        return compiler.maybe(f"EXISTS (SELECT 1 FROM {source} WHERE {test})", compiler.is_kind(array, "array"),
+                              "boolean")
+
+    def partial(self, compiler: Compiler, alias: str, item: Sx) -> str:
+        """An element that is an object with every property of ``item`` (a literal or parameter object)."""
+        assert item.static is not None and item.source is not None
+        tests = [f"{alias}.type = 'object'"]
+        source = item.source
+        for key, member_shape in item.static[1]:
+            path = compiler.constant("$" + json_path((key,)))
+            member = Sx(f"(CASE WHEN {alias}.type = 'object' THEN json_extract({alias}.value, {path}) END)",
+                        ALL_KINDS, tag=f"(CASE WHEN {alias}.type = 'object' THEN json_type({alias}.value, {path}) END)")
+            wanted = compiler.from_static(member_shape, _member(source, key))
+            tests.append(compiler.comparison("=", member, wanted, truth=True))
+        return _and(*tests)
+
+
+def _member(source: Binder, key: str) -> Binder:
+    return lambda params: source(params)[key]  # type: ignore[index]
+
+
+_DIALECT = SqliteDialect()
+
+
+def compile_sqlite(query: Query | str, parameters: Parameters, json_column: str, *, table: str, scope: str = "",
+                   string_columns: Mapping[str, str] | None = None) -> CompiledQuery:
+    """The statement for ``query`` over ``table`` (a table name or a parenthesised SELECT), aliased ``cq_t``, whose
+    column ``json_column`` holds each document's JSON text. ``scope`` is the store's own condition on ``cq_t``
+    (its named parameters are the store's to add to ``params``); ``string_columns`` maps top-level properties
+    every document has as a string (``id``) to columns, so ``c.id = @id`` uses the column and its index.
+    Raises ``QueryError`` for a malformed query or one outside the subset."""
+    parsed = parse_query(query) if isinstance(query, str) else query
+    params = normalize_parameters(parameters)
+    shapes = tuple(sorted((name, shape(value)) for name, value in params.items()))
+    columns = tuple(sorted((string_columns or {}).items()))
+    return bind(_template(parsed, json_column, table, scope, columns, shapes), params)
+
+
+@lru_cache(maxsize=512)
+def _template(query: Query, json_column: str, table: str, scope: str, columns: tuple[tuple[str, str], ...],
+              shapes: tuple[tuple[str, Shape], ...]) -> Template:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", json_column):
+        raise QueryError(f"the JSON column name {json_column!r} is not a plain SQL name")
+    quoted = {name: f'cq_t."{column}"' for name, column in columns}
+    compiler = Compiler(query, _DIALECT, dict(shapes), f'cq_t."{json_column}"', quoted)
+    return compiler.statement(table, scope)
+

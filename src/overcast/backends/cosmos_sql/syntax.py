@@ -1,0 +1,173 @@
+"""The parsed form of a Cosmos DB SQL query: immutable nodes, each with its 1-based position in the query text
+(so the SQL compilers can name the construct they refuse)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DOCS_URL = "docs/cosmosdb-queries.md"
+
+#: The alias name a ``FROM x IN <container>.path`` source path is rooted at: the document itself.
+ROOT = ""
+
+
+@dataclass(frozen=True)
+class Literal:
+    value: object  # a Json value or UNDEFINED
+    pos: int
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str  # with its "@"
+    pos: int
+
+
+@dataclass(frozen=True)
+class Ref:
+    """An alias bound by FROM or JOIN (or ROOT: the document a FROM ... IN path starts at)."""
+
+    alias: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class Prop:
+    base: Expr
+    name: str
+    pos: int
+
+
+@dataclass(frozen=True)
+class Index:
+    base: Expr
+    index: int
+    pos: int
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "NOT", "-", "+"
+    operand: Expr
+    pos: int
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # "AND" "OR" "=" "!=" "<" "<=" ">" ">=" "+" "-" "*" "/" "%" "||"
+    left: Expr
+    right: Expr
+    pos: int
+
+
+@dataclass(frozen=True)
+class Between:
+    value: Expr
+    low: Expr
+    high: Expr
+    negated: bool
+    pos: int
+
+
+@dataclass(frozen=True)
+class In:
+    value: Expr
+    items: tuple[Expr, ...]
+    negated: bool
+    pos: int
+
+
+@dataclass(frozen=True)
+class Like:
+    value: Expr
+    pattern: Expr
+    escape: Expr | None
+    negated: bool
+    pos: int
+
+
+@dataclass(frozen=True)
+class Call:
+    name: str  # upper case
+    args: tuple[Expr, ...]
+    pos: int
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """COUNT / SUM / MIN / MAX / AVG; ``slot`` is its index in ``Query.aggregates``."""
+
+    name: str
+    arg: Expr
+    slot: int
+    pos: int
+
+
+@dataclass(frozen=True)
+class ArrayLit:
+    items: tuple[Expr, ...]
+    pos: int
+
+
+@dataclass(frozen=True)
+class ObjectLit:
+    pairs: tuple[tuple[str, Expr], ...]
+    pos: int
+
+
+Expr = (Literal | Param | Ref | Prop | Index | Unary | Binary | Between | In | Like | Call | Aggregate | ArrayLit
+        | ObjectLit)
+
+
+@dataclass(frozen=True)
+class SelectStar:
+    pos: int
+
+
+@dataclass(frozen=True)
+class SelectValue:
+    expr: Expr
+
+
+@dataclass(frozen=True)
+class SelectList:
+    items: tuple[tuple[str, Expr], ...]  # (output property name, expression)
+
+
+Select = SelectStar | SelectValue | SelectList
+
+
+@dataclass(frozen=True)
+class Join:
+    alias: str
+    source: Expr
+    pos: int
+
+
+@dataclass(frozen=True)
+class SortKey:
+    expr: Expr
+    descending: bool
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed query. ``source`` is None for ``FROM c`` (each document), or the path of ``FROM c IN x.path``
+    (rooted at ``Ref(ROOT)``). TOP / OFFSET / LIMIT are integer literals or parameters."""
+
+    text: str
+    select: Select
+    alias: str
+    source: Expr | None
+    joins: tuple[Join, ...]
+    where: Expr | None
+    order_by: tuple[SortKey, ...]
+    distinct: bool
+    top: Literal | Param | None
+    offset: Literal | Param | None
+    limit: Literal | Param | None
+    aggregates: tuple[Aggregate, ...]
+
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        return (self.alias, *(join.alias for join in self.joins))
