@@ -19,11 +19,14 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from overcast.backends.edm import plain_properties
 from overcast.backends.names import validate_entity_key
 from overcast.errors import StoreError
 
 if TYPE_CHECKING:
     from overcast.backends.servicebus_store import ServiceBusBackend
+    from overcast.backends.queue_service_store import QueueServiceStore
+    from overcast.backends.table_service_store import TableServiceStore
     from overcast.durable.store import DurableStore
 
 Clock = Callable[[], float]  # seconds since the epoch; every store takes one (default time.time) so tests move time
@@ -262,7 +265,9 @@ def encode_entity(table: str, entity: Mapping[str, Any]) -> tuple[str, str, str]
 
 def decode_entity(partition_key: str, row_key: str, properties: str, timestamp: float) -> Entity:
     entity: Entity = {"PartitionKey": partition_key, "RowKey": row_key, "Timestamp": iso_utc(timestamp)}
-    entity.update(json.loads(properties))
+    stored = json.loads(properties)
+    # Entities written through the Table API carry type annotations; the bindings hand functions plain JSON.
+    entity.update(plain_properties(stored) if "@odata.type" in properties else stored)
     return entity
 
 
@@ -348,6 +353,10 @@ class StorageBackend(Protocol):
     def open_tables(self) -> TableStore: ...
 
     def open_leases(self) -> LeaseStore: ...
+
+    def open_queue_service(self) -> QueueServiceStore: ...
+
+    def open_table_service(self) -> TableServiceStore: ...
 
     def open_durable(self) -> DurableStore: ...
 

@@ -14,6 +14,8 @@ from overcast.backends.memory.tables import MemoryTableStore
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
     from overcast.backends.servicebus_store import ServiceBusBackend
+    from overcast.backends.queue_service_store import QueueServiceStore
+    from overcast.backends.table_service_store import TableServiceStore
     from overcast.durable.store import DurableStore
 
 
@@ -41,6 +43,16 @@ class MemoryBackend:
 
     def open_leases(self) -> LeaseStore:
         return MemoryLeaseStore(self.target.clock)
+
+    def open_queue_service(self) -> QueueServiceStore:
+        from overcast.backends.memory.queue_service import MemoryQueueService
+
+        return MemoryQueueService(self.target.clock)
+
+    def open_table_service(self) -> TableServiceStore:
+        from overcast.backends.memory.table_service import MemoryTableService
+
+        return MemoryTableService(self.target.clock)
 
     def open_durable(self) -> DurableStore:
         from overcast.durable.store.backends.memory import MemoryDurableStore

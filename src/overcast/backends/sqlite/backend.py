@@ -10,6 +10,8 @@ from overcast.backends.datadir import database_in
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
     from overcast.backends.servicebus_store import ServiceBusBackend
+    from overcast.backends.queue_service_store import QueueServiceStore
+    from overcast.backends.table_service_store import TableServiceStore
     from overcast.durable.store import DurableStore
 
 
@@ -48,6 +50,16 @@ class SqliteBackend:
         from overcast.backends.sqlite.leases import SqliteLeaseStore
 
         return SqliteLeaseStore(database_in(self.target.data_dir), self.target.clock)
+
+    def open_queue_service(self) -> QueueServiceStore:
+        from overcast.backends.sqlite.queue_service import SqliteQueueService
+
+        return SqliteQueueService(database_in(self.target.data_dir), self.target.clock)
+
+    def open_table_service(self) -> TableServiceStore:
+        from overcast.backends.sqlite.table_service import SqliteTableService
+
+        return SqliteTableService(database_in(self.target.data_dir), self.target.clock)
 
     def open_durable(self) -> DurableStore:
         from overcast.durable.store.backends.sqlite import SqliteDurableStore
