@@ -24,8 +24,8 @@ from overcast.backends.names import validate_entity_key
 from overcast.errors import StoreError
 
 if TYPE_CHECKING:
-    from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.backends.queue_service_store import QueueServiceStore
+    from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.backends.table_service_store import TableServiceStore
     from overcast.durable.store import DurableStore
 

@@ -13,8 +13,8 @@ from overcast.backends.memory.tables import MemoryTableStore
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
-    from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.backends.queue_service_store import QueueServiceStore
+    from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.backends.table_service_store import TableServiceStore
     from overcast.durable.store import DurableStore
 

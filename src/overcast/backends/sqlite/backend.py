@@ -9,8 +9,8 @@ from overcast.backends.datadir import database_in
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
-    from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.backends.queue_service_store import QueueServiceStore
+    from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.backends.table_service_store import TableServiceStore
     from overcast.durable.store import DurableStore
 
