@@ -22,7 +22,8 @@
     ├── InvocationTimeout           an invocation ran longer than functionTimeout
     ├── KeyPinnedError              a key set by the environment or a file cannot be changed through the API
     ├── DurableProtocolError        data from the durable SDK is not in the shape the protocol defines
-    └── DurableApiError             a durable HTTP API handler stops with the reply to send (control flow)
+    ├── DurableApiError             a durable HTTP API handler stops with the reply to send (control flow)
+    └── StorageApiError             a Storage REST API request is refused: status, x-ms-error-code, message
 
 Every message says what is wrong, where (file, function, binding, key) and what to do next. A class that is also
 a ``ValueError`` or ``RuntimeError`` keeps that base so that callers catching the builtin still catch it.
@@ -139,3 +140,17 @@ class DurableApiError(OvercastError):
     def __init__(self, reply: tuple[int, list[tuple[str, str]], bytes]) -> None:
         super().__init__(reply[0])
         self.reply = reply
+
+
+class StorageApiError(OvercastError):
+    """A Storage REST API (Blob, Queue, Table) request answered with an Azure error: HTTP ``status``, the
+    ``x-ms-error-code`` ``code`` and the message Azure gives, plus any headers or XML details Azure adds."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None,
+                 details: dict[str, str] | None = None) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.details = details or {}

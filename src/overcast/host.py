@@ -216,11 +216,11 @@ def _print_fatal(message: str) -> None:
     sys.stderr.flush()
 
 
-def instance_main(handle: Any, options: StartOptions, rpc_secret: str | None = None) -> int:
+def instance_main(handle: Any, options: StartOptions, rpc_secret: str | None = None, storage: Any = None) -> int:
     """Run one instance on the supervisor's socket until told to stop. Returns an exit code (3 = fatal).
 
     ``rpc_secret``: made once by ``overcast start`` before the instances fork, so every instance on the shared
-    socket admits the durable client calls of every other one.
+    socket admits the durable client calls of every other one. ``storage``: the Storage endpoints' sockets.
     """
     try:
         settings = load(options)
@@ -270,7 +270,7 @@ def instance_main(handle: Any, options: StartOptions, rpc_secret: str | None = N
 
         print(banner.render(settings, instance.index, instance.routes, port, _banner_key(instance)), flush=True)
     try:
-        return _run_on_fast_loop(_serve(instance, handle))
+        return _run_on_fast_loop(_serve(instance, handle, storage or {}))
     finally:
         logs.flush()
         instance.close()
@@ -289,10 +289,11 @@ def _run_on_fast_loop(coro: Any) -> int:
     return int(asyncio.run(coro))
 
 
-async def _serve(instance: Instance, handle: Any) -> int:
+async def _serve(instance: Instance, handle: Any, storage: dict[str, socket.socket]) -> int:
     import uvicorn
 
     from overcast.config.settings import DEFAULT_MAX_CONNECTIONS
+    from overcast.storage_api.hosting import serve_in_instance
     from overcast.supervisor.draining import draining_message
     from overcast.web.connections import ConnectionLimits, guarded_protocol, plan_connection_cap
 
@@ -303,8 +304,10 @@ async def _serve(instance: Instance, handle: Any) -> int:
         _print_fatal(f"Error: {exc}")
         return EXIT_FATAL
     limits = ConnectionLimits(settings.knobs.http_keepalive_timeout, settings.knobs.http_headers_timeout, cap)
+    # The Storage endpoints' sockets (bound by the CLI) join this server; their requests go to the storage apps.
+    app, extra_sockets, close_storage = serve_in_instance(instance.app, storage, instance.stores, instance.triggers)
     config = uvicorn.Config(
-        instance.app,
+        app,
         lifespan="off",
         http=guarded_protocol("httptools" if _has("httptools") else "h11", limits),
         timeout_keep_alive=max(1, round(settings.knobs.http_keepalive_timeout)),
@@ -360,7 +363,8 @@ async def _serve(instance: Instance, handle: Any) -> int:
             _print_fatal(f"The ASGI app failed to start: {exc}")
             return EXIT_FATAL
     server = InstanceServer(config)
-    await server.serve(sockets=[handle.sock])
+    await server.serve(sockets=[handle.sock, *extra_sockets])
+    close_storage()
     if instance.native is not None:
         await instance.native.shutdown()
     instance.state.state = "Stopped"

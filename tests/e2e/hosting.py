@@ -31,7 +31,8 @@ class RunningHost:
         self.base = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.app_dir = app_dir
-        full_env = {**os.environ, **(env or {})}
+        # Many hosts run at once in the e2e suite: the Storage endpoints (ports 10000-10002) only where a test asks.
+        full_env = {**os.environ, "OVERCAST_STORAGE_ENDPOINTS": "off", **(env or {})}
         full_env.pop("CI", None)  # CI=true would make Core-Tools-style logging verbose; tests pass --verbose instead
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "overcast", "start", "--script-root", str(app_dir), "--port", str(self.port),
@@ -119,5 +120,5 @@ def run_overcast(
     """Run ``overcast`` to completion (for apps that must fail to start); ``input`` goes to its stdin."""
     return subprocess.run(
         [sys.executable, "-m", "overcast", *args], capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})}, input=input,
+        env={**os.environ, "OVERCAST_STORAGE_ENDPOINTS": "off", **(env or {})}, input=input,
     )

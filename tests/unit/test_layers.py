@@ -36,7 +36,8 @@ _DURABLE = {"overcast.durable", "overcast.durable.core", "overcast.durable.api",
             "overcast.durable.store.backends"}
 _BELOW_HOST = {"overcast", "overcast.app", "overcast.backends", "overcast.invoke", "overcast.kinds",
                "overcast.bindings", "overcast.observe", "overcast.triggers", "overcast.web", "overcast.supervisor",
-               "overcast.banner", "overcast.binding_checks", "overcast.deploy", *_BASE, *_DURABLE}
+               "overcast.banner", "overcast.binding_checks", "overcast.deploy", "overcast.storage_api",
+               "overcast.storage_api.blob", *_BASE, *_DURABLE}
 
 RULES: dict[str, set[str]] = {
     # The root package and its own modules.
@@ -76,6 +77,10 @@ RULES: dict[str, set[str]] = {
     "overcast.web": {"overcast", "overcast.app", "overcast.backends", "overcast.invoke", "overcast.bindings",
                      "overcast.observe", "overcast.kinds", *_BASE},
     "overcast.supervisor": {"overcast.observe", *_BASE},
+    # The Storage REST endpoints (storage_api: request, auth, errors, serving; one subpackage per service) on the
+    # stores; they never import the web layer, the triggers or the host (the host hands them its hooks).
+    "overcast.storage_api": {"overcast.backends", *_BASE},
+    "overcast.storage_api.blob": {"overcast.storage_api", "overcast.backends", *_BASE},
     # Durable Functions: a pure core under everything; the store protocol on the core; the HTTP API on the core and
     # the store; the engine (durable/*.py) on all of them. Durable backends follow the rule of backends, with the
     # shared SQLite helpers of backends/sqlite.

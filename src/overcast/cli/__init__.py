@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     from overcast.cli.durable import add_durable_parser
     from overcast.cli.keys import add_keys_parser
     from overcast.cli.queues import add_queue_parsers
+    from overcast.cli.storage import add_storage_parser
 
     add_keys_parser(sub)
     add_queue_parsers(sub)
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     from overcast.cli.kubernetes import add_kubernetes_parser
 
     add_kubernetes_parser(sub)
+    add_storage_parser(sub)
     return parser
 
 
@@ -76,10 +78,13 @@ def _start(args: argparse.Namespace) -> int:
     try:
         # Resolved once here for the socket and the process count; each instance resolves again on start so a
         # reload picks up changed settings.
-        settings = load(options, environ=dict(__import__("os").environ))
+        environ = dict(__import__("os").environ)
+        settings = load(options, environ=environ)
         from overcast.host import preflight
+        from overcast.storage_api.endpoints import embedded_endpoint_settings
 
         preflight(settings)
+        endpoints = embedded_endpoint_settings(environ)
         for warning in settings.warnings:
             print(f"Warning: {warning}", file=sys.stderr)
     except ConfigError as exc:
@@ -95,10 +100,15 @@ def _start(args: argparse.Namespace) -> int:
     # instance the supervisor forks, so a client call answered by another instance of the shared socket passes.
     rpc_secret = secrets.token_urlsafe(32)
 
+    from overcast.storage_api.endpoints import bind_endpoints
+
+    # Bound once here, before the supervisor forks: every instance serves the same endpoints (see storage_api).
+    storage_sockets = bind_endpoints(endpoints)
+
     def instance(handle: object) -> int:
         from overcast.host import instance_main
 
-        return instance_main(handle, options, rpc_secret)
+        return instance_main(handle, options, rpc_secret, storage_sockets)
 
     return run(
         address=settings.address,
@@ -144,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
         from overcast.cli.blobs import run_blob
 
         return run_blob(args)
+    if args.command == "storage":
+        from overcast.cli.storage import run_storage
+
+        return run_storage(args)
     if args.command in ("queue", "poison"):
         from overcast.cli.queues import run_queue
 

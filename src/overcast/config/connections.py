@@ -4,8 +4,9 @@
 ``ConnectionStrings:<name>`` and then as a plain setting; an empty name means ``AzureWebJobsStorage``. Its value
 picks the kind of backend (the table of backends is ``overcast.backends.registry.BACKENDS``):
 
-- ``embedded``: unset, empty, ``UseDevelopmentStorage=true`` or an emulator string
-  (``...;UseDevelopmentEmulator=true``);
+- ``embedded``: unset, empty, ``UseDevelopmentStorage=true``, an emulator string
+  (``...;UseDevelopmentEmulator=true``), or an Azurite-style string for ``devstoreaccount1`` whose endpoints are
+  Overcast's own Storage endpoints (a loopback host on the ports of ``overcast.storage_api.endpoints``);
 - ``postgresql``: a ``postgresql://`` (or ``postgres://``) URL;
 - ``azure-storage``: a connection string or identity-based section of a real Azure Storage account;
 - ``missing``: the setting does not exist.
@@ -41,6 +42,10 @@ SERVICES = {STORAGE: "azure-storage", "servicebus": "servicebus", "eventhubs": "
 # means "the emulator", which the embedded document store stands in for.
 COSMOS_EMULATOR_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
 _LOCAL_HOSTS = ("localhost", "127.0.0.1", "[::1]", "host.docker.internal")
+# The Storage endpoints Overcast serves (overcast.storage_api.services names the same settings and defaults).
+_OWN_ENDPOINTS = {"blobendpoint": ("OVERCAST_BLOB_PORT", 10000), "queueendpoint": ("OVERCAST_QUEUE_PORT", 10001),
+                  "tableendpoint": ("OVERCAST_TABLE_PORT", 10002)}
+DEV_STORAGE_ACCOUNT = "devstoreaccount1"
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,29 @@ def _is_cosmos_emulator(parts: Mapping[str, str]) -> bool:
     return host in _LOCAL_HOSTS and parts.get("accountkey") == COSMOS_EMULATOR_KEY
 
 
-def connection_kind(value: str, service: str = STORAGE) -> str:
+def _is_own_endpoints(parts: Mapping[str, str], environ: Mapping[str, str]) -> bool:
+    """An Azurite-style string for the development account whose every endpoint is one Overcast serves."""
+    if parts.get("accountname") != DEV_STORAGE_ACCOUNT:
+        return False
+    given = [key for key in parts if key.endswith("endpoint")]
+    if not given:
+        return False
+    for key in given:
+        setting = _OWN_ENDPOINTS.get(key)
+        if setting is None:
+            return False
+        url = parts[key].strip().rstrip("/")
+        scheme, _, rest = url.partition("://")
+        host_port, _, path = rest.partition("/")
+        host, _, port = host_port.rpartition(":")
+        expected = (environ.get(setting[0]) or "").strip() or str(setting[1])
+        if scheme.lower() != "http" or host.lower() not in _LOCAL_HOSTS or port != expected \
+                or path != DEV_STORAGE_ACCOUNT:
+            return False
+    return True
+
+
+def connection_kind(value: str, service: str = STORAGE, environ: Mapping[str, str] | None = None) -> str:
     """The kind of backend a connection's value names for ``service`` (see the module's docstring)."""
     text = value.strip()
     if not text:
@@ -124,6 +151,8 @@ def connection_kind(value: str, service: str = STORAGE) -> str:
         return EMBEDDED
     if _is_cosmos_emulator(parts):
         return EMBEDDED
+    if service == STORAGE and _is_own_endpoints(parts, {} if environ is None else environ):
+        return EMBEDDED
     return SERVICES.get(service, SERVICES[STORAGE])
 
 
@@ -137,4 +166,4 @@ def resolve_connection(name: str | None, environ: Mapping[str, str], service: st
         # The default storage connection may be absent: the embedded store needs no setting at all.
         return Connection(setting, EMBEDDED if setting == DEFAULT_CONNECTION else MISSING)
     resolved, value = found
-    return Connection(resolved, connection_kind(value, service), value)
+    return Connection(resolved, connection_kind(value, service, environ), value)

@@ -93,3 +93,24 @@ def test_a_real_namespace_is_a_clear_error_without_showing_the_value() -> None:
     problem = resolve_connection("Sb", {"Sb": value}, "servicebus").problem("fn", "msg", available_kinds())
     assert problem is not None and "a Service Bus namespace" in problem and "emulator" in problem
     assert "s3cr3t" not in problem
+
+
+DEV = "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=k=="
+
+
+@pytest.mark.parametrize(("value", "environ", "kind"), [
+    (f"{DEV};BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;", {}, "embedded"),
+    (f"{DEV};BlobEndpoint=http://localhost:10000/devstoreaccount1/;QueueEndpoint=http://127.0.0.1:10001/"
+     "devstoreaccount1;TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;", {}, "embedded"),
+    (f"{DEV};BlobEndpoint=http://127.0.0.1:20000/devstoreaccount1;", {"OVERCAST_BLOB_PORT": "20000"}, "embedded"),
+    # Another port than ours: an Azurite of its own, not the embedded store.
+    (f"{DEV};BlobEndpoint=http://127.0.0.1:20000/devstoreaccount1;", {}, "azure-storage"),
+    (f"{DEV};BlobEndpoint=http://192.0.2.1:10000/devstoreaccount1;", {}, "azure-storage"),
+    ("DefaultEndpointsProtocol=http;AccountName=other;AccountKey=k==;BlobEndpoint=http://127.0.0.1:10000/other;", {},
+     "azure-storage"),
+    (DEV, {}, "azure-storage"),
+])
+def test_azurite_style_strings_naming_our_endpoints_are_the_embedded_store(
+    value: str, environ: dict[str, str], kind: str
+) -> None:
+    assert resolve_connection(None, {"AzureWebJobsStorage": value, **environ}).kind == kind
