@@ -23,6 +23,11 @@ from overcast.backends.registry import BACKENDS, BackendTarget, StorageBackend, 
 ALIAS = "memory-alias"
 
 
+POSTGRES_SERVER = "OVERCAST_TEST_POSTGRES"
+# CI's server (on the machine; nothing extra to start): the default under CI when the variable is unset.
+CI_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
 @dataclass(frozen=True)
 class BackendCase:
     name: str  # the test id
@@ -34,6 +39,7 @@ BACKEND_CASES = [
     BackendCase("memory", "memory"),
     BackendCase("sqlite", "embedded"),
     BackendCase(ALIAS, ALIAS),
+    BackendCase("postgres", "postgresql", server=POSTGRES_SERVER),
 ]
 
 
@@ -43,6 +49,8 @@ def require_server(case: BackendCase, environ: dict[str, str] | None = None) -> 
     if case.server is None:
         return ""
     value = env.get(case.server, "")
+    if not value and case.server == POSTGRES_SERVER and env.get("CI"):
+        value = CI_POSTGRES
     if value:
         return value
     message = f"the {case.name} backend needs a server: set {case.server} to its connection"
@@ -100,6 +108,14 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(params=BACKEND_CASES, ids=[case.name for case in BACKEND_CASES])
-def storage(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Storage:
+def storage(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Storage]:
     case: BackendCase = request.param
-    return Storage(case, tmp_path / "data", require_server(case), clock)
+    connection = require_server(case)
+    if case.kind != "postgresql":
+        yield Storage(case, tmp_path / "data", connection, clock)
+        return
+    from pg_schemas import private_schema
+
+    # Each test in a schema of its own: tests (and helpers running the suites at once) never see each other's rows.
+    with private_schema(connection) as url:
+        yield Storage(case, tmp_path / "data", url, clock)

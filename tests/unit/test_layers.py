@@ -67,6 +67,8 @@ RULES: dict[str, set[str]] = {
                                  *_PROTOCOLS},
     # The Cosmos DB SQL query subset: pure (no store, no I/O); the document stores call it.
     "overcast.backends.cosmos_sql": {"overcast.errors"},
+    "overcast.backends.postgresql": {"overcast.errors", "overcast.durable.store",
+                                     "overcast.durable.store.backends.postgresql", *_PROTOCOLS},
     # Running functions.
     "overcast.invoke": {"overcast.app", "overcast.observe", *_BASE},
     # The table of binding kinds: its entries are import strings, so it imports no kind's code.
@@ -92,6 +94,9 @@ RULES: dict[str, set[str]] = {
     "overcast.durable.store.backends.sqlite": {"overcast.errors", "overcast.durable.store", "overcast.durable.core",
                                                "overcast.durable.store.backends.common", "overcast.backends.sqlite",
                                                *_PROTOCOLS},
+    "overcast.durable.store.backends.postgresql": {"overcast.errors", "overcast.durable.store", "overcast.durable.core",
+                                                   "overcast.durable.store.backends.common",
+                                                   "overcast.backends.postgresql", *_PROTOCOLS},
     "overcast.durable.api": {"overcast.durable.core", "overcast.durable.store", "overcast.durable.commit", *_BASE},
     "overcast.durable": {"overcast.app", "overcast.invoke", "overcast.observe", "overcast.backends.pool",
                          "overcast.kinds", *_BASE, *_DURABLE},

@@ -332,6 +332,8 @@ class BackendTarget:
     data_dir: Path
     connection: str = ""
     clock: Clock = time.time
+    # The app's host id: a server backend keeps host-scoped rows (keys, timer status, leases) of two apps apart.
+    scope: str = ""
 
 
 class StorageBackend(Protocol):

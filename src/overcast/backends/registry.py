@@ -27,6 +27,7 @@ class Registration(NamedTuple):
 BACKENDS: dict[str, Registration] = {
     "embedded": Registration("overcast.backends.sqlite:SqliteBackend"),
     "memory": Registration("overcast.backends.memory:MemoryBackend"),
+    "postgresql": Registration("overcast.backends.postgresql:PostgresBackend", "postgres"),
 }
 
 

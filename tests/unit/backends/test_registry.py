@@ -37,8 +37,8 @@ def test_a_missing_driver_names_the_extra_to_install(broken_kind: str, tmp_path:
 
 
 def test_a_kind_with_no_backend_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(StoreError, match="No storage backend is registered for 'postgresql'"):
-        BackendPool(tmp_path).stores("postgresql", "postgresql://db/app")
+    with pytest.raises(StoreError, match="No storage backend is registered for 'mysql://'"):
+        BackendPool(tmp_path).stores("mysql://", "mysql://db/app")
 
 
 def test_a_registered_entry_that_names_no_class_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -44,7 +44,6 @@ def test_a_name_resolves_to_a_setting_and_kind(
 
 
 @pytest.mark.parametrize(("value", "says"), [
-    ("postgresql://admin:s3cr3t@db/app", "a PostgreSQL server"),
     (ACCOUNT, "an Azure Storage account"),
     ("mysql://root:s3cr3t@db/app", "mysql://"),
 ])
@@ -53,6 +52,12 @@ def test_an_unregistered_kind_is_not_supported_yet_without_showing_the_value(val
     assert problem is not None
     assert says in problem and "does not support that backend yet" in problem and "UseDevelopmentStorage" in problem
     assert "s3cr3t" not in problem and "c2VjcmV0" not in problem
+
+
+def test_a_postgresql_url_is_usable_once_its_backend_is_registered() -> None:
+    connection = resolve_connection("Conn", {"Conn": "postgresql://admin:s3cr3t@db/app"})
+    assert connection.kind == "postgresql" and connection.address == "postgresql://admin:s3cr3t@db/app"
+    assert connection.problem("fn", "out", available_kinds()) is None
 
 
 def test_embedded_connections_are_usable_and_all_the_same_store() -> None:

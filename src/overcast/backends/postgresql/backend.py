@@ -1,0 +1,53 @@
+"""The PostgreSQL backend: every store of a ``postgresql://`` connection in one database, shared by instances on
+many machines. Each store opens its own connection (a store's calls hold its lock, so two stores never queue behind
+each other); the schema is created or migrated by the first store a process opens."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from overcast.backends.base import BlobStore, LeaseStore, QueueBackend, StateStore, TableStore
+
+if TYPE_CHECKING:
+    from overcast.backends.base import BackendTarget
+    from overcast.durable.store import DurableStore
+
+
+class PostgresBackend:
+    kind = "postgresql"
+    reopens = True
+    durable_calls_inline = False  # every call is a network round trip: the engine runs them on its threads
+
+    def __init__(self, target: BackendTarget) -> None:
+        self.target = target
+        self.url = target.connection
+
+    def open_state(self) -> StateStore:
+        from overcast.backends.postgresql.state import PostgresStateStore
+
+        return PostgresStateStore(self.url, self.target.scope)
+
+    def open_queues(self) -> QueueBackend:
+        from overcast.backends.postgresql.queues import PostgresQueueStore
+
+        return PostgresQueueStore(self.url, self.target.clock)
+
+    def open_blobs(self) -> BlobStore:
+        from overcast.backends.postgresql.blobs import PostgresBlobStore
+
+        return PostgresBlobStore(self.url, self.target.clock)
+
+    def open_tables(self) -> TableStore:
+        from overcast.backends.postgresql.tables import PostgresTableStore
+
+        return PostgresTableStore(self.url, self.target.clock)
+
+    def open_leases(self) -> LeaseStore:
+        from overcast.backends.postgresql.leases import PostgresLeaseStore
+
+        return PostgresLeaseStore(self.url, self.target.clock, self.target.scope)
+
+    def open_durable(self) -> DurableStore:
+        from overcast.durable.store.backends.postgresql import PostgresDurableStore
+
+        return PostgresDurableStore(self.url, self.target.clock)
