@@ -10,6 +10,7 @@ from overcast.backends.base import BlobStore, LeaseStore, QueueBackend, StateSto
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
+    from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.durable.store import DurableStore
 
 
@@ -51,3 +52,8 @@ class PostgresBackend:
         from overcast.durable.store.backends.postgresql import PostgresDurableStore
 
         return PostgresDurableStore(self.url, self.target.clock)
+
+    def open_servicebus(self) -> ServiceBusBackend:
+        from overcast.backends.postgresql.servicebus import PostgresServiceBusStore
+
+        return PostgresServiceBusStore(self.url, self.target.clock)

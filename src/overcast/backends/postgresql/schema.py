@@ -71,6 +71,20 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         f"CREATE TABLE durable_entities (hub TEXT {C} NOT NULL, entity_id TEXT {C} NOT NULL, state TEXT NOT NULL, "
         "updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (hub, entity_id))",
     ]),
+    (2, "Service Bus entities, messages, sessions, duplicate detection", [
+        f"CREATE TABLE sb_entities (path TEXT {C} PRIMARY KEY, kind TEXT NOT NULL, properties TEXT NOT NULL, "
+        "rules TEXT NOT NULL, next_seq BIGINT NOT NULL)",
+        f"CREATE TABLE sb_messages (entity TEXT {C} NOT NULL, seq BIGINT NOT NULL, dead INTEGER NOT NULL, "
+        "session_id TEXT, available DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION, deliveries INTEGER NOT NULL, "
+        "token TEXT, locked_until DOUBLE PRECISION, enqueued DOUBLE PRECISION NOT NULL, body BYTEA NOT NULL, "
+        "properties TEXT NOT NULL, reason TEXT, description TEXT, source TEXT, PRIMARY KEY (entity, seq))",
+        "CREATE INDEX sb_messages_order ON sb_messages (entity, dead, seq)",
+        "CREATE INDEX sb_messages_token ON sb_messages (token)",
+        f"CREATE TABLE sb_sessions (entity TEXT {C} NOT NULL, session_id TEXT {C} NOT NULL, token TEXT NOT NULL, "
+        "locked_until DOUBLE PRECISION NOT NULL, PRIMARY KEY (entity, session_id))",
+        f"CREATE TABLE sb_seen (entity TEXT {C} NOT NULL, message_id TEXT {C} NOT NULL, "
+        "seen DOUBLE PRECISION NOT NULL, PRIMARY KEY (entity, message_id))",
+    ]),
 ]
 LATEST = MIGRATIONS[-1][0]
 _VERSION_TABLE = (
