@@ -10,7 +10,9 @@ from overcast.backends.base import BlobStore, LeaseStore, QueueBackend, StateSto
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
+    from overcast.backends.queue_service_store import QueueServiceStore
     from overcast.backends.servicebus_store import ServiceBusBackend
+    from overcast.backends.table_service_store import TableServiceStore
     from overcast.durable.store import DurableStore
 
 
@@ -47,6 +49,16 @@ class PostgresBackend:
         from overcast.backends.postgresql.leases import PostgresLeaseStore
 
         return PostgresLeaseStore(self.url, self.target.clock, self.target.scope)
+
+    def open_queue_service(self) -> QueueServiceStore:
+        from overcast.backends.postgresql.queue_service import PostgresQueueService
+
+        return PostgresQueueService(self.url, self.target.clock)
+
+    def open_table_service(self) -> TableServiceStore:
+        from overcast.backends.postgresql.table_service import PostgresTableService
+
+        return PostgresTableService(self.url, self.target.clock)
 
     def open_durable(self) -> DurableStore:
         from overcast.durable.store.backends.postgresql import PostgresDurableStore

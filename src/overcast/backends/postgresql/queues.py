@@ -14,6 +14,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
+
 from overcast.backends.base import (
     DEFAULT_TTL,
     MAX_RECEIVE,
@@ -33,6 +35,7 @@ from overcast.backends.names import (
 )
 from overcast.backends.postgresql.database import PostgresDatabase
 
+Conn = psycopg.Connection[Any]
 CHANNEL = "overcast_queue"
 _COLUMNS = "id, body, dequeue_count, inserted, expires, visible"
 # Insert (creating the queue) and notify in one round trip; the notification is delivered at commit.
@@ -68,18 +71,27 @@ class PostgresQueueStore(PostgresDatabase):
         super().__init__(url)
         self._clock = clock
 
+    @staticmethod
+    def _lock_queue(conn: Conn, queue: str) -> None:
+        """Begin a transaction holding the queue's advisory lock (for operations that check, then write)."""
+        conn.execute("BEGIN")
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"overcast.queue:{queue}",))
+
+    @staticmethod
+    def _add(conn: Conn, queue: str, body: bytes, now: float, visible: float, expires: float) -> QueuedMessage:
+        mid, receipt = new_message_id(), new_pop_receipt()
+        conn.execute(_ENQUEUE, {"queue": queue, "id": mid, "body": body, "now": now, "expires": expires,
+                                "visible": visible, "receipt": receipt})
+        return QueuedMessage(mid, body, 0, utc(now), utc(expires), utc(visible), receipt)
+
     def enqueue(self, queue: str, body: bytes, *, delay: float = 0.0, ttl: float | None = None) -> QueuedMessage:
         validate_queue_name(queue)
         check_message_times(delay, ttl)
         check_message_size(queue, body)
         body = bytes(body)
-        mid, receipt = new_message_id(), new_pop_receipt()
         with self._connection(f"add a message to queue {queue!r}") as conn:
             now = self._clock()
-            expires, visible = expiry(now, ttl), now + delay
-            conn.execute(_ENQUEUE, {"queue": queue, "id": mid, "body": body, "now": now, "expires": expires,
-                                    "visible": visible, "receipt": receipt})
-        return QueuedMessage(mid, body, 0, utc(now), utc(expires), utc(visible), receipt)
+            return self._add(conn, queue, body, now, now + delay, expiry(now, ttl))
 
     def receive(self, queue: str, max_messages: int, visibility_timeout: float) -> list[QueuedMessage]:
         validate_queue_name(queue)
@@ -185,7 +197,7 @@ class PostgresQueueStore(PostgresDatabase):
     def delete_queue(self, queue: str) -> bool:
         validate_queue_name(queue)
         with self._connection(f"delete queue {queue!r}") as conn:
-            conn.execute("BEGIN")
+            self._lock_queue(conn, queue)
             conn.execute("DELETE FROM queue_messages WHERE queue = %s", (queue,))
             existed = conn.execute("DELETE FROM queues WHERE name = %s", (queue,)).rowcount > 0
             conn.execute("COMMIT")

@@ -85,6 +85,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         f"CREATE TABLE sb_seen (entity TEXT {C} NOT NULL, message_id TEXT {C} NOT NULL, "
         "seen DOUBLE PRECISION NOT NULL, PRIMARY KEY (entity, message_id))",
     ]),
+    (3, "Queue and Table service objects: queue metadata, tables created through the API", [
+        f"CREATE TABLE queue_metadata (name TEXT {C} PRIMARY KEY, metadata TEXT NOT NULL)",
+        # tbl is the lower-cased name (the key, as in table_entities); name keeps the case it was created with.
+        f"CREATE TABLE service_tables (tbl TEXT {C} PRIMARY KEY, name TEXT NOT NULL)",
+    ]),
 ]
 LATEST = MIGRATIONS[-1][0]
 _VERSION_TABLE = (

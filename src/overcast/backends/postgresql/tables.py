@@ -10,11 +10,14 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import psycopg
+
 from overcast.backends.base import Clock, Entity, EntityPredicate, decode_entity, encode_entity
 from overcast.backends.names import check_count, validate_entity_key, validate_entity_keys, validate_table_name
 from overcast.backends.postgresql.database import PostgresDatabase
 from overcast.errors import StoreError
 
+Conn = psycopg.Connection[Any]
 _PAGE = 500
 
 
@@ -26,6 +29,12 @@ class PostgresTableStore(PostgresDatabase):
     def __init__(self, url: str, clock: Clock = time.time) -> None:
         super().__init__(url)
         self._clock = clock
+
+    @staticmethod
+    def _lock_table(conn: Conn, key: str) -> None:
+        """Begin a transaction holding the table's advisory lock (for operations that check, then write)."""
+        conn.execute("BEGIN")
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"overcast.table:{key}",))
 
     def insert(self, table: str, entity: Mapping[str, Any]) -> None:
         key = validate_table_name(table).lower()
