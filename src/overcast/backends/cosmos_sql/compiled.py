@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from overcast.backends.cosmos_sql.evaluate import Bindings, combine, page, project
-from overcast.backends.cosmos_sql.syntax import Query
+from overcast.backends.cosmos_sql.syntax import Query, SelectStar
 from overcast.backends.cosmos_sql.values import UNDEFINED, kind_of
 
 #: A bound value computed from the query's parameters (``{"@name": value}``) when the statement runs.
@@ -20,6 +20,8 @@ Shape = tuple[Any, ...]
 
 
 def shape(value: object) -> Shape:
+    if type(value) is str:  # the common case first: this runs for every parameter of every query
+        return ("string", value[:1] in ("[", "{"))
     kind = kind_of(value)
     if kind == "string":
         return (kind, str(value)[:1] in ("[", "{"))
@@ -72,14 +74,16 @@ class CompiledQuery:
             aggregates = [_finish(column.aggregate, values[at:at + column.width])
                           for column, at in _offsets(template.columns)]
             return page(query, project(query, [{}], self.parameters, aggregates), self.parameters)
+        if isinstance(query.select, SelectStar) and query.source is None and not query.distinct:
+            return [json.loads(row[0]) if isinstance(row[0], str | bytes) else row[0] for row in rows]
         bindings = (_bindings(template.columns, row) for row in rows)
         results = project(query, bindings, self.parameters)
         return results if template.paged_in_sql else page(query, results, self.parameters)
 
 
 def bind(template: Template, parameters: Mapping[str, Any]) -> CompiledQuery:
-    params = {name: binder(parameters) for name, binder in template.binders}
-    return CompiledQuery(template.sql, params, template, parameters)
+    return CompiledQuery(template.sql, {name: binder(parameters) for name, binder in template.binders}, template,
+                         parameters)
 
 
 def _offsets(columns: Sequence[Column]) -> list[tuple[Column, int]]:

@@ -52,6 +52,8 @@ def normalize_parameters(parameters: Parameters) -> dict[str, Any]:
     """``{"@name": value}`` from a mapping (names with or without ``@``) or the SDK's ``[{"name", "value"}]``."""
     if parameters is None:
         return {}
+    if type(parameters) is dict and all(name[:1] == "@" for name in parameters):
+        return parameters  # already in shape (the common case: no copy)
     if isinstance(parameters, Mapping):
         pairs = list(parameters.items())
     else:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 
 from overcast.backends.cosmos_sql.compiled import Binder, CompiledQuery, Shape, Template, bind, shape
 from overcast.backends.cosmos_sql.evaluate import Parameters, normalize_parameters
@@ -202,14 +201,25 @@ def compile_sqlite(query: Query | str, parameters: Parameters, json_column: str,
     (its named parameters are the store's to add to ``params``); ``string_columns`` maps top-level properties
     every document has as a string (``id``) to columns, so ``c.id = @id`` uses the column and its index.
     Raises ``QueryError`` for a malformed query or one outside the subset."""
-    parsed = parse_query(query) if isinstance(query, str) else query
     params = normalize_parameters(parameters)
-    shapes = tuple(sorted((name, shape(value)) for name, value in params.items()))
-    columns = tuple(sorted((string_columns or {}).items()))
-    return bind(_template(parsed, json_column, table, scope, columns, shapes), params)
+    shapes = tuple([(name, shape(params[name])) for name in (sorted(params) if len(params) > 1 else params)])
+    columns = tuple(sorted(string_columns.items()) if len(string_columns) > 1 else string_columns.items()) \
+        if string_columns else ()
+    key = (query, json_column, table, scope, columns, shapes)
+    template = _TEMPLATES.get(key)
+    if template is None:
+        parsed = parse_query(query) if isinstance(query, str) else query
+        template = _template(parsed, json_column, table, scope, columns, shapes)
+        if len(_TEMPLATES) >= 512:
+            _TEMPLATES.clear()
+        _TEMPLATES[key] = template
+    return bind(template, params)
 
 
-@lru_cache(maxsize=512)
+#: Statements by (query, table, columns, parameter shapes): a binding runs the same query at every invocation.
+_TEMPLATES: dict[tuple[object, ...], Template] = {}
+
+
 def _template(query: Query, json_column: str, table: str, scope: str, columns: tuple[tuple[str, str], ...],
               shapes: tuple[tuple[str, Shape], ...]) -> Template:
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", json_column):
