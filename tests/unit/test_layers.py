@@ -31,7 +31,8 @@ _BASE = {"overcast.errors", "overcast.config"}
 _PROTOCOLS = {"overcast.backends.base", "overcast.backends.names", "overcast.backends.datadir",
               "overcast.backends.servicebus_store", "overcast.backends.servicebus_filter",
               "overcast.backends.edm", "overcast.backends.queue_service_store",
-              "overcast.backends.table_service_store"}
+              "overcast.backends.table_service_store",
+              "overcast.backends.eventhubs_store"}
 _DURABLE = {"overcast.durable", "overcast.durable.core", "overcast.durable.api", "overcast.durable.store",
             "overcast.durable.store.backends"}
 _BELOW_HOST = {"overcast", "overcast.app", "overcast.backends", "overcast.invoke", "overcast.kinds",

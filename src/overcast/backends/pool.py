@@ -12,6 +12,7 @@ from overcast.backends.base import BlobStore, Clock, LeaseStore, QueueBackend, S
 from overcast.backends.registry import BackendTarget, StorageBackend, open_backend
 
 if TYPE_CHECKING:
+    from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.durable.store import DurableStore
 
@@ -72,6 +73,10 @@ class ConnectionStores:
     @property
     def servicebus(self) -> ServiceBusBackend:
         return self._once("servicebus", self.backend.open_servicebus)
+
+    @property
+    def eventhubs(self) -> EventHubsStore:
+        return self._once("eventhubs", self.backend.open_eventhubs)
 
     def close(self) -> None:
         opened, self._opened = list(self._opened.values()), {}

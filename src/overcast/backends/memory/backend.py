@@ -13,6 +13,7 @@ from overcast.backends.memory.tables import MemoryTableStore
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
+    from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
     from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.backends.table_service_store import TableServiceStore
@@ -63,3 +64,8 @@ class MemoryBackend:
         from overcast.backends.memory.servicebus import MemoryServiceBusStore
 
         return MemoryServiceBusStore(self.target.clock)
+
+    def open_eventhubs(self) -> EventHubsStore:
+        from overcast.backends.memory.eventhubs import MemoryEventHubsStore
+
+        return MemoryEventHubsStore(self.target.clock)

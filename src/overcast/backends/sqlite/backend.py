@@ -9,6 +9,7 @@ from overcast.backends.datadir import database_in
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
+    from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
     from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.backends.table_service_store import TableServiceStore
@@ -70,3 +71,8 @@ class SqliteBackend:
         from overcast.backends.sqlite.servicebus import SqliteServiceBusStore
 
         return SqliteServiceBusStore(database_in(self.target.data_dir), self.target.clock)
+
+    def open_eventhubs(self) -> EventHubsStore:
+        from overcast.backends.sqlite.eventhubs import SqliteEventHubsStore
+
+        return SqliteEventHubsStore(database_in(self.target.data_dir), self.target.clock)
