@@ -157,7 +157,7 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
             connection.queues if "queues" in needs else None, storage.wakeups,
             encoding, storage.io, blobs=connection.blobs if "blobs" in needs else None,
             tables=connection.tables if "tables" in needs else None, on_blob_written=blob_writes,
-            durable_client=durable.client_value if durable is not None else None,
+            durable_client=durable.client_value if durable is not None else None, connection=connection,
         )
     dispatcher = Dispatcher(
         thread_count=settings.thread_count,

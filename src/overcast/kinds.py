@@ -36,14 +36,15 @@ KINDS: dict[str, str] = {
     "entity": "overcast.durable.kinds:EntityKind",
     "durableClient": "overcast.durable.kinds:DurableClientKind",
     "orchestrationClient": "overcast.durable.kinds:DurableClientKind",  # the extension's older name, still accepted
+    "eventHub": "overcast.bindings.eventhub_kind:EventHubKind",
 }
 TRIGGER_SUFFIX = "Trigger"
 
 # What a kind needs opened for an instance when a loaded function uses it. The stores: "queues", "leases",
 # "blobs", "tables"; "consumer" (its listener takes from queues: it gets a connection of its own when outputs
 # enqueue in the same process) and "producer" (it enqueues); "binding_io" (the dispatcher loads / stores its values
-# or a manual invocation reads a store); "durable" (the durable engine).
-Need = Literal["queues", "leases", "blobs", "tables", "consumer", "producer", "binding_io", "durable"]
+# or a manual invocation reads a store); "durable" (the durable engine); "eventhubs" (the Event Hubs store).
+Need = Literal["queues", "leases", "blobs", "tables", "consumer", "producer", "binding_io", "durable", "eventhubs"]
 ManualInput = tuple[Any, dict[str, Any]]
 
 

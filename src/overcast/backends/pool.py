@@ -78,6 +78,14 @@ class ConnectionStores:
     def eventhubs(self) -> EventHubsStore:
         return self._once("eventhubs", self.backend.open_eventhubs)
 
+    @property
+    def consumer_eventhubs(self) -> EventHubsStore:
+        """The Event Hubs listeners' own store where a second one shares the data (as ``consumer_queues``): a
+        send through an output binding never waits behind a pump's read."""
+        if not self.backend.reopens:
+            return self.eventhubs
+        return self._once("consumer_eventhubs", self.backend.open_eventhubs)
+
     def close(self) -> None:
         opened, self._opened = list(self._opened.values()), {}
         for store in reversed(opened):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from overcast.app.spec import BindingSpec
 from overcast.backends.base import BlobProperties, BlobStore, QueueStore, TableStore
@@ -19,6 +19,9 @@ from overcast.bindings.expressions import BindingTemplate, binding_data_from_jso
 from overcast.errors import InputError, StoreMissing
 from overcast.invoke.model import Invocation
 from overcast.kinds import Need, kind_of
+
+if TYPE_CHECKING:
+    from overcast.backends.pool import ConnectionStores
 
 log = logging.getLogger("overcast.host.bindings")
 
@@ -58,6 +61,8 @@ class BindingIO:
     on_blob_written: Callable[[BlobProperties], None] | None = None
     # The durable client parameter's value for a binding (set when the app has durable functions).
     durable_client: Callable[[BindingSpec], str] | None = None
+    # The connection's stores, for the stores opened on first use (Event Hubs).
+    connection: ConnectionStores | None = None
     _templates: dict[str, BindingTemplate] = field(default_factory=dict)
 
     def _data(self, invocation: Invocation) -> dict[str, Any]:
@@ -85,7 +90,9 @@ class BindingIO:
         self.wakeups.wake(name)
 
     def store_for(self, need: Need, binding: BindingSpec | None) -> Any:
-        store = {"queues": self.queues, "blobs": self.blobs, "tables": self.tables}.get(need)
+        store: Any = {"queues": self.queues, "blobs": self.blobs, "tables": self.tables}.get(need)
+        if need == "eventhubs" and self.connection is not None:
+            store = self.connection.eventhubs
         if store is None:
             what = f"binding '{binding.name}' ({binding.type})" if binding is not None else "a blob binding"
             raise StoreMissing(f"No store is open for {what}.")

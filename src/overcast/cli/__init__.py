@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     _start_parser(sub)
     from overcast.cli.blobs import add_blob_parser
     from overcast.cli.durable import add_durable_parser
+    from overcast.cli.eventhubs import add_eventhubs_parser
     from overcast.cli.keys import add_keys_parser
     from overcast.cli.queues import add_queue_parsers
     from overcast.cli.storage import add_storage_parser
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_kubernetes_parser(sub)
     add_storage_parser(sub)
+    add_eventhubs_parser(sub)
     return parser
 
 
@@ -158,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
         from overcast.cli.storage import run_storage
 
         return run_storage(args)
+    if args.command == "eventhubs":
+        from overcast.cli.eventhubs import run_eventhubs
+
+        return run_eventhubs(args)
     if args.command in ("queue", "poison"):
         from overcast.cli.queues import run_queue
 
