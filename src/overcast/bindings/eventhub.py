@@ -20,6 +20,11 @@ from typing import Any
 from overcast.backends.eventhubs_store import StoredEvent
 
 
+def wakeup_name(hub: str, partition: str) -> str:
+    """The in-process wake-up of one partition's pumps (a send through this instance sets it)."""
+    return f"eventhubs/{hub.lower()}/{partition}"
+
+
 @dataclass
 class Collection:
     """The worker's typed collections (its protobuf messages have these four repeated fields)."""

@@ -45,9 +45,8 @@ class EventHubKind(BindingKind):
 
     async def store(self, values: BindingValues, invocation: Invocation, binding: BindingSpec, datum: Any) -> None:
         from overcast.backends.eventhubs_store import EventData
-        from overcast.bindings.eventhub import output_bodies
+        from overcast.bindings.eventhub import output_bodies, wakeup_name
         from overcast.bindings.eventhub_hubs import hub_directory
-        from overcast.triggers.eventhubs_pump import wakeup_name
 
         bodies = output_bodies(datum)
         if not bodies:

@@ -19,7 +19,7 @@ from typing import Any
 
 from overcast.app.spec import FunctionSpec, RetrySpec
 from overcast.backends.eventhubs_store import EventHubsStore, StoredEvent
-from overcast.bindings.eventhub import PartitionContext, batch_datum, binding_data, single_datum
+from overcast.bindings.eventhub import PartitionContext, batch_datum, binding_data, single_datum, wakeup_name
 from overcast.invoke.model import Invocation, Result
 from overcast.invoke.retry import invoke_with_retry
 from overcast.triggers.eventhubs_options import EventHubOptions
@@ -29,11 +29,6 @@ log = logging.getLogger("overcast.host.triggers.eventhubs")
 MIN_POLL, MAX_POLL = 0.05, 1.0
 # The extension sets no trigger reason for Event Hubs invocations; the host's log line then reads Reason='(null)'.
 REASON = "(null)"
-
-
-def wakeup_name(hub: str, partition: str) -> str:
-    """The in-process wake-up of one partition's pumps (a send through this instance sets it)."""
-    return f"eventhubs/{hub.lower()}/{partition}"
 
 
 @dataclass(frozen=True)

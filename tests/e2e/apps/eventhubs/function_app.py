@@ -33,7 +33,7 @@ def one(event: func.EventHubEvent) -> None:
 
 @app.event_hub_message_trigger(arg_name="events", event_hub_name="batches", connection="EventHubConnection",
                                cardinality="many")
-def many(events: typing.List[func.EventHubEvent]) -> None:
+def many(events: typing.List[func.EventHubEvent]) -> None:  # noqa: UP006  (the library checks typing.List)
     meta = events[0].metadata or {}
     mark("batches", bodies=[e.get_body().decode() for e in events], seqs=[e.sequence_number for e in events],
          offsets=[e.offset for e in events], keys=[e.partition_key for e in events],
@@ -61,13 +61,13 @@ def forwarded(event: func.EventHubEvent) -> None:
 
 @app.route(route="send/{count}", methods=["POST"])
 @app.event_hub_output(arg_name="out", event_hub_name="outputs", connection="EventHubConnection")
-def send(req: func.HttpRequest, out: func.Out[typing.List[str]]) -> func.HttpResponse:
+def send(req: func.HttpRequest, out: func.Out[typing.List[str]]) -> func.HttpResponse:  # noqa: UP006
     out.set([f"item-{n}" for n in range(int(req.route_params["count"]))])
     return func.HttpResponse("sent", status_code=202)
 
 
 @app.event_hub_message_trigger(arg_name="events", event_hub_name="outputs", connection="EventHubConnection",
                                cardinality="many")
-def outputs(events: typing.List[func.EventHubEvent]) -> None:
+def outputs(events: typing.List[func.EventHubEvent]) -> None:  # noqa: UP006
     for event in events:
         mark("outputs", body=event.get_body().decode(), seq=event.sequence_number)
