@@ -10,6 +10,7 @@ from overcast.backends.base import BlobStore, LeaseStore, QueueBackend, StateSto
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
+    from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
     from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.backends.table_service_store import TableServiceStore
@@ -69,3 +70,8 @@ class PostgresBackend:
         from overcast.backends.postgresql.servicebus import PostgresServiceBusStore
 
         return PostgresServiceBusStore(self.url, self.target.clock)
+
+    def open_eventhubs(self) -> EventHubsStore:
+        from overcast.backends.postgresql.eventhubs import PostgresEventHubsStore
+
+        return PostgresEventHubsStore(self.url, self.target.clock)

@@ -90,6 +90,22 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         # tbl is the lower-cased name (the key, as in table_entities); name keeps the case it was created with.
         f"CREATE TABLE service_tables (tbl TEXT {C} PRIMARY KEY, name TEXT NOT NULL)",
     ]),
+    (4, "Event Hubs: hubs, consumer groups, partitions, events, checkpoints, ownership", [
+        f"CREATE TABLE eh_hubs (hub TEXT {C} PRIMARY KEY, name TEXT NOT NULL, partitions INTEGER NOT NULL, "
+        "retention DOUBLE PRECISION NOT NULL, created DOUBLE PRECISION NOT NULL, "
+        "round_robin BIGINT NOT NULL DEFAULT 0)",
+        f"CREATE TABLE eh_groups (hub TEXT {C} NOT NULL, grp TEXT {C} NOT NULL, name TEXT NOT NULL, "
+        "PRIMARY KEY (hub, grp))",
+        f"CREATE TABLE eh_partitions (hub TEXT {C} NOT NULL, part INTEGER NOT NULL, next_seq BIGINT NOT NULL, "
+        "next_offset BIGINT NOT NULL, PRIMARY KEY (hub, part))",
+        f"CREATE TABLE eh_events (hub TEXT {C} NOT NULL, part INTEGER NOT NULL, seq BIGINT NOT NULL, "
+        "off BIGINT NOT NULL, enqueued DOUBLE PRECISION NOT NULL, pkey TEXT, props TEXT NOT NULL, body BYTEA NOT NULL, "
+        "PRIMARY KEY (hub, part, seq))",
+        f"CREATE TABLE eh_checkpoints (hub TEXT {C} NOT NULL, grp TEXT {C} NOT NULL, part TEXT {C} NOT NULL, "
+        "seq BIGINT NOT NULL, off TEXT NOT NULL, updated DOUBLE PRECISION NOT NULL, PRIMARY KEY (hub, grp, part))",
+        f"CREATE TABLE eh_ownership (hub TEXT {C} NOT NULL, grp TEXT {C} NOT NULL, part TEXT {C} NOT NULL, "
+        "owner TEXT NOT NULL, expires DOUBLE PRECISION NOT NULL, PRIMARY KEY (hub, grp, part))",
+    ]),
 ]
 LATEST = MIGRATIONS[-1][0]
 _VERSION_TABLE = (
