@@ -181,7 +181,7 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
     admin = AdminApi(
         index=index, dispatcher=dispatcher, state=state, host_id=host_id(settings),
         keys=KeyApi(keys, [f.name for f in index.functions]), route_prefix=settings.host_json.http.route_prefix,
-        warmup=warmup.run,
+        warmup=warmup.run, webhooks=triggers.webhooks if triggers is not None else None,
     )
     native = None
     asgi_specs = [r.spec for r in routes if r.spec.http_type == "asgi"]

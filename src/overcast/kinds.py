@@ -37,14 +37,17 @@ KINDS: dict[str, str] = {
     "durableClient": "overcast.durable.kinds:DurableClientKind",
     "orchestrationClient": "overcast.durable.kinds:DurableClientKind",  # the extension's older name, still accepted
     "eventHub": "overcast.bindings.eventhub_kind:EventHubKind",
+    "eventGrid": "overcast.eventgrid.kind:EventGridKind",
 }
 TRIGGER_SUFFIX = "Trigger"
 
 # What a kind needs opened for an instance when a loaded function uses it. The stores: "queues", "leases",
 # "blobs", "tables"; "consumer" (its listener takes from queues: it gets a connection of its own when outputs
 # enqueue in the same process) and "producer" (it enqueues); "binding_io" (the dispatcher loads / stores its values
-# or a manual invocation reads a store); "durable" (the durable engine); "eventhubs" (the Event Hubs store).
-Need = Literal["queues", "leases", "blobs", "tables", "consumer", "producer", "binding_io", "durable", "eventhubs"]
+# or a manual invocation reads a store); "durable" (the durable engine); "eventhubs" (the Event Hubs store);
+# "eventgrid" (the Event Grid store).
+Need = Literal["queues", "leases", "blobs", "tables", "consumer", "producer", "binding_io", "durable", "eventhubs",
+               "eventgrid"]
 ManualInput = tuple[Any, dict[str, Any]]
 
 

@@ -32,13 +32,13 @@ _PROTOCOLS = {"overcast.backends.base", "overcast.backends.names", "overcast.bac
               "overcast.backends.servicebus_store", "overcast.backends.servicebus_filter",
               "overcast.backends.edm", "overcast.backends.queue_service_store",
               "overcast.backends.table_service_store",
-              "overcast.backends.eventhubs_store"}
+              "overcast.backends.eventhubs_store", "overcast.backends.eventgrid_store"}
 _DURABLE = {"overcast.durable", "overcast.durable.core", "overcast.durable.api", "overcast.durable.store",
             "overcast.durable.store.backends"}
 _BELOW_HOST = {"overcast", "overcast.app", "overcast.backends", "overcast.invoke", "overcast.kinds",
                "overcast.bindings", "overcast.observe", "overcast.triggers", "overcast.web", "overcast.supervisor",
                "overcast.banner", "overcast.binding_checks", "overcast.deploy", "overcast.storage_api",
-               "overcast.storage_api.blob", *_BASE, *_DURABLE}
+               "overcast.storage_api.blob", "overcast.eventgrid", *_BASE, *_DURABLE}
 
 RULES: dict[str, set[str]] = {
     # The root package and its own modules.
@@ -84,6 +84,9 @@ RULES: dict[str, set[str]] = {
     # stores; they never import the web layer, the triggers or the host (the host hands them its hooks).
     "overcast.storage_api": {"overcast.backends", *_BASE},
     "overcast.storage_api.blob": {"overcast.storage_api", "overcast.backends", *_BASE},
+    # Event Grid: a kind, the app-wide delivery listener (triggers' manager) and the webhooks (web).
+    "overcast.eventgrid": {"overcast.app", "overcast.backends", "overcast.invoke", "overcast.bindings",
+                           "overcast.kinds", "overcast.observe", "overcast.triggers", "overcast.web", *_BASE},
     # Durable Functions: a pure core under everything; the store protocol on the core; the HTTP API on the core and
     # the store; the engine (durable/*.py) on all of them. Durable backends follow the rule of backends, with the
     # shared SQLite helpers of backends/sqlite.

@@ -24,6 +24,7 @@ from overcast.backends.names import validate_entity_key
 from overcast.errors import StoreError
 
 if TYPE_CHECKING:
+    from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
     from overcast.backends.servicebus_store import ServiceBusBackend
@@ -366,3 +367,5 @@ class StorageBackend(Protocol):
     def open_servicebus(self) -> ServiceBusBackend: ...
 
     def open_eventhubs(self) -> EventHubsStore: ...
+
+    def open_eventgrid(self) -> EventGridStore: ...

@@ -12,6 +12,7 @@ from overcast.backends.base import BlobStore, Clock, LeaseStore, QueueBackend, S
 from overcast.backends.registry import BackendTarget, StorageBackend, open_backend
 
 if TYPE_CHECKING:
+    from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.servicebus_store import ServiceBusBackend
     from overcast.durable.store import DurableStore
@@ -85,6 +86,10 @@ class ConnectionStores:
         if not self.backend.reopens:
             return self.eventhubs
         return self._once("consumer_eventhubs", self.backend.open_eventhubs)
+
+    @property
+    def eventgrid(self) -> EventGridStore:
+        return self._once("eventgrid", self.backend.open_eventgrid)
 
     def close(self) -> None:
         opened, self._opened = list(self._opened.values()), {}

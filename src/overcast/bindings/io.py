@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from overcast.app.spec import BindingSpec
 from overcast.backends.base import BlobProperties, BlobStore, QueueStore, TableStore
+from overcast.backends.pool import ConnectionStores
 from overcast.bindings.expressions import BindingTemplate, binding_data_from_json_body, merge_binding_data
 from overcast.errors import InputError, StoreMissing
 from overcast.invoke.model import Invocation
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from overcast.backends.pool import ConnectionStores
 
 log = logging.getLogger("overcast.host.bindings")
+ON_DEMAND = frozenset({"eventgrid"})  # stores opened when a binding first needs them
 
 class Waker(Protocol):
     """Wakes the listener of a queue at once (the triggers' in-process notifications)."""
@@ -93,6 +95,8 @@ class BindingIO:
         store: Any = {"queues": self.queues, "blobs": self.blobs, "tables": self.tables}.get(need)
         if need == "eventhubs" and self.connection is not None:
             store = self.connection.eventhubs
+        if store is None and self.connection is not None and need in ON_DEMAND:
+            store = getattr(self.connection, need)
         if store is None:
             what = f"binding '{binding.name}' ({binding.type})" if binding is not None else "a blob binding"
             raise StoreMissing(f"No store is open for {what}.")

@@ -40,6 +40,9 @@ class Knobs:
     http_keepalive_timeout: float = DEFAULT_KEEPALIVE_TIMEOUT
     http_headers_timeout: float = DEFAULT_HEADERS_TIMEOUT
     http_max_connections: int | None = None
+    # Event Grid local delivery: the waits between attempts (None: Event Grid's schedule) and the idle poll period.
+    eventgrid_retry_schedule: tuple[float, ...] | None = None
+    eventgrid_poll_seconds: float = 1.0
 
 
 def seconds(environ: Mapping[str, str], name: str, default: float, low: float) -> float:
@@ -106,6 +109,20 @@ def _keys_dir(environ: Mapping[str, str]) -> Path | None:
     return path
 
 
+def retry_schedule(environ: Mapping[str, str], name: str) -> tuple[float, ...] | None:
+    """Comma-separated waits in seconds (``10,30,60``), each from 0 to a day; None when unset."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        values = tuple(float(part) for part in raw.split(","))
+    except ValueError:
+        raise ConfigError(f"{name} must be comma-separated seconds (like 10,30,60), got {raw!r}.") from None
+    if any(not 0 <= value <= MAX_TIMEOUT_SECONDS for value in values):  # also false for nan
+        raise ConfigError(f"{name} must list waits from 0 to {MAX_TIMEOUT_SECONDS:.0f} seconds, got {raw!r}.")
+    return values
+
+
 def load_knobs(environ: Mapping[str, str]) -> Knobs:
     return Knobs(
         queue_lease_seconds=seconds(environ, "OVERCAST_QUEUE_LEASE_SECONDS", 600.0, 1.0),
@@ -119,4 +136,6 @@ def load_knobs(environ: Mapping[str, str]) -> Knobs:
         http_keepalive_timeout=timeout(environ, "OVERCAST_HTTP_KEEPALIVE_TIMEOUT", DEFAULT_KEEPALIVE_TIMEOUT),
         http_headers_timeout=timeout(environ, "OVERCAST_HTTP_HEADERS_TIMEOUT", DEFAULT_HEADERS_TIMEOUT),
         http_max_connections=positive_int(environ, "OVERCAST_HTTP_MAX_CONNECTIONS"),
+        eventgrid_retry_schedule=retry_schedule(environ, "OVERCAST_EVENTGRID_RETRY_SCHEDULE"),
+        eventgrid_poll_seconds=seconds(environ, "OVERCAST_EVENTGRID_POLL_SECONDS", 1.0, 0.01),
     )

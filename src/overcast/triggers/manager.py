@@ -27,6 +27,10 @@ from overcast.triggers.wakeup import Wakeups
 log = logging.getLogger("overcast.host.triggers")
 T = TypeVar("T")
 RETRY_DOCUMENTED = frozenset({"timerTrigger", "eventHubTrigger", "cosmosDBTrigger", "kafkaTrigger"})
+# Listeners of the whole app rather than of one kind's triggers: "module:function"(loaded functions, context) ->
+# listeners, none when the app does not use what it serves. Event Grid's delivery serves local topics, outputs and
+# blob triggers with source="EventGrid" alike.
+APP_LISTENERS = ("overcast.eventgrid.listeners:eventgrid_app_listeners",)
 
 
 def _owner() -> str:
@@ -138,6 +142,8 @@ class ListenerContext:
     retry_for: Callable[[FunctionSpec], RetrySpec | None]
     # Called (blocking, on a store pool) after an output binding of this instance wrote a blob.
     blob_observers: list[Callable[[BlobProperties], None]] = field(default_factory=list)
+    # Handlers of /runtime/webhooks/<name> (lower-case name) that listeners serve; the admin API mounts them.
+    webhooks: dict[str, Any] = field(default_factory=dict)
 
     @staticmethod
     def owner() -> str:
@@ -161,14 +167,20 @@ class TriggerManager:
                                        self._retry_for)
         # Each kind with a listener builds the listeners of its functions (the table's "module:function").
         by_kind: dict[str, list[FunctionSpec]] = {}
-        for spec in index.functions:
-            if spec.in_error or spec.disabled:
-                continue
+        loaded = [spec for spec in index.functions if not spec.in_error and not spec.disabled]
+        for spec in loaded:
             kind = kind_of(spec.trigger.type)
             if kind.trigger and kind.listener is not None:
                 by_kind.setdefault(kind.listener, []).append(spec)
         for factory, specs in by_kind.items():
             self._listeners += import_string(factory)(specs, self.context)
+        for factory in APP_LISTENERS:
+            self._listeners += import_string(factory)(loaded, self.context)
+
+    @property
+    def webhooks(self) -> dict[str, Any]:
+        """The listeners' ``/runtime/webhooks/<name>`` handlers."""
+        return self.context.webhooks
 
     def add(self, listener: Any) -> None:
         """Another producer of invocations with ``run()``, ``stop()`` and ``drain()`` (the durable engine)."""

@@ -58,6 +58,10 @@ class AdminApi:
         self._started = time.monotonic()
         self._background: set[asyncio.Task[Any]] = set()
         self.webhooks = webhooks or {}
+        for hook in self.webhooks.values():  # an extension's system key exists from the start, as on Azure
+            name = getattr(hook, "system_key", None)
+            if name and keys is not None:
+                hook.key_value = keys.ensure_system_key(name)
         self._refusals = refusals or RefusalLog()
         self._warmup = warmup
         anonymous, admin = False, True

@@ -23,6 +23,10 @@ class KeyApi:
         self._keys = keys
         self._functions = {n.lower(): n for n in function_names}
 
+    def ensure_system_key(self, name: str) -> str:
+        """The value of host system key ``name``, made if missing (an extension's webhook key)."""
+        return self._keys.ensure_system_key(name)
+
     def routes(self) -> list[Route]:
         fn = r"/admin/functions/(?P<fn>[^/]+)/keys"
         host = r"/admin/host/(?P<kind>keys|functionkeys|systemkeys)"

@@ -13,6 +13,7 @@ from overcast.backends.memory.tables import MemoryTableStore
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
+    from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
     from overcast.backends.servicebus_store import ServiceBusBackend
@@ -69,3 +70,8 @@ class MemoryBackend:
         from overcast.backends.memory.eventhubs import MemoryEventHubsStore
 
         return MemoryEventHubsStore(self.target.clock)
+
+    def open_eventgrid(self) -> EventGridStore:
+        from overcast.backends.memory.eventgrid import MemoryEventGridStore
+
+        return MemoryEventGridStore(self.target.clock)

@@ -10,6 +10,7 @@ from overcast.backends.base import BlobStore, LeaseStore, QueueBackend, StateSto
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
+    from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
     from overcast.backends.servicebus_store import ServiceBusBackend
@@ -75,3 +76,8 @@ class PostgresBackend:
         from overcast.backends.postgresql.eventhubs import PostgresEventHubsStore
 
         return PostgresEventHubsStore(self.url, self.target.clock)
+
+    def open_eventgrid(self) -> EventGridStore:
+        from overcast.backends.postgresql.eventgrid import PostgresEventGridStore
+
+        return PostgresEventGridStore(self.url, self.target.clock)

@@ -106,6 +106,19 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         f"CREATE TABLE eh_ownership (hub TEXT {C} NOT NULL, grp TEXT {C} NOT NULL, part TEXT {C} NOT NULL, "
         "owner TEXT NOT NULL, expires DOUBLE PRECISION NOT NULL, PRIMARY KEY (hub, grp, part))",
     ]),
+    (5, "Event Grid local topics: inbox, deliveries, dead letters", [
+        f"CREATE TABLE eventgrid_inbox (seq BIGSERIAL PRIMARY KEY, topic TEXT {C} NOT NULL, event TEXT NOT NULL, "
+        "published DOUBLE PRECISION NOT NULL)",
+        f"CREATE TABLE eventgrid_deliveries (id TEXT {C} PRIMARY KEY, seq BIGINT NOT NULL, topic TEXT {C} NOT NULL, "
+        f"subscription TEXT {C} NOT NULL, event TEXT NOT NULL, published DOUBLE PRECISION NOT NULL, "
+        "expires DOUBLE PRECISION NOT NULL, due DOUBLE PRECISION NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+        "last_error TEXT NOT NULL DEFAULT '', last_status INTEGER, receipt TEXT)",
+        "CREATE INDEX eventgrid_deliveries_due ON eventgrid_deliveries (due, seq)",
+        f"CREATE TABLE eventgrid_dead (id TEXT {C} PRIMARY KEY, topic TEXT {C} NOT NULL, "
+        f"subscription TEXT {C} NOT NULL, event TEXT NOT NULL, published DOUBLE PRECISION NOT NULL, "
+        "attempts INTEGER NOT NULL, reason TEXT NOT NULL, last_error TEXT NOT NULL, last_status INTEGER, "
+        "dead_at DOUBLE PRECISION NOT NULL)",
+    ]),
 ]
 LATEST = MIGRATIONS[-1][0]
 _VERSION_TABLE = (

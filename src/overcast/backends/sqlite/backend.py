@@ -9,6 +9,7 @@ from overcast.backends.datadir import database_in
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
+    from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
     from overcast.backends.servicebus_store import ServiceBusBackend
@@ -76,3 +77,8 @@ class SqliteBackend:
         from overcast.backends.sqlite.eventhubs import SqliteEventHubsStore
 
         return SqliteEventHubsStore(database_in(self.target.data_dir), self.target.clock)
+
+    def open_eventgrid(self) -> EventGridStore:
+        from overcast.backends.sqlite.eventgrid import SqliteEventGridStore
+
+        return SqliteEventGridStore(database_in(self.target.data_dir), self.target.clock)

@@ -1,0 +1,40 @@
+"""The app-wide Event Grid listener factory (``overcast.triggers.manager.APP_LISTENERS``): builds the instance's
+:class:`~overcast.eventgrid.delivery.EventGridService` and mounts its webhooks."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from overcast.app.spec import FunctionSpec
+from overcast.eventgrid.config import STORAGE_TOPIC, check_functions, load_config
+from overcast.eventgrid.delivery import BLOB_EVENTS_KEY, EventGridService, blob_subscription, is_event_grid_blob_trigger
+from overcast.eventgrid.webhook import webhooks
+
+if TYPE_CHECKING:
+    from overcast.triggers.manager import ListenerContext
+
+log = logging.getLogger("overcast.host.triggers.eventgrid")
+
+
+def eventgrid_app_listeners(specs: list[FunctionSpec], context: ListenerContext) -> list[Any]:
+    """The app's Event Grid service when anything of the app uses Event Grid (triggers, blob triggers with
+    ``source="EventGrid"``, outputs, or an ``eventgrid.json``); it also mounts the webhooks."""
+    config = load_config(context.settings.script_root)
+    uses = [s for s in specs if any(b.type.lower() in ("eventgridtrigger", "eventgrid") for b in s.bindings)]
+    blob_triggers = [s for s in specs if is_event_grid_blob_trigger(s)]
+    if not (uses or blob_triggers or config.topics):
+        return []
+    for warning in check_functions(config, {s.name: s.trigger.type for s in specs}):
+        log.warning("%s", warning)
+    for spec in blob_triggers:
+        config.add(blob_subscription(spec))
+    stores = context.stores.connection
+    store = stores.eventgrid
+    if config.subscriptions(STORAGE_TOPIC):
+        stores.state.put(BLOB_EVENTS_KEY, "on")
+    else:
+        stores.state.delete(BLOB_EVENTS_KEY)
+    service = EventGridService(config, {s.name: s for s in specs}, context, store)
+    context.webhooks.update(webhooks(service, context.settings.body_limit))
+    return [service]

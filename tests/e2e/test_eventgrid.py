@@ -1,0 +1,140 @@
+"""Event Grid end to end: the trigger webhook (validation, notification, CloudEvents), local topics with filters,
+retries and dead letters over two instances, the output binding to a remote endpoint, blob events, the CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hosting import run_overcast
+
+pytestmark = pytest.mark.e2e
+WEBHOOK = "/runtime/webhooks/eventgrid"
+FAST_RETRIES = {"OVERCAST_EVENTGRID_RETRY_SCHEDULE": "0.2,0.4", "OVERCAST_EVENTGRID_POLL_SECONDS": "0.2"}
+
+
+def markers(folder: Path, name: str) -> list[dict[str, Any]]:
+    path = folder / name
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def wait_until(predicate, timeout: float = 30, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def cli(host, *args: str) -> str:  # type: ignore[no-untyped-def]
+    result = run_overcast(*args, "--script-root", str(host.app_dir), "--data-dir", str(host.data_dir))
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.fixture
+def marker_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "markers"
+    folder.mkdir()
+    return folder
+
+
+def event(event_id: str, subject: str = "/orders/1", data: Any = None, event_type: str = "Contoso.Orders.Created"
+          ) -> dict[str, Any]:
+    return {"id": event_id, "subject": subject, "eventType": event_type, "eventTime": "2024-05-01T12:00:00Z",
+            "dataVersion": "1.0", "data": data if data is not None else {"n": event_id},
+            "topic": "/subscriptions/x/resourceGroups/y/providers/Microsoft.EventGrid/topics/z"}
+
+
+def test_webhook_validation_and_notification_need_the_extension_key(start_host, marker_dir: Path) -> None:
+    host = start_host("eventgrid", env={"MARKER_DIR": str(marker_dir)})
+    keys = host.keys()
+    system = keys["system"]["eventgrid_extension"]  # made at start, as the extension does
+    c = host.client
+    params = {"functionName": "on_event"}
+    validation = [{**event("v1", subject=""), "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+                   "data": {"validationCode": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"}}]
+    headers = {"aeg-event-type": "SubscriptionValidation"}
+    assert c.post(WEBHOOK, params=params, headers=headers, json=validation).status_code == 401
+    assert c.post(WEBHOOK, params={**params, "code": "wrong"}, headers=headers, json=validation).status_code == 401
+    reply = c.post(WEBHOOK, params={**params, "code": system}, headers=headers, json=validation)
+    assert reply.status_code == 200
+    assert reply.json() == {"validationResponse": "512d38b6-c7b8-40c8-89fe-f46f9e9622b6"}
+    master = {"x-functions-key": str(keys["master"])}
+    notify = {**master, "aeg-event-type": "Notification"}
+    batch = [event("e1", data={"k": 1}), event("e2", data={"k": 2})]
+    assert c.post(WEBHOOK, params=params, headers=notify, json=batch).status_code == 202
+    assert sorted(m["id"] for m in markers(marker_dir, "on_event")) == ["e1", "e2"]  # once per event, before 202
+    first = next(m for m in markers(marker_dir, "on_event") if m["id"] == "e1")
+    assert (first["subject"], first["event_type"], first["data"], first["data_version"], first["event_time"]) == (
+        "/orders/1", "Contoso.Orders.Created", {"k": 1}, "1.0", "2024-05-01T12:00:00+00:00")
+    failing = c.post(WEBHOOK, params=params, headers=notify, json=[event("e3"), event("e4", data={"fail": "nope"})])
+    assert failing.status_code == 500 and "failing on purpose: nope" in failing.text
+    single = c.post(WEBHOOK, params=params, headers=notify, json=event("e5"))  # one object: a batch of one
+    assert single.status_code == 202
+    assert c.post(WEBHOOK, params=params, headers={**master, "aeg-event-type": "Unsubscribe"}).status_code == 202
+    assert c.post(WEBHOOK, params=params, headers=master, json=batch).status_code == 400
+    missing = c.post(WEBHOOK, params={"functionName": "nope"}, headers=notify, json=batch)
+    assert missing.status_code == 404 and missing.text == "cannot find function: 'nope'"
+
+
+def test_cloud_events_handshake_validation_and_delivery(start_host, marker_dir: Path) -> None:
+    host = start_host("eventgrid", "--no-auth", env={"MARKER_DIR": str(marker_dir)})
+    c = host.client
+    params = {"functionName": "on_cloud_event"}
+    handshake = c.request("OPTIONS", WEBHOOK, params=params, headers={"WebHook-Request-Origin": "eventgrid.azure.net"})
+    assert handshake.status_code == 200
+    assert handshake.headers["webhook-allowed-origin"] == "eventgrid.azure.net"
+    assert c.request("OPTIONS", WEBHOOK, params=params).status_code == 400
+    validation = {"specversion": "1.0", "id": "v", "source": "/x",
+                  "type": "Microsoft.EventGrid.SubscriptionValidationEvent",
+                  "data": json.dumps({"validationCode": "cloud-code"})}  # double-encoded, as Event Grid sends it
+    reply = c.post(WEBHOOK, params=params, headers={"aeg-event-type": "SubscriptionValidation"}, json=validation)
+    assert reply.json() == {"validationResponse": "cloud-code"}
+    cloud = {"specversion": "1.0", "id": "c1", "source": "/orders", "type": "Contoso.Orders.Created",
+             "time": "2024-05-01T12:00:00Z", "subject": "/orders/7", "data": {"n": 7}}
+    notified = c.post(WEBHOOK, params=params, headers={"aeg-event-type": "Notification"}, json=[cloud])
+    assert notified.status_code == 202
+    [seen] = markers(marker_dir, "on_cloud_event")
+    assert (seen["type"], seen["id"], seen["data"]) == ("CloudEvent", "c1", {"n": 7})
+
+
+def test_manual_invoke_takes_an_event(start_host, marker_dir: Path) -> None:
+    host = start_host("eventgrid", "--no-auth", env={"MARKER_DIR": str(marker_dir)})
+    reply = host.client.post("/admin/functions/on_event", json={"input": json.dumps(event("m1", data={"x": "y"}))})
+    assert reply.status_code == 202
+    wait_until(lambda: markers(marker_dir, "on_event"), what="the manual invocation")
+    assert markers(marker_dir, "on_event")[0]["data"] == {"x": "y"}
+    assert host.client.post("/admin/functions/on_event", json={"input": "not json"}).status_code == 400
+
+
+def test_local_topic_filters_retries_and_dead_letters_over_two_instances(start_host, marker_dir: Path) -> None:
+    host = start_host("eventgrid", "--no-auth", "--workers", "2",
+                      env={"MARKER_DIR": str(marker_dir), "ORDERS_TOPIC_URI": "orders", **FAST_RETRIES})
+    sent = host.client.post("/api/emit", json=[{"id": 1}, {"id": 2, "subject": "/orders/2-vip"},
+                                               {"id": 3, "subject": "/orders/flaky"},
+                                               {"id": 4, "subject": "/invoices/4"}])
+    assert sent.status_code == 200
+    wait_until(lambda: len(markers(marker_dir, "on_event")) == 3, what="the orders subscription")
+    wait_until(lambda: len(markers(marker_dir, "flaky")) == 3, what="three attempts of the failing subscription")
+    wait_until(lambda: "ALWAYS-FAILING/" in cli(host, "blob", "list", "deadletters"), what="the dead letter")
+    # subjectBeginsWith "/orders/": not the invoice; includedEventTypes + subjectEndsWith "-vip": only order 2
+    assert sorted(m["id"] for m in markers(marker_dir, "on_event")) == ["1", "2", "3"]
+    assert [m["id"] for m in markers(marker_dir, "on_cloud_event")] == ["2"]
+    topic = markers(marker_dir, "on_event")[0]["topic"]
+    assert topic.endswith("/providers/Microsoft.EventGrid/topics/orders")
+    name = cli(host, "blob", "list", "deadletters").split()[0]
+    [record] = json.loads(cli(host, "blob", "get", f"deadletters/{name}"))
+    assert name.startswith("ALWAYS-FAILING/") and name.endswith(".json")
+    assert record["id"] == "3" and record["subject"] == "/orders/flaky"
+    assert (record["deadLetterReason"], record["deliveryAttempts"]) == ("MaxDeliveryAttemptsExceeded", 3)
+    assert "flaky always fails" in record["lastDeliveryError"]
+    assert {"publishTime", "lastDeliveryAttemptTime", "lastDeliveryOutcome"} <= set(record)
+    time.sleep(1)  # nothing more arrives: each event was delivered once per matching subscription
+    assert len(markers(marker_dir, "on_event")) == 3 and len(markers(marker_dir, "flaky")) == 3
