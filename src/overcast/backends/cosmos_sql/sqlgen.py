@@ -12,12 +12,14 @@ cheap value test comes first and the kind check second, so most rows are decided
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from overcast.backends.cosmos_sql.compiled import Binder, Column, Shape, Template
-from overcast.backends.cosmos_sql.parser import outside_subset
+from overcast.backends.cosmos_sql.compiled import Binder, Column, CompiledQuery, Shape, Template, bind, shape
+from overcast.backends.cosmos_sql.evaluate import Parameters, normalize_parameters
+from overcast.backends.cosmos_sql.parser import outside_subset, parse_query
 from overcast.backends.cosmos_sql.syntax import (
     ROOT,
     Aggregate,
@@ -66,12 +68,38 @@ class Sx:
     loc: Loc | None = None
     static: Shape | None = None  # the parameter's or literal's shape
     source: Binder | None = None  # the static value, from the parameters
+    json: bool = False  # the SQL value is the database's JSON type (PostgreSQL's jsonb), not a native one
 
 
 class Dialect:
     """What differs between databases; ``sqlgen`` writes everything else."""
 
     tags: Mapping[str, tuple[str, ...]]  # kind → the database's JSON type names
+    true = "1"
+    false = "0"
+
+    def static(self, compiler: Compiler, kind: str, source: Binder) -> Sx:
+        """A literal's or parameter's SQL (bound) for a boolean, number, string, array or object."""
+        raise NotImplementedError
+
+    def is_true(self, sx: Sx) -> str:
+        """SQL: a value read from a document (``sx.tag`` set) is the boolean true."""
+        raise NotImplementedError
+
+    def as_boolean(self, sx: Sx) -> str:
+        """SQL: a value read from a document as a three-valued boolean (NULL unless it is a boolean)."""
+        raise NotImplementedError
+
+    def native(self, sx: Sx, kind: str) -> str:
+        """The value as the database's own type for ``kind`` (only used where the kind is checked first)."""
+        return sx.value
+
+    def sort_keys(self, sx: Sx) -> list[str]:
+        return [sx.value]
+
+    def exact_equality(self, static: Shape) -> bool:
+        """Whether ``document value = static`` is false for every document value of another kind."""
+        raise NotImplementedError
 
     def placeholder(self, name: str) -> str:
         raise NotImplementedError
@@ -145,9 +173,9 @@ class Compiler:
         wanted = frozenset([kinds]) if isinstance(kinds, str) else kinds
         relevant = wanted & sx.kinds
         if not relevant:
-            return "0"
+            return self.F
         if relevant == sx.kinds:
-            return "1"
+            return self.T
         if sx.tag is not None:
             if relevant == sx.kinds - {"undefined"}:
                 return f"{sx.tag} IS NOT NULL"
@@ -159,9 +187,34 @@ class Compiler:
         # A "maybe" value: one kind, or NULL for undefined.
         return f"{sx.value} IS NULL" if "undefined" in relevant else f"{sx.value} IS NOT NULL"
 
+    @property
+    def T(self) -> str:
+        return self.dialect.true
+
+    @property
+    def F(self) -> str:
+        return self.dialect.false
+
+    def conj(self, *terms: str) -> str:
+        """AND of SQL conditions, folding the constants."""
+        kept = [term for term in terms if term != self.T]
+        if self.F in kept:
+            return self.F
+        if not kept:
+            return self.T
+        return kept[0] if len(kept) == 1 else "(" + " AND ".join(kept) + ")"
+
+    def case(self, guard: str, value: str) -> str:
+        """``value`` where ``guard`` holds, else NULL."""
+        if guard == self.T:
+            return value
+        if guard == self.F:
+            return "NULL"
+        return f"(CASE WHEN {guard} THEN {value} END)"
+
     def definite(self, test: str) -> str:
         """A test that may be NULL for "no", as a value that is never undefined."""
-        return test if test in ("0", "1") or test.endswith("IS NOT NULL") else f"COALESCE({test}, 0)"
+        return test if test in (self.F, self.T) or test.endswith("IS NOT NULL") else f"COALESCE({test}, {self.F})"
 
     # --- expressions ---------------------------------------------------------------------------------------------
     def static(self, expr: Expr) -> Sx | None:
@@ -171,17 +224,10 @@ class Compiler:
 
     def from_static(self, shape: Shape, source: Binder) -> Sx:
         kind = shape[0]
-        if kind == "undefined":
-            return Sx("NULL", frozenset({"undefined"}), static=shape, source=source)
-        if kind == "null":
-            return Sx("NULL", frozenset({"null"}), static=shape, source=source)
-        if kind == "boolean":
-            return Sx(self.bind(lambda params: 1 if source(params) else 0), frozenset({kind}), static=shape,
-                      source=source)
-        if kind in ("array", "object"):
-            return Sx(self.bind(lambda params: self.dialect.bind_json(source(params))), frozenset({kind}),
-                      static=shape, source=source)
-        return Sx(self.bind(source), frozenset({kind}), static=shape, source=source)
+        if kind in ("undefined", "null"):
+            return Sx("NULL", frozenset({kind}), static=shape, source=source)
+        sx = self.dialect.static(self, kind, source)
+        return Sx(sx.value, sx.kinds, static=shape, source=source, json=sx.json)
 
     def _static(self, expr: Expr) -> tuple[Shape, Binder] | None:
         from overcast.backends.cosmos_sql.compiled import shape
@@ -236,7 +282,7 @@ class Compiler:
                 return self.boolean(f"NOT ({self.bool3(operand)})")
             number = self.is_kind(operand, "number")
             sign = "-" if expr.op == "-" else ""
-            return self.maybe(f"{sign}({operand.value})", number, "number")
+            return self.maybe(f"{sign}({self.dialect.native(operand, 'number')})", number, "number")
         if isinstance(expr, Between | In | Like):
             return self.boolean(self.condition(expr, truth=False))
         if isinstance(expr, Call):
@@ -248,28 +294,30 @@ class Compiler:
     def located(self, loc: Loc) -> Sx:
         if loc.element is not None and not loc.steps:
             value, tag = self.dialect.element(loc.element)
-            return Sx(value, ALL_KINDS, tag=tag, loc=loc)
+            return Sx(value, ALL_KINDS, tag=tag, loc=loc, json=True)
         path = self.dialect.path(self, loc)
-        return Sx(self.dialect.extract(loc, path), ALL_KINDS, tag=self.dialect.json_type(loc, path), loc=loc)
+        return Sx(self.dialect.extract(loc, path), ALL_KINDS, tag=self.dialect.json_type(loc, path), loc=loc,
+                  json=True)
 
     def boolean(self, sql: str) -> Sx:
         return Sx(sql, frozenset({"boolean", "undefined"}))
 
     def maybe(self, value: str, guard: str, kind: str) -> Sx:
         """A value of ``kind`` when ``guard`` holds, else undefined."""
-        if guard == "0":
+        if guard == self.F:
             return Sx("NULL", frozenset({"undefined"}))
-        if guard == "1":
+        if guard == self.T:
             return Sx(value, frozenset({kind}))
         return Sx(f"CASE WHEN {guard} THEN {value} END", frozenset({kind, "undefined"}))
 
     def operator(self, expr: Binary) -> Sx:
         left, right = self.expr(expr.left), self.expr(expr.right)
         kind = "string" if expr.op == "||" else "number"
-        guard = _and(self.is_kind(left, kind), self.is_kind(right, kind))
+        guard = self.conj(self.is_kind(left, kind), self.is_kind(right, kind))
+        a, b = self.dialect.native(left, kind), self.dialect.native(right, kind)
         if expr.op == "||":
-            return self.maybe(f"({left.value} || {right.value})", guard, kind)
-        return self.maybe(self.dialect.arithmetic(expr.op, left.value, right.value), guard, kind)
+            return self.maybe(f"({a} || {b})", guard, kind)
+        return self.maybe(self.dialect.arithmetic(expr.op, a, b), guard, kind)
 
     # --- conditions ----------------------------------------------------------------------------------------------
     def bool3(self, sx: Sx) -> str:
@@ -277,16 +325,16 @@ class Compiler:
         if sx.kinds <= {"boolean", "undefined"}:
             return sx.value if sx.kinds != {"undefined"} else "NULL"
         if sx.tag is not None:
-            return f"(CASE {sx.tag} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
+            return self.dialect.as_boolean(sx)
         return "NULL"
 
     def truth(self, sx: Sx) -> str:
         """SQL true exactly when the value is Cosmos DB's true (false or NULL otherwise)."""
         if sx.kinds <= {"boolean", "undefined"}:
-            return sx.value if sx.kinds != {"undefined"} else "0"
+            return sx.value if sx.kinds != {"undefined"} else self.F
         if sx.tag is not None:
-            return f"{sx.tag} = 'true'"
-        return "0"
+            return self.dialect.is_true(sx)
+        return self.F
 
     def condition(self, expr: Expr, truth: bool) -> str:
         """A condition's SQL: for truth (only true matters) or three-valued (1 / 0 / NULL for undefined)."""
@@ -298,7 +346,7 @@ class Compiler:
             return f"NOT ({self.condition(expr.operand, truth=False)})"
         if isinstance(expr, Between):
             value = self.expr(expr.value)
-            both = _and(self.comparison(">=", value, self.expr(expr.low), truth and not expr.negated),
+            both = self.conj(self.comparison(">=", value, self.expr(expr.low), truth and not expr.negated),
                         self.comparison("<=", value, self.expr(expr.high), truth and not expr.negated))
             return f"NOT ({both})" if expr.negated else both
         if isinstance(expr, In):
@@ -318,7 +366,7 @@ class Compiler:
             test = self.dialect.like(self, value, lambda params: (
                 pattern_source(params), escape_source(params) if escape_source else None))
             guard = self.is_kind(value, "string")
-            matched = _and(test, guard) if truth and not expr.negated else _case(guard, test)
+            matched = self.conj(test, guard) if truth and not expr.negated else self.case(guard, test)
             return f"NOT ({matched})" if expr.negated else matched
         sx = self.expr(expr)
         return self.truth(sx) if truth else self.bool3(sx)
@@ -343,29 +391,27 @@ class Compiler:
         kinds = sorted(left.kinds & right.kinds & allowed, key=RANK.__getitem__)
         cases: list[tuple[str, str]] = []
         for kind in kinds:
-            guard = _and(self.is_kind(left, kind), self.is_kind(right, kind))
+            guard = self.conj(self.is_kind(left, kind), self.is_kind(right, kind))
             if kind == "null":
-                test = "1" if op in ("=", "<=", ">=") else "0"
+                test = self.T if op in ("=", "<=", ">=") else self.F
             else:
                 test = self.dialect.compare(op, kind, left, right)
             if truth and self.exact(op, kind, left, right):
-                guard = "1"
+                guard = self.T
             cases.append((guard, test))
         if not cases:
-            return "0" if truth else "NULL"
+            return self.F if truth else "NULL"
         if truth:
-            return "(" + " OR ".join(_and(test, guard) for guard, test in cases) + ")"
+            return "(" + " OR ".join(self.conj(test, guard) for guard, test in cases) + ")"
         if len(cases) == 1:
-            return _case(*cases[0])
+            return self.case(*cases[0])
         return "(CASE " + " ".join(f"WHEN {guard} THEN {test}" for guard, test in cases) + " END)"
 
     def exact(self, op: str, kind: str, left: Sx, right: Sx) -> bool:
-        """Whether ``left = right`` alone is already false for every other kind: a document value against a
-        string that no array or object text can equal, or a number other than 0 and 1 (booleans are 1 and 0)."""
+        """Whether ``left = right`` alone is already false for every other kind (a document value against a
+        literal or parameter the dialect's equality cannot confuse with another kind)."""
         static = right.static if left.tag is not None else left.static if right.tag is not None else None
-        if op != "=" or static is None:
-            return False
-        return static == ("string", False) or static == ("number", False)
+        return op == "=" and static is not None and self.dialect.exact_equality(static)
 
     # --- the statement ---------------------------------------------------------------------------------------------
     def statement(self, source: str, scope: str) -> Template:
@@ -375,9 +421,9 @@ class Compiler:
         selected: list[str] = []
         columns: list[Column] = []
         if query.source is None:
-            self.aliases[query.alias] = Sx(self.doc, frozenset({"object"}), loc=Loc(self.doc, ()))
+            self.aliases[query.alias] = Sx(self.doc, frozenset({"object"}), loc=Loc(self.doc, ()), json=True)
         else:
-            self.aliases[ROOT] = Sx(self.doc, frozenset({"object"}), loc=Loc(self.doc, ()))
+            self.aliases[ROOT] = Sx(self.doc, frozenset({"object"}), loc=Loc(self.doc, ()), json=True)
             self.join(query.alias, query.source, tables, conditions)
         for join in query.joins:
             self.join(join.alias, join.source, tables, conditions)
@@ -423,7 +469,7 @@ class Compiler:
         ranks = " ".join(f"WHEN {self.is_kind(sx, kind)} THEN {rank}" for kind, rank in RANK.items()
                          if kind in sx.kinds)
         rank = f"(CASE {ranks} END){direction}, " if len(sx.kinds) > 1 else ""
-        return f"{rank}{sx.value}{direction}"
+        return rank + ", ".join(f"{key}{direction}" for key in self.dialect.sort_keys(sx))
 
     def paging(self) -> str:
         from overcast.backends.cosmos_sql.evaluate import count_value
@@ -444,19 +490,23 @@ class Compiler:
         return text
 
 
-def _and(*terms: str) -> str:
-    kept = [term for term in terms if term != "1"]
-    if "0" in kept:
-        return "0"
-    if not kept:
-        return "1"
-    return kept[0] if len(kept) == 1 else "(" + " AND ".join(kept) + ")"
-
-
-def _case(guard: str, value: str) -> str:
-    if guard == "1":
-        return value
-    if guard == "0":
-        return "NULL"
-    return f"(CASE WHEN {guard} THEN {value} END)"
-
+def compile_with(dialect: Dialect, templates: dict[tuple[object, ...], Template], query: Query | str,
+                 parameters: Parameters, json_column: str, table: str, scope: str,
+                 string_columns: Mapping[str, str] | None) -> CompiledQuery:
+    """Bind the cached statement for (query, table, columns, the parameters' shapes), compiling it once."""
+    params = normalize_parameters(parameters)
+    shapes = tuple([(name, shape(params[name])) for name in (sorted(params) if len(params) > 1 else params)])
+    columns = tuple(sorted(string_columns.items()) if len(string_columns) > 1 else string_columns.items()) \
+        if string_columns else ()
+    key = (query, json_column, table, scope, columns, shapes)
+    template = templates.get(key)
+    if template is None:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", json_column):
+            raise QueryError(f"the JSON column name {json_column!r} is not a plain SQL name")
+        parsed = parse_query(query) if isinstance(query, str) else query
+        quoted = {name: f'cq_t."{column}"' for name, column in columns}
+        template = Compiler(parsed, dialect, dict(shapes), f'cq_t."{json_column}"', quoted).statement(table, scope)
+        if len(templates) >= 512:
+            templates.clear()
+        templates[key] = template
+    return bind(template, params)

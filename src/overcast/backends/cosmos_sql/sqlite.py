@@ -8,12 +8,11 @@ import json
 import re
 from collections.abc import Mapping
 
-from overcast.backends.cosmos_sql.compiled import Binder, CompiledQuery, Shape, Template, bind, shape
-from overcast.backends.cosmos_sql.evaluate import Parameters, normalize_parameters
-from overcast.backends.cosmos_sql.parser import outside_subset, parse_query
-from overcast.backends.cosmos_sql.sqlgen import ALL_KINDS, DEFINED, Compiler, Dialect, Loc, Sx, _and
+from overcast.backends.cosmos_sql.compiled import Binder, CompiledQuery, Shape, Template
+from overcast.backends.cosmos_sql.evaluate import Parameters
+from overcast.backends.cosmos_sql.parser import outside_subset
+from overcast.backends.cosmos_sql.sqlgen import ALL_KINDS, DEFINED, Compiler, Dialect, Loc, Sx, compile_with
 from overcast.backends.cosmos_sql.syntax import Call, Query
-from overcast.errors import QueryError
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KIND_TESTS = {"IS_NULL": "null", "IS_STRING": "string", "IS_NUMBER": "number", "IS_BOOL": "boolean",
@@ -63,11 +62,29 @@ def like_glob(pattern: str, escape: str | None) -> str:
 
 
 class SqliteDialect(Dialect):
+    def exact_equality(self, static: Shape) -> bool:
+        # json_extract gives arrays and objects as JSON text and booleans as 1 / 0: a string that cannot be such
+        # text, or a number other than 0 and 1, equals only its own kind.
+        return static == ("string", False) or static == ("number", False)
+
     tags = {"null": ("null",), "boolean": ("true", "false"), "number": ("integer", "real"), "string": ("text",),
             "array": ("array",), "object": ("object",)}
 
     def placeholder(self, name: str) -> str:
         return f":{name}"
+
+    def static(self, compiler: Compiler, kind: str, source: Binder) -> Sx:
+        if kind == "boolean":
+            return Sx(compiler.bind(lambda params: 1 if source(params) else 0), frozenset({kind}))
+        if kind in ("array", "object"):
+            return Sx(compiler.bind(lambda params: self.bind_json(source(params))), frozenset({kind}))
+        return Sx(compiler.bind(source), frozenset({kind}))
+
+    def is_true(self, sx: Sx) -> str:
+        return f"{sx.tag} = 'true'"
+
+    def as_boolean(self, sx: Sx) -> str:
+        return f"(CASE {sx.tag} WHEN 'true' THEN 1 WHEN 'false' THEN 0 END)"
 
     def extract(self, loc: Loc, path: str) -> str:
         return f"json_extract({loc.doc}, {path})"
@@ -109,7 +126,7 @@ class SqliteDialect(Dialect):
     def aggregate_columns(self, compiler: Compiler, name: str, arg: Sx) -> list[str]:
         def when(kinds: frozenset[str] | str, then: str) -> str:
             test = compiler.is_kind(arg, kinds)
-            return "NULL" if test == "0" else then if test == "1" else f"CASE WHEN {test} THEN {then} END"
+            return "NULL" if test == compiler.F else then if test == compiler.T else f"CASE WHEN {test} THEN {then} END"
 
         if name == "COUNT":
             return [f"COUNT({when(DEFINED, '1')})"]
@@ -134,12 +151,12 @@ class SqliteDialect(Dialect):
         if name == "ARRAY_CONTAINS":
             return self.array_contains(compiler, args, expr)
         text, part = args[0], args[1]
-        guard = _and(compiler.is_kind(text, "string"), compiler.is_kind(part, "string"))
+        guard = compiler.conj(compiler.is_kind(text, "string"), compiler.is_kind(part, "string"))
         text_sql, part_sql = text.value, part.value
         if len(args) == 3:
             fold = self.flag(compiler, args[2], expr)
             if fold is None:
-                return compiler.maybe("NULL", "0", "boolean")
+                return compiler.maybe("NULL", compiler.F, "boolean")
             text_sql = f"(CASE WHEN {fold} THEN lower({text_sql}) ELSE {text_sql} END)"
             part_sql = f"(CASE WHEN {fold} THEN lower({part_sql}) ELSE {part_sql} END)"
         if name == "STARTSWITH":
@@ -167,7 +184,7 @@ class SqliteDialect(Dialect):
         if len(args) == 3:
             partial = self.flag(compiler, args[2], expr)
             if partial is None:
-                return compiler.maybe("NULL", "0", "boolean")
+                return compiler.maybe("NULL", compiler.F, "boolean")
             if item.static is not None and item.static[0] == "object" and item.source is not None:
                 test = f"(CASE WHEN {partial} THEN {self.partial(compiler, alias, item)} ELSE {full} END)"
         return compiler.maybe(f"EXISTS (SELECT 1 FROM {source} WHERE {test})", compiler.is_kind(array, "array"),
@@ -184,7 +201,7 @@ class SqliteDialect(Dialect):
                         ALL_KINDS, tag=f"(CASE WHEN {alias}.type = 'object' THEN json_type({alias}.value, {path}) END)")
             wanted = compiler.from_static(member_shape, _member(source, key))
             tests.append(compiler.comparison("=", member, wanted, truth=True))
-        return _and(*tests)
+        return compiler.conj(*tests)
 
 
 def _member(source: Binder, key: str) -> Binder:
@@ -201,30 +218,8 @@ def compile_sqlite(query: Query | str, parameters: Parameters, json_column: str,
     (its named parameters are the store's to add to ``params``); ``string_columns`` maps top-level properties
     every document has as a string (``id``) to columns, so ``c.id = @id`` uses the column and its index.
     Raises ``QueryError`` for a malformed query or one outside the subset."""
-    params = normalize_parameters(parameters)
-    shapes = tuple([(name, shape(params[name])) for name in (sorted(params) if len(params) > 1 else params)])
-    columns = tuple(sorted(string_columns.items()) if len(string_columns) > 1 else string_columns.items()) \
-        if string_columns else ()
-    key = (query, json_column, table, scope, columns, shapes)
-    template = _TEMPLATES.get(key)
-    if template is None:
-        parsed = parse_query(query) if isinstance(query, str) else query
-        template = _template(parsed, json_column, table, scope, columns, shapes)
-        if len(_TEMPLATES) >= 512:
-            _TEMPLATES.clear()
-        _TEMPLATES[key] = template
-    return bind(template, params)
+    return compile_with(_DIALECT, _TEMPLATES, query, parameters, json_column, table, scope, string_columns)
 
 
 #: Statements by (query, table, columns, parameter shapes): a binding runs the same query at every invocation.
 _TEMPLATES: dict[tuple[object, ...], Template] = {}
-
-
-def _template(query: Query, json_column: str, table: str, scope: str, columns: tuple[tuple[str, str], ...],
-              shapes: tuple[tuple[str, Shape], ...]) -> Template:
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", json_column):
-        raise QueryError(f"the JSON column name {json_column!r} is not a plain SQL name")
-    quoted = {name: f'cq_t."{column}"' for name, column in columns}
-    compiler = Compiler(query, _DIALECT, dict(shapes), f'cq_t."{json_column}"', quoted)
-    return compiler.statement(table, scope)
-
