@@ -144,28 +144,42 @@ class SqliteDialect(Dialect):
             return Sx(compiler.definite(compiler.is_kind(args[0], _KIND_TESTS[name])), boolean)
         if name in ("LOWER", "UPPER", "LENGTH"):
             kind = "number" if name == "LENGTH" else "string"
-            return compiler.maybe(f"{name.lower()}({args[0].value})", compiler.is_kind(args[0], "string"), kind)
+            native = self.native(args[0], "string")
+            return compiler.maybe(f"{name.lower()}({native})", compiler.is_kind(args[0], "string"), kind)
         if name == "ARRAY_LENGTH":
-            return compiler.maybe(f"json_array_length({args[0].value})", compiler.is_kind(args[0], "array"),
-                                  "number")
+            return compiler.maybe(self.array_length(args[0]), compiler.is_kind(args[0], "array"), "number")
         if name == "ARRAY_CONTAINS":
             return self.array_contains(compiler, args, expr)
         text, part = args[0], args[1]
         guard = compiler.conj(compiler.is_kind(text, "string"), compiler.is_kind(part, "string"))
-        text_sql, part_sql = text.value, part.value
+        text_sql, part_sql = self.native(text, "string"), self.native(part, "string")
         if len(args) == 3:
             fold = self.flag(compiler, args[2], expr)
             if fold is None:
                 return compiler.maybe("NULL", compiler.F, "boolean")
             text_sql = f"(CASE WHEN {fold} THEN lower({text_sql}) ELSE {text_sql} END)"
             part_sql = f"(CASE WHEN {fold} THEN lower({part_sql}) ELSE {part_sql} END)"
+        return compiler.maybe(self.text_test(name, text_sql, part_sql), guard, "boolean")
+
+    def text_test(self, name: str, text: str, part: str) -> str:
         if name == "STARTSWITH":
-            test = f"substr({text_sql}, 1, length({part_sql})) = {part_sql}"
-        elif name == "ENDSWITH":
-            test = f"(length({part_sql}) = 0 OR substr({text_sql}, -length({part_sql})) = {part_sql})"
-        else:
-            test = f"instr({text_sql}, {part_sql}) > 0"
-        return compiler.maybe(test, guard, "boolean")
+            return f"substr({text}, 1, length({part})) = {part}"
+        if name == "ENDSWITH":
+            return f"(length({part}) = 0 OR substr({text}, -length({part})) = {part})"
+        return f"instr({text}, {part}) > 0"
+
+    def array_length(self, array: Sx) -> str:
+        return f"json_array_length({array.value})"
+
+    def is_object(self, alias: str) -> str:
+        return f"{alias}.type = 'object'"
+
+    def member(self, compiler: Compiler, alias: str, key: str) -> Sx:
+        """Property ``key`` of a json_each element, undefined unless the element is an object."""
+        path = compiler.constant("$" + json_path((key,)))
+        object_ = self.is_object(alias)
+        return Sx(f"(CASE WHEN {object_} THEN json_extract({alias}.value, {path}) END)", ALL_KINDS,
+                  tag=f"(CASE WHEN {object_} THEN json_type({alias}.value, {path}) END)", json=True)
 
     def flag(self, compiler: Compiler, arg: Sx, expr: Call) -> str | None:
         """A function's optional boolean argument: its SQL (1/0), None when it is not a boolean (the call is
@@ -177,7 +191,8 @@ class SqliteDialect(Dialect):
     def array_contains(self, compiler: Compiler, args: list[Sx], expr: Call) -> Sx:
         array, item = args[0], args[1]
         alias = f"cq_e{len(compiler.binders)}"
-        element = Sx(f"{alias}.value", ALL_KINDS, tag=f"{alias}.type")
+        value, tag = self.element(alias)
+        element = Sx(value, ALL_KINDS, tag=tag, json=True)
         source = self.each(compiler, array, alias)
         full = compiler.comparison("=", element, item, truth=True)
         test = full
@@ -193,14 +208,11 @@ class SqliteDialect(Dialect):
     def partial(self, compiler: Compiler, alias: str, item: Sx) -> str:
         """An element that is an object with every property of ``item`` (a literal or parameter object)."""
         assert item.static is not None and item.source is not None
-        tests = [f"{alias}.type = 'object'"]
+        tests = [self.is_object(alias)]
         source = item.source
         for key, member_shape in item.static[1]:
-            path = compiler.constant("$" + json_path((key,)))
-            member = Sx(f"(CASE WHEN {alias}.type = 'object' THEN json_extract({alias}.value, {path}) END)",
-                        ALL_KINDS, tag=f"(CASE WHEN {alias}.type = 'object' THEN json_type({alias}.value, {path}) END)")
             wanted = compiler.from_static(member_shape, _member(source, key))
-            tests.append(compiler.comparison("=", member, wanted, truth=True))
+            tests.append(compiler.comparison("=", self.member(compiler, alias, key), wanted, truth=True))
         return compiler.conj(*tests)
 
 
