@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from overcast.backends.cosmos_sql.evaluate import Bindings, combine, page, project
@@ -122,8 +123,9 @@ def decode_element(tag: str | None, value: Any) -> Any:
     return value
 
 
-def _finish(name: str, parts: list[Any]) -> object:
+def _finish(name: str, values: list[Any]) -> object:
     """An aggregate's value from the partial values the database computed (see the compilers' ``aggregate``)."""
+    parts = [_number(value) for value in values]
     if name == "COUNT":
         return int(parts[0] or 0)
     if name in ("SUM", "AVG"):
@@ -146,3 +148,10 @@ def _finish(name: str, parts: list[Any]) -> object:
     if not found:
         return UNDEFINED
     return combine(name, found)
+
+
+def _number(value: Any) -> Any:
+    """PostgreSQL's numeric comes back as a Decimal: an int when whole, else a float (JSON numbers)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value

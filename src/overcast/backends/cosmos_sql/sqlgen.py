@@ -396,7 +396,7 @@ class Compiler:
                 test = self.T if op in ("=", "<=", ">=") else self.F
             else:
                 test = self.dialect.compare(op, kind, left, right)
-            if truth and self.exact(op, kind, left, right):
+            if truth and kind != "null" and self.exact(op, kind, left, right):
                 guard = self.T
             cases.append((guard, test))
         if not cases:
