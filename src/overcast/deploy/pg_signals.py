@@ -32,20 +32,27 @@ def blob_backlog(host_id: str, function: str, container: str, prefix: str) -> st
                f"|| '/' || b.name")
     like = literal(prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
     unclaimed = (f"SELECT count(*) FROM blobs b WHERE b.container = {literal(container)} AND b.name LIKE {like} "
-                 f"AND NOT EXISTS (SELECT 1 FROM state s WHERE s.key = {receipt})")
+                 f"AND NOT EXISTS (SELECT 1 FROM state s WHERE s.scope = {literal(host_id)} AND s.key = {receipt})")
     return f"SELECT ({unclaimed}) + ({queue_backlog(trigger_queue_name(host_id))})"
 
 
 def timer_due(host_id: str, function: str, lead_seconds: int) -> str:
     """1 when the timer's next occurrence is due within ``lead_seconds`` (or it never ran: its first instance
     computes the schedule), else 0."""
-    key = literal(f"timers/{host_id}/Host.Functions.{function}/status")
-    due = f"(value::json->>'Next')::timestamptz <= now() + interval '{int(lead_seconds)} seconds'"
-    return (f"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM state WHERE key = {key}) THEN 1 "
-            f"WHEN EXISTS (SELECT 1 FROM state WHERE key = {key} AND {due}) THEN 1 ELSE 0 END")
+    row = f"scope = {literal(host_id)} AND key = {literal(f'timers/{host_id}/Host.Functions.{function}/status')}"
+    # State values are UTF-8 bytes (bytea): the status JSON is read back as text.
+    due = (f"(convert_from(value, 'UTF8')::json->>'Next')::timestamptz "
+           f"<= now() + interval '{int(lead_seconds)} seconds'")
+    return (f"SELECT CASE WHEN NOT EXISTS (SELECT 1 FROM state WHERE {row}) THEN 1 "
+            f"WHEN EXISTS (SELECT 1 FROM state WHERE {row} AND {due}) THEN 1 ELSE 0 END")
 
 
 def durable_pending(hub: str) -> str:
-    """Orchestration and entity messages and activity work items of the task hub that are ready to run."""
-    return (f"SELECT (SELECT count(*) FROM durable_inbox WHERE hub = {literal(hub)} AND visible <= {NOW}) + "
-            f"(SELECT count(*) FROM durable_activities WHERE hub = {literal(hub)} AND visible <= {NOW})")
+    """Orchestration and entity messages of the task hub that are ready and whose instance no pod holds, plus its
+    activity work items that are ready (a taken activity is invisible until its lease ends)."""
+    hub_is = f"hub = {literal(hub)}"
+    held = (f"SELECT 1 FROM durable_leases l WHERE l.hub = m.hub AND l.instance_id = m.instance_id "
+            f"AND l.expires > {NOW}")
+    return (f"SELECT (SELECT count(*) FROM durable_inbox m WHERE m.{hub_is} AND m.visible <= {NOW} "
+            f"AND NOT EXISTS ({held})) + "
+            f"(SELECT count(*) FROM durable_activities WHERE {hub_is} AND visible <= {NOW})")
