@@ -4,9 +4,10 @@ builds it (``EventHubTriggerBindingStrategy.GetBindingData``) and the host sends
 One event (``cardinality: one``): ``PartitionKey``, ``Offset``, ``SequenceNumber``, ``EnqueuedTimeUtc``,
 ``Properties``, ``SystemProperties``; a batch (``many``): the same names with ``Array`` appended, one item per
 event; both: ``PartitionContext`` (``FullyQualifiedNamespace``, ``EventHubName``, ``ConsumerGroup``,
-``PartitionId``). Arrays of strings and of longs travel as the worker's typed collections (``collection_string``,
-``collection_sint64``), other values as JSON, as the host sends them to a worker with the TypedDataCollection
-capability. ``SystemProperties`` holds the AMQP annotations (``x-opt-sequence-number``, ``x-opt-offset``,
+``PartitionId``). Strings and longs travel as ``string`` / ``int``, arrays of them as the worker's typed collections
+(``collection_string``, ``collection_sint64``), other values as JSON, and times as the host writes a UTC DateTime
+(``2020-07-14T01:27:55.627Z``): the shapes of the metadata the library's own tests captured from a real host.
+``SystemProperties`` holds the AMQP annotations (``x-opt-sequence-number``, ``x-opt-offset``,
 ``x-opt-enqueued-time``, ``x-opt-partition-key``) plus the four names the extension copies in.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from overcast.backends.eventhubs_store import StoredEvent
@@ -47,21 +49,29 @@ class PartitionContext:
                 "ConsumerGroup": self.consumer_group, "PartitionId": self.partition}
 
 
+def dotnet_utc(moment: datetime) -> str:
+    """A UTC time as the host's JSON writes a .NET DateTime of kind Utc: ``2020-07-14T01:27:55.627Z`` (the
+    fraction's trailing zeros dropped, none when it is zero)."""
+    text = moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    fraction = f"{moment.microsecond:06d}".rstrip("0")
+    return f"{text}.{fraction}Z" if fraction else f"{text}Z"
+
+
 def enqueued_text(event: StoredEvent) -> str:
-    """``EnqueuedTime.DateTime`` as the host's JSON writes it (a DateTime of unspecified kind: no offset)."""
-    return event.enqueued_time.replace(tzinfo=None).isoformat(timespec="microseconds")
+    return dotnet_utc(event.enqueued_time)
 
 
 def system_properties(event: StoredEvent) -> dict[str, Any]:
+    enqueued = enqueued_text(event)
     props: dict[str, Any] = {
         "x-opt-sequence-number": event.sequence_number,
         "x-opt-offset": event.offset,
-        "x-opt-enqueued-time": event.enqueued_time.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        "x-opt-enqueued-time": enqueued,
     }
     if event.partition_key is not None:
         props["x-opt-partition-key"] = event.partition_key
-    props.update({"SequenceNumber": event.sequence_number, "Offset": int(event.offset),
-                  "PartitionKey": event.partition_key, "EnqueuedTimeUtc": enqueued_text(event)})
+    props.update({"SequenceNumber": event.sequence_number, "Offset": event.offset,
+                  "PartitionKey": event.partition_key, "EnqueuedTimeUtc": enqueued})
     return props
 
 
@@ -87,9 +97,9 @@ def single_datum(event: StoredEvent, context: PartitionContext, binary: bool) ->
     metadata = {
         "PartitionContext": _json(context.as_json()),
         "PartitionKey": Datum(event.partition_key, "string") if event.partition_key is not None else Datum(None, None),
-        "Offset": Datum(event.offset, "json"),
-        "SequenceNumber": Datum(str(event.sequence_number), "json"),
-        "EnqueuedTimeUtc": _json(enqueued_text(event)),
+        "Offset": Datum(event.offset, "string"),
+        "SequenceNumber": Datum(event.sequence_number, "int"),
+        "EnqueuedTimeUtc": Datum(enqueued_text(event), "string"),
         "Properties": _json(dict(event.properties)),
         "SystemProperties": _json(system_properties(event)),
     }

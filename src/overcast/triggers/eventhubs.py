@@ -182,9 +182,11 @@ def eventhub_listeners(specs: list[FunctionSpec], context: ListenerContext) -> l
     """The listeners of the eventHub kind: one processor per function (ConfigError for bad settings: exit 3)."""
     import os
 
+    from overcast.bindings.eventhub_times import install
     from overcast.config.connections import resolve_connection
 
     options = eventhub_options(context.settings.host_json.section("extensions", "eventHubs"))
+    install()
     store = context.stores.connection.consumer_eventhubs
     directory = hub_directory(store)
     listeners: list[Any] = []

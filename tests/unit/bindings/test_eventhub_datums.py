@@ -13,9 +13,7 @@ from overcast.backends.eventhubs_store import StoredEvent
 from overcast.bindings.eventhub import PartitionContext, batch_datum, binding_data, output_bodies, single_datum
 
 WHEN = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=timezone.utc)
-# The extension sends EnqueuedTime.DateTime (a DateTime of unspecified kind: no offset), so the library gives the
-# UTC wall time as a naive datetime.
-NAIVE = WHEN.replace(tzinfo=None)
+
 CONTEXT = PartitionContext("localhost", "orders", "$Default", "2")
 
 
@@ -28,12 +26,13 @@ def test_one_event_decodes_with_every_field_and_the_extensions_metadata() -> Non
     decoded = get_converter("eventHubTrigger").decode(datum, trigger_metadata=metadata)
     assert decoded.get_body() == b'{"id": 7}'
     assert (decoded.sequence_number, decoded.offset, decoded.partition_key) == (5, "50", "k1")
-    assert decoded.enqueued_time == NAIVE
+    assert decoded.enqueued_time == WHEN
     meta = decoded.metadata
     assert meta["PartitionContext"] == {"FullyQualifiedNamespace": "localhost", "EventHubName": "orders",
                                         "ConsumerGroup": "$Default", "PartitionId": "2"}
     assert meta["Properties"] == {"kind": "order"}
-    assert meta["SequenceNumber"] == 5 and meta["Offset"] == 50 and meta["PartitionKey"] == "k1"
+    assert meta["SequenceNumber"] == 5 and meta["Offset"] == "50" and meta["PartitionKey"] == "k1"
+    assert meta["EnqueuedTimeUtc"] == "2024-05-01T12:00:00.123456Z"
     system = meta["SystemProperties"]
     assert system["x-opt-sequence-number"] == 5 and system["x-opt-offset"] == "50"
     assert system["x-opt-partition-key"] == "k1" and system["SequenceNumber"] == 5
@@ -58,7 +57,7 @@ def test_a_batch_decodes_to_events_with_the_array_metadata() -> None:
     assert [e.get_body() for e in decoded] == [b'{"id": 7}', b"plain"]
     assert [e.sequence_number for e in decoded] == [3, 4]
     assert [e.partition_key for e in decoded] == ["k1", None]
-    assert [e.enqueued_time for e in decoded] == [NAIVE, NAIVE]
+    assert [e.enqueued_time for e in decoded] == [WHEN, WHEN]
     meta = decoded[0].metadata
     assert set(meta) == {"PartitionContext", "PartitionKeyArray", "OffsetArray", "SequenceNumberArray",
                          "EnqueuedTimeUtcArray", "PropertiesArray", "SystemPropertiesArray"}

@@ -238,7 +238,8 @@ def test_a_second_instance_takes_its_share_and_a_dead_ones_partitions_return() -
             assert recorder.seqs(partition) == list(range(10))
             owners = {i for i, p, _ in recorder.calls if p == partition}
             assert owners == ({"a"} if partition in a.owned else {"b"})
-        await settle(lambda: len(store.checkpoints(HUB, "$Default")) == 4)
+        await settle(lambda: {c.sequence_number for c in store.checkpoints(HUB, "$Default").values()} == {9}
+                     and len(store.checkpoints(HUB, "$Default")) == 4)
         # a dies: its tasks stop, nothing is released; its records run out.
         for _pump, task in a._pumps.values():
             task.cancel()

@@ -34,6 +34,8 @@ from overcast.backends.postgresql.database import PostgresDatabase
 from overcast.errors import StoreError
 
 _EVENT_COLUMNS = "part, seq, off, enqueued, body, props, pkey"
+_FIRST_RETAINED = "SELECT seq FROM eh_events WHERE hub = %s AND part = %s AND enqueued > %s ORDER BY seq LIMIT 1"
+EXPIRE_STEP = 1000  # expired events deleted per send at most: a send's cost stays bounded
 
 
 def _event(row: Any) -> StoredEvent:
@@ -78,6 +80,17 @@ class PostgresEventHubsStore(PostgresDatabase):
         if info is None:
             raise StoreError(f"Event hub '{hub}' does not exist.")
         return key, info
+
+    @staticmethod
+    def _expire(conn: Any, key: str, index: int, horizon: float) -> None:
+        """Delete a partition's expired events: a prefix of its log (enqueued times grow with sequence numbers),
+        at most ``EXPIRE_STEP`` per send, found on the primary key; nothing is read when the oldest is current."""
+        oldest = conn.execute(
+            "SELECT seq, enqueued FROM eh_events WHERE hub = %s AND part = %s ORDER BY seq LIMIT 1", (key, index),
+        ).fetchone()
+        if oldest is not None and float(oldest[1]) <= horizon:
+            conn.execute("DELETE FROM eh_events WHERE hub = %s AND part = %s AND seq < %s AND enqueued <= %s",
+                         (key, index, int(oldest[0]) + EXPIRE_STEP, horizon))
 
     def ensure_hub(self, hub: str, partition_count: int, consumer_groups: Sequence[str] = (),
                    retention: float = DEFAULT_RETENTION) -> HubInfo:
@@ -149,8 +162,7 @@ class PostgresEventHubsStore(PostgresDatabase):
             for index, (seq, offset) in positions.items():
                 conn.execute("UPDATE eh_partitions SET next_seq = %s, next_offset = %s WHERE hub = %s AND part = %s",
                              (seq, offset, key, index))
-                conn.execute("DELETE FROM eh_events WHERE hub = %s AND part = %s AND enqueued <= %s",
-                             (key, index, now - info.retention))
+                self._expire(conn, key, index, now - info.retention)
             conn.execute("COMMIT")
         return stored
 
@@ -173,10 +185,8 @@ class PostgresEventHubsStore(PostgresDatabase):
             result = []
             for index, next_seq in conn.execute(
                     "SELECT part, next_seq FROM eh_partitions WHERE hub = %s ORDER BY part", (key,)).fetchall():
-                first = _row(conn.execute(
-                    "SELECT MIN(seq) FROM eh_events WHERE hub = %s AND part = %s AND enqueued > %s",
-                    (key, index, horizon),
-                ))[0]
+                found = conn.execute(_FIRST_RETAINED, (key, index, horizon)).fetchone()
+                first = None if found is None else found[0]
                 last = conn.execute("SELECT off, enqueued FROM eh_events WHERE hub = %s AND part = %s AND seq = %s "
                                     "AND enqueued > %s", (key, index, int(next_seq) - 1, horizon)).fetchone()
                 result.append(PartitionInfo(
@@ -190,9 +200,8 @@ class PostgresEventHubsStore(PostgresDatabase):
             key, info = self._existing(conn, hub)
             index = check_partition(info, partition)
             horizon = max(enqueued_after, self._clock() - info.retention)
-            row = _row(conn.execute("SELECT MIN(seq) FROM eh_events WHERE hub = %s AND part = %s AND enqueued > %s",
-                               (key, index, horizon)))
-            if row[0] is not None:
+            row = conn.execute(_FIRST_RETAINED, (key, index, horizon)).fetchone()
+            if row is not None:
                 return int(row[0])
             (next_seq,) = _row(conn.execute("SELECT next_seq FROM eh_partitions WHERE hub = %s AND part = %s",
                                        (key, index)))

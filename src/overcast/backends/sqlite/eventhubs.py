@@ -51,6 +51,9 @@ EVENTHUBS_SCHEMA = [
     "owner TEXT NOT NULL, expires REAL NOT NULL, PRIMARY KEY (hub, grp, part))",
 ]
 _EVENT_COLUMNS = "part, seq, off, enqueued, body, props, pkey"
+# The first event enqueued after a time: found walking the primary key in sequence order (enqueued times grow with it).
+_FIRST_RETAINED = "SELECT seq FROM eh_events WHERE hub = ? AND part = ? AND enqueued > ? ORDER BY seq LIMIT 1"
+EXPIRE_STEP = 1000  # expired events deleted per send at most: a send's cost stays bounded
 
 
 def _event(row: Any) -> StoredEvent:
@@ -87,6 +90,17 @@ class SqliteEventHubsStore(SqliteDatabase):
         if info is None:
             raise StoreError(f"Event hub '{hub}' does not exist.")
         return key, info
+
+    @staticmethod
+    def _expire(conn: Any, key: str, index: int, horizon: float) -> None:
+        """Delete a partition's expired events: a prefix of its log (enqueued times grow with sequence numbers),
+        at most ``EXPIRE_STEP`` per send, found on the primary key; nothing is read when the oldest is current."""
+        oldest = conn.execute(
+            "SELECT seq, enqueued FROM eh_events WHERE hub = ? AND part = ? ORDER BY seq LIMIT 1", (key, index),
+        ).fetchone()
+        if oldest is not None and float(oldest[1]) <= horizon:
+            conn.execute("DELETE FROM eh_events WHERE hub = ? AND part = ? AND seq < ? AND enqueued <= ?",
+                         (key, index, int(oldest[0]) + EXPIRE_STEP, horizon))
 
     def ensure_hub(self, hub: str, partition_count: int, consumer_groups: Sequence[str] = (),
                    retention: float = DEFAULT_RETENTION) -> HubInfo:
@@ -154,8 +168,7 @@ class SqliteEventHubsStore(SqliteDatabase):
             for index, (seq, offset) in positions.items():
                 conn.execute("UPDATE eh_partitions SET next_seq = ?, next_offset = ? WHERE hub = ? AND part = ?",
                              (seq, offset, key, index))
-                conn.execute("DELETE FROM eh_events WHERE hub = ? AND part = ? AND enqueued <= ?",
-                             (key, index, now - info.retention))
+                self._expire(conn, key, index, now - info.retention)
             conn.execute("COMMIT")
         return stored
 
@@ -178,8 +191,8 @@ class SqliteEventHubsStore(SqliteDatabase):
             result = []
             for index, next_seq in conn.execute(
                     "SELECT part, next_seq FROM eh_partitions WHERE hub = ? ORDER BY part", (key,)).fetchall():
-                first = conn.execute("SELECT MIN(seq) FROM eh_events WHERE hub = ? AND part = ? AND enqueued > ?",
-                                     (key, index, horizon)).fetchone()[0]
+                found = conn.execute(_FIRST_RETAINED, (key, index, horizon)).fetchone()
+                first = None if found is None else found[0]
                 last = conn.execute("SELECT off, enqueued FROM eh_events WHERE hub = ? AND part = ? AND seq = ? "
                                     "AND enqueued > ?", (key, index, int(next_seq) - 1, horizon)).fetchone()
                 result.append(PartitionInfo(
@@ -193,9 +206,8 @@ class SqliteEventHubsStore(SqliteDatabase):
             key, info = self._existing(conn, hub)
             index = check_partition(info, partition)
             horizon = max(enqueued_after, self._clock() - info.retention)
-            row = conn.execute("SELECT MIN(seq) FROM eh_events WHERE hub = ? AND part = ? AND enqueued > ?",
-                               (key, index, horizon)).fetchone()
-            if row[0] is not None:
+            row = conn.execute(_FIRST_RETAINED, (key, index, horizon)).fetchone()
+            if row is not None:
                 return int(row[0])
             (next_seq,) = conn.execute("SELECT next_seq FROM eh_partitions WHERE hub = ? AND part = ?",
                                        (key, index)).fetchone()
