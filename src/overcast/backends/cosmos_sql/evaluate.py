@@ -66,6 +66,8 @@ def evaluate(query: Query | str, documents: Iterable[Mapping[str, Any]], paramet
     parsed = parse_query(query) if isinstance(query, str) else query
     params = normalize_parameters(parameters)
     rows: Iterable[Bindings] = (row for doc in documents for row in expand(parsed, doc, params))
+    if not parsed.alias:
+        rows = [{}]  # SELECT without FROM: one row, whatever the container holds
     if parsed.where is not None:
         where = parsed.where
         rows = (row for row in rows if value_of(where, row, params) is True)

@@ -113,16 +113,23 @@ class _Parser:
         top = self.count_value() if self.accept("TOP") else None
         select_start = self.at
         self.skip_select()
-        self.expect("FROM")
-        alias, source = self.from_clause()
+        alias, source = "", None
         joins: list[Join] = []
-        while join := self.accept("JOIN"):
-            joins.append(self.join(join.pos))
+        if self.accept("FROM"):
+            alias, source = self.from_clause()
+            while join := self.accept("JOIN"):
+                joins.append(self.join(join.pos))
+        elif self.tok.kind != "end":
+            raise self.error("expected FROM")
         after_from = self.at
         self.at = select_start
         select = self.select()
-        if self.tok.text != "FROM":
+        if alias and self.tok.text != "FROM":
             raise self.error("expected FROM after the select list")
+        if not alias and isinstance(select, SelectStar):
+            raise QueryError("'SELECT *' needs a FROM clause", select.pos)
+        if not alias and self.tok.kind != "end":
+            raise self.error("expected FROM")
         self.check_aggregates(select)
         self.at = after_from
         self.aggregates_allowed = False
@@ -152,11 +159,12 @@ class _Parser:
                      limit, tuple(self.aggregates))
 
     def skip_select(self) -> None:
-        """Skip to the FROM that ends the select list (FROM binds the aliases the list refers to)."""
+        """Skip to the FROM that ends the select list (FROM binds the aliases the list refers to), or to the end
+        of a query without FROM."""
         depth = 0
-        while not (depth == 0 and self.tok.text == "FROM" and self.tok.kind == "keyword"):
+        while not (depth == 0 and self.tok.kind == "keyword" and self.tok.text in ("FROM", "WHERE", "ORDER")):
             if self.tok.kind == "end":
-                raise self.error("expected FROM")
+                return
             if self.tok.text in ("(", "[", "{"):
                 depth += 1
             elif self.tok.text in (")", "]", "}"):
@@ -387,7 +395,8 @@ class _Parser:
                 self.at -= 1
                 raise self.error("expected a property name in an object literal")
             self.expect(":")
-            pairs.append((str(key.value) if key.kind == "string" else key.text, self.expr()))
+            name = str(key.value) if key.kind == "string" else self.text[key.pos - 1:key.pos - 1 + len(key.text)]
+            pairs.append((name, self.expr()))
         return ObjectLit(tuple(pairs), pos)
 
     def call(self, token: Token) -> Expr:

@@ -444,6 +444,8 @@ class Compiler:
                     parts = self.dialect.select_element(f"cq_j{index}")
                     selected.extend(parts)
                     columns.append(Column("element", alias, width=len(parts)))
+        if not query.alias:  # SELECT without FROM: one row (the select list is computed from no document)
+            return Template(query, "SELECT 1", tuple(self.binders), (), True)
         sql = f"SELECT {', '.join(selected)} FROM {', '.join(tables)}"
         if conditions:
             sql += " WHERE " + " AND ".join(conditions)

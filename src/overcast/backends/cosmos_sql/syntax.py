@@ -152,7 +152,8 @@ class SortKey:
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: cheap as a cache key (parse_query caches)
 class Query:
-    """A parsed query. ``source`` is None for ``FROM c`` (each document), or the path of ``FROM c IN x.path``
+    """A parsed query. ``alias`` is "" without FROM (one row). ``source`` is None for ``FROM c`` (each document), or
+    the path of ``FROM c IN x.path``
     (rooted at ``Ref(ROOT)``). TOP / OFFSET / LIMIT are integer literals or parameters."""
 
     text: str
