@@ -4,7 +4,10 @@ retries and dead letters over two instances, the output binding to a remote endp
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -138,3 +141,95 @@ def test_local_topic_filters_retries_and_dead_letters_over_two_instances(start_h
     assert {"publishTime", "lastDeliveryAttemptTime", "lastDeliveryOutcome"} <= set(record)
     time.sleep(1)  # nothing more arrives: each event was delivered once per matching subscription
     assert len(markers(marker_dir, "on_event")) == 3 and len(markers(marker_dir, "flaky")) == 3
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """An Event Grid-compatible topic endpoint: records each POST (headers and body), answers 200."""
+
+    received: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        type(self).received.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                    "body": json.loads(body)})
+        status = 401 if self.headers.get("aeg-sas-key") != "topic-secret" else 200
+        self.send_response(status)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def remote_topic() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    received: list[dict[str, Any]] = []
+    handler = type("Handler", (Recorder,), {"received": received})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/api/events", received
+    server.shutdown()
+    server.server_close()
+
+
+def test_output_to_a_remote_endpoint_sends_the_topic_key(start_host, marker_dir: Path, remote_topic) -> None:
+    url, received = remote_topic
+    host = start_host("eventgrid", "--no-auth", env={"MARKER_DIR": str(marker_dir), "REMOTE_TOPIC_URI": url,
+                                                     "REMOTE_TOPIC_KEY": "topic-secret"})
+    assert host.client.post("/api/emit-remote", json={"id": "r1"}).status_code == 200
+    [request] = received
+    assert request["headers"]["aeg-sas-key"] == "topic-secret"
+    assert request["headers"]["content-type"].startswith("application/json")
+    [sent] = request["body"]
+    assert (sent["id"], sent["subject"], sent["eventType"], sent["dataVersion"], sent["data"]) == (
+        "r1", "/remote", "Remote.Sent", "1.0", {"id": "r1"})
+    assert sent["eventTime"]
+    # a wrong key: the endpoint's 401 fails the invocation (the HTTP function answers 500)
+    bad = start_host("eventgrid", "--no-auth", env={"MARKER_DIR": str(marker_dir), "REMOTE_TOPIC_URI": url,
+                                                    "REMOTE_TOPIC_KEY": "wrong"})
+    assert bad.client.post("/api/emit-remote", json={"id": "r2"}).status_code == 500
+    bad.wait_for("answered 401")
+
+
+def test_blob_events_drive_event_grid_blob_triggers(start_host, marker_dir: Path) -> None:
+    host = start_host("eventgrid", "--no-auth", "--workers", "2", env={"MARKER_DIR": str(marker_dir), **FAST_RETRIES})
+    source = marker_dir.parent / "cli.txt"
+    source.write_text("from the cli")
+    cli(host, "blob", "put", "uploads/cli.txt", str(source))  # another process: the store publishes the event
+    assert host.client.post("/api/upload/bound.txt", content=b"from a binding").status_code == 200
+    wait_until(lambda: len(markers(marker_dir, "on_upload")) == 2, what="two blob-triggered runs")
+    runs = {m["blob_name"]: m for m in markers(marker_dir, "on_upload")}
+    assert runs["uploads/cli.txt"]["content"] == "from the cli"
+    assert runs["uploads/bound.txt"]["content"] == "from a binding" and runs["uploads/bound.txt"]["length"] == 14
+    host.wait_for("Reason='New blob detected(EventGrid): uploads/cli.txt'")
+    cli(host, "blob", "delete", "uploads/cli.txt")
+    wait_until(lambda: markers(marker_dir, "on_event"), what="the BlobDeleted event")
+    [deleted] = markers(marker_dir, "on_event")
+    assert deleted["event_type"] == "Microsoft.Storage.BlobDeleted"
+    assert deleted["subject"] == "/blobServices/default/containers/uploads/blobs/cli.txt"
+    assert deleted["topic"].endswith("/providers/Microsoft.Storage/storageAccounts/devstoreaccount1")
+    data = deleted["data"]
+    assert data["api"] == "DeleteBlob" and data["url"].endswith("/devstoreaccount1/uploads/cli.txt")
+    assert {"clientRequestId", "requestId", "contentType", "blobType", "sequencer", "storageDiagnostics"} <= set(data)
+    time.sleep(1)
+    assert len(markers(marker_dir, "on_upload")) == 2  # each blob ran once, over two instances, and no scan ran it
+
+
+def test_the_blobs_webhook_runs_an_event_grid_blob_trigger(start_host, marker_dir: Path) -> None:
+    host = start_host("eventgrid", env={"MARKER_DIR": str(marker_dir)})
+    source = marker_dir.parent / "w.txt"
+    source.write_text("webhook")
+    cli(host, "blob", "put", "uploads/w.txt", str(source))
+    wait_until(lambda: markers(marker_dir, "on_upload"), what="the blob event")
+    key = host.keys()["system"]["blobs_extension"]
+    created = {"id": "b1", "eventType": "Microsoft.Storage.BlobCreated", "subject":
+               "/blobServices/default/containers/uploads/blobs/w.txt", "eventTime": "2024-05-01T12:00:00Z",
+               "dataVersion": "", "data": {"api": "PutBlob", "url": "http://x/devstoreaccount1/uploads/w.txt"}}
+    params = {"functionName": "Host.Functions.on_upload", "code": key}
+    reply = host.client.post("/runtime/webhooks/blobs", params=params, headers={"aeg-event-type": "Notification"},
+                             json=[created])
+    assert reply.status_code == 202
+    assert [m["content"] for m in markers(marker_dir, "on_upload")] == ["webhook", "webhook"]
+    assert host.client.post("/runtime/webhooks/blobs", params={**params, "code": "x"},
+                            headers={"aeg-event-type": "Notification"}, json=[created]).status_code == 401

@@ -6,9 +6,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from overcast.backends.base import BlobStore, Clock, LeaseStore, QueueBackend, StateStore, TableStore
+from overcast.backends.blob_events import PublishingBlobStore
 from overcast.backends.registry import BackendTarget, StorageBackend, open_backend
 
 if TYPE_CHECKING:
@@ -57,7 +58,8 @@ class ConnectionStores:
 
     @property
     def blobs(self) -> BlobStore:
-        return self._once("blobs", self.backend.open_blobs)
+        """Publishes blob events while an app subscribes to them (:mod:`overcast.backends.blob_events`)."""
+        return self._once("blobs", lambda: cast(BlobStore, PublishingBlobStore(self.backend.open_blobs(), self)))
 
     @property
     def tables(self) -> TableStore:

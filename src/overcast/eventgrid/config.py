@@ -34,7 +34,6 @@ from overcast.eventgrid.events import (
 )
 
 FILE_NAME = "eventgrid.json"
-STORAGE_TOPIC = "storage"  # the embedded storage account's system topic (blob events)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from overcast.app.spec import FunctionSpec
+from overcast.backends.blob_events import STORAGE_TOPIC
 from overcast.backends.eventgrid_store import Delivery, EventGridStore, Route
 from overcast.eventgrid import events as ev
-from overcast.eventgrid.config import STORAGE_TOPIC, EventGridConfig, Subscription
+from overcast.eventgrid.config import EventGridConfig, Subscription
 from overcast.eventgrid.kind import WAKE_NAME
 from overcast.invoke.model import Invocation, Result
 
@@ -36,7 +37,6 @@ CLAIM_BATCH = 32
 FAN_OUT_BATCH = 256
 CONCURRENCY = 32
 WEBHOOK_TIMEOUT_SECONDS = 30.0  # Event Grid waits 30 s for a webhook's answer
-BLOB_EVENTS_KEY = "eventgrid/blob-events"  # state: "on" while an app subscribes to the storage topic
 _OUTCOMES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 408: "TimedOut",
              413: "RequestEntityTooLarge", 503: "Busy"}
 

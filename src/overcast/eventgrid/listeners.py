@@ -7,8 +7,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from overcast.app.spec import FunctionSpec
-from overcast.eventgrid.config import STORAGE_TOPIC, check_functions, load_config
-from overcast.eventgrid.delivery import BLOB_EVENTS_KEY, EventGridService, blob_subscription, is_event_grid_blob_trigger
+from overcast.backends.blob_events import BLOB_EVENTS_KEY, STORAGE_TOPIC
+from overcast.eventgrid.config import check_functions, load_config
+from overcast.eventgrid.delivery import EventGridService, blob_subscription, is_event_grid_blob_trigger
 from overcast.eventgrid.webhook import webhooks
 
 if TYPE_CHECKING:

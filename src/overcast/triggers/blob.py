@@ -217,6 +217,11 @@ def blob_listeners(specs: list[FunctionSpec], context: ListenerContext) -> list[
 
     from overcast.bindings.expressions import BlobPathPattern
 
+    # A blob trigger with source="EventGrid" runs from the storage account's blob events (overcast.eventgrid), never
+    # from scans, as on Azure.
+    specs = [s for s in specs if str(s.trigger.get("source") or "").lower() != "eventgrid"]
+    if not specs:
+        return []
     stores = context.stores
     watches = [BlobWatch(s, BlobPathPattern.parse(str(s.trigger.get("path") or ""))) for s in specs]
     options = blob_queue_options(context.queue_options, context.settings.host_json.section("extensions", "blobs"),
