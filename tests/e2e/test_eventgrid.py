@@ -233,3 +233,42 @@ def test_the_blobs_webhook_runs_an_event_grid_blob_trigger(start_host, marker_di
     assert [m["content"] for m in markers(marker_dir, "on_upload")] == ["webhook", "webhook"]
     assert host.client.post("/runtime/webhooks/blobs", params={**params, "code": "x"},
                             headers={"aeg-event-type": "Notification"}, json=[created]).status_code == 401
+
+
+def eventgrid(app_dir: Path, data_dir: Path, *args: str) -> str:
+    result = run_overcast("eventgrid", *args, "--script-root", str(app_dir), "--data-dir", str(data_dir))
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_cli_publishes_and_a_restart_loses_no_delivery(start_host, marker_dir: Path, tmp_path: Path) -> None:
+    from hosting import APPS
+
+    app, data = APPS / "eventgrid", tmp_path / "data"
+    # published while no host runs: the events wait in the store
+    eventgrid(app, data, "publish", "orders", "--subject", "/orders/flaky", "--type", "Contoso.Orders.Created")
+    batch = [{"subject": "/orders/5", "eventType": "T", "data": {"n": 5}}]
+    eventgrid(app, data, "publish", "orders", json.dumps(batch))
+    assert eventgrid(app, data, "pending").startswith("2 event(s) published and not routed yet")
+    assert eventgrid(app, data, "topics").splitlines() == ["orders\t3\t0", "storage\t1\t0"]
+    env = {"MARKER_DIR": str(marker_dir), "OVERCAST_EVENTGRID_RETRY_SCHEDULE": "6"}
+    host = start_host("eventgrid", "--no-auth", env=env, data_dir=data)
+    wait_until(lambda: len(markers(marker_dir, "flaky")) == 1 and len(markers(marker_dir, "on_event")) == 2,
+               what="the first deliveries")
+    [waiting] = [json.loads(line) for line in eventgrid(app, data, "pending", "--json").splitlines()]
+    assert (waiting["subscription"], waiting["attempts"]) == ("always-failing", 1)
+    assert "flaky always fails" in waiting["lastError"]
+    assert host.stop() == 0
+    # the next start (with short waits) takes the delivery up where it was (due 6 s after the first failure): two
+    # more attempts, then the dead letter
+    start_host("eventgrid", "--no-auth", env={**env, **FAST_RETRIES}, data_dir=data)
+    wait_until(lambda: eventgrid(app, data, "deadletters").strip(), timeout=40, what="the dead letter")
+    [dead] = [json.loads(line) for line in eventgrid(app, data, "deadletters", "--json").splitlines()]
+    assert (dead["subscription"], dead["deadLetterReason"], dead["deliveryAttempts"]) == (
+        "always-failing", "MaxDeliveryAttemptsExceeded", 3)
+    assert dead["event"]["subject"] == "/orders/flaky" and dead["event"]["topic"].endswith("/topics/orders")
+    assert len(markers(marker_dir, "flaky")) == 3 and len(markers(marker_dir, "on_event")) == 2
+    assert eventgrid(app, data, "pending", "--json").strip() == ""
+    bad = run_overcast("eventgrid", "publish", "orders", '{"subject": "/x"}', "--script-root", str(app),
+                       "--data-dir", str(data))
+    assert bad.returncode == 1 and "has no 'eventType'" in bad.stderr

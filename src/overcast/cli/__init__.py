@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_kubernetes_parser(sub)
     add_storage_parser(sub)
     add_eventhubs_parser(sub)
+    from overcast.cli.eventgrid import add_eventgrid_parser
+
+    add_eventgrid_parser(sub)
     return parser
 
 
