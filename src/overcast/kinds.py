@@ -38,6 +38,7 @@ KINDS: dict[str, str] = {
     "orchestrationClient": "overcast.durable.kinds:DurableClientKind",  # the extension's older name, still accepted
     "eventHub": "overcast.bindings.eventhub_kind:EventHubKind",
     "eventGrid": "overcast.eventgrid.kind:EventGridKind",
+    "serviceBus": "overcast.bindings.servicebus_kind:ServiceBusKind",
 }
 TRIGGER_SUFFIX = "Trigger"
 
@@ -45,9 +46,9 @@ TRIGGER_SUFFIX = "Trigger"
 # "blobs", "tables"; "consumer" (its listener takes from queues: it gets a connection of its own when outputs
 # enqueue in the same process) and "producer" (it enqueues); "binding_io" (the dispatcher loads / stores its values
 # or a manual invocation reads a store); "durable" (the durable engine); "eventhubs" (the Event Hubs store);
-# "eventgrid" (the Event Grid store).
+# "eventgrid" (the Event Grid store); "servicebus" (the Service Bus store).
 Need = Literal["queues", "leases", "blobs", "tables", "consumer", "producer", "binding_io", "durable", "eventhubs",
-               "eventgrid"]
+               "eventgrid", "servicebus"]
 ManualInput = tuple[Any, dict[str, Any]]
 
 

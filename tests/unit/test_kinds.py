@@ -35,7 +35,9 @@ from overcast.kinds import GENERIC, BindingKind, BindingValues, Need, kind_of, n
     ("durableClient", "DurableClientKind", False, True, False),
     ("orchestrationClient", "DurableClientKind", False, True, False),
     ("QueueTrigger", "BindingKind", False, False, False),  # exact names, as before the table
-    ("serviceBusTrigger", "BindingKind", False, False, False),
+    ("serviceBusTrigger", "ServiceBusKind", True, False, True),
+    ("serviceBus", "ServiceBusKind", True, False, True),
+    ("kafkaTrigger", "BindingKind", False, False, False),
     ("tableTrigger", "TableKind", False, True, True),  # a kind without the trigger role
 ])
 def test_each_type_finds_its_kind(binding_type: str, name: str, trigger: bool, input: bool, output: bool) -> None:
@@ -44,7 +46,7 @@ def test_each_type_finds_its_kind(binding_type: str, name: str, trigger: bool, i
 
 
 def _binding(binding_type: str) -> BindingSpec:
-    direction = "out" if binding_type in ("http", "queue") else "in"
+    direction = "out" if binding_type in ("http", "queue", "serviceBus") else "in"
     return BindingSpec("b", binding_type, direction, None, {})
 
 
@@ -59,7 +61,8 @@ def _binding(binding_type: str) -> BindingSpec:
     (["timerTrigger"], {"leases"}),
     (["orchestrationTrigger"], {"durable"}),
     (["httpTrigger", "durableClient"], {"binding_io", "durable"}),
-    (["serviceBusTrigger", "serviceBus"], set()),  # unknown: nothing opened (the function is in error anyway)
+    (["serviceBusTrigger", "serviceBus"], {"servicebus", "binding_io"}),
+    (["kafkaTrigger", "kafka"], set()),  # unknown: nothing opened (the function is in error anyway)
     (["warmupTrigger"], set()),
 ])
 def test_needs_follow_the_kinds_of_the_bindings_used(types: list[str], needs: set[str]) -> None:
@@ -68,10 +71,10 @@ def test_needs_follow_the_kinds_of_the_bindings_used(types: list[str], needs: se
 
 def test_an_unknown_trigger_has_no_listener_and_gets_its_manual_input_as_text() -> None:
     spec = FunctionSpec(name="f", func=lambda: None, directory="", script_file="",
-                        bindings=(_binding("serviceBusTrigger"),))
-    assert kind_of("serviceBusTrigger") is GENERIC
+                        bindings=(_binding("kafkaTrigger"),))
+    assert kind_of("kafkaTrigger") is GENERIC
     warning = GENERIC.start_warning(spec)
-    assert warning is not None and "no listener for 'serviceBusTrigger'" in warning
+    assert warning is not None and "no listener for 'kafkaTrigger'" in warning
     datum, metadata = GENERIC.manual_input("hello")
     assert (datum.value, datum.type, metadata) == ("hello", "string", {})
 

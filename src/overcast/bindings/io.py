@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from overcast.backends.pool import ConnectionStores
 
 log = logging.getLogger("overcast.host.bindings")
-ON_DEMAND = frozenset({"eventgrid"})  # stores opened when a binding first needs them
+ON_DEMAND = frozenset({"eventgrid", "servicebus"})  # stores opened when a binding first needs them
 
 class Waker(Protocol):
     """Wakes the listener of a queue at once (the triggers' in-process notifications)."""
@@ -63,7 +63,7 @@ class BindingIO:
     on_blob_written: Callable[[BlobProperties], None] | None = None
     # The durable client parameter's value for a binding (set when the app has durable functions).
     durable_client: Callable[[BindingSpec], str] | None = None
-    # The connection's stores, for the stores opened on first use (Event Hubs).
+    # The connection's stores, for the stores a kind opens on first use (Event Hubs, Service Bus).
     connection: ConnectionStores | None = None
     _templates: dict[str, BindingTemplate] = field(default_factory=dict)
 

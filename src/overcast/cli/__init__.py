@@ -45,9 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     from overcast.cli.keys import add_keys_parser
     from overcast.cli.queues import add_queue_parsers
     from overcast.cli.storage import add_storage_parser
+    from overcast.cli.servicebus import add_servicebus_parser
 
     add_keys_parser(sub)
     add_queue_parsers(sub)
+    add_servicebus_parser(sub)
     add_blob_parser(sub)
     add_durable_parser(sub)
     from overcast.cli.kubernetes import add_kubernetes_parser
@@ -167,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
         from overcast.cli.eventhubs import run_eventhubs
 
         return run_eventhubs(args)
+    if args.command == "servicebus":
+        from overcast.cli.servicebus import run_servicebus
+
+        return run_servicebus(args)
     if args.command in ("queue", "poison"):
         from overcast.cli.queues import run_queue
 
