@@ -44,8 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     from overcast.cli.eventhubs import add_eventhubs_parser
     from overcast.cli.keys import add_keys_parser
     from overcast.cli.queues import add_queue_parsers
-    from overcast.cli.storage import add_storage_parser
     from overcast.cli.servicebus import add_servicebus_parser
+    from overcast.cli.storage import add_storage_parser
 
     add_keys_parser(sub)
     add_queue_parsers(sub)
