@@ -179,7 +179,10 @@ _TEMPLATES: dict[tuple[object, ...], Template] = {}
 
 
 def compile_postgresql(query: Query | str, parameters: Parameters, json_column: str, *, table: str,
-                       scope: str = "", string_columns: Mapping[str, str] | None = None) -> CompiledQuery:
+                       scope: str = "", string_columns: Mapping[str, str] | None = None,
+                       document_column: str | None = None) -> CompiledQuery:
     """As ``compile_sqlite``, for PostgreSQL: ``json_column`` is ``jsonb``, placeholders are ``%(name)s``
-    (psycopg), and ``scope`` may use the store's own ``%(name)s`` parameters."""
-    return compile_with(_DIALECT, _TEMPLATES, query, parameters, json_column, table, scope, string_columns)
+    (psycopg), ``scope`` may use the store's own ``%(name)s`` parameters, and ``document_column`` (text or jsonb)
+    is what ``SELECT *`` returns when given."""
+    return compile_with(_DIALECT, _TEMPLATES, query, parameters, json_column, table, scope, string_columns,
+                        document_column)

@@ -154,6 +154,7 @@ class Compiler:
     shapes: Mapping[str, Shape]
     doc: str
     columns: Mapping[str, str]
+    document: str = ""  # the column returned for a whole document, when not the JSON column itself
     binders: list[tuple[str, Binder]] = field(default_factory=list)
     aliases: dict[str, Sx] = field(default_factory=dict)
 
@@ -437,7 +438,7 @@ class Compiler:
                 columns.append(Column("aggregate", aggregate=agg.name, width=len(parts)))
         else:
             if query.source is None:
-                selected.append(self.dialect.select_document(self.doc))
+                selected.append(self.dialect.select_document(self.document or self.doc))
                 columns.append(Column("document", query.alias))
             if not isinstance(query.select, SelectStar) or query.source is not None:
                 for index, alias in enumerate(query.aliases[1:] if query.source is None else query.aliases):
@@ -494,20 +495,23 @@ class Compiler:
 
 def compile_with(dialect: Dialect, templates: dict[tuple[object, ...], Template], query: Query | str,
                  parameters: Parameters, json_column: str, table: str, scope: str,
-                 string_columns: Mapping[str, str] | None) -> CompiledQuery:
+                 string_columns: Mapping[str, str] | None, document_column: str | None = None) -> CompiledQuery:
     """Bind the cached statement for (query, table, columns, the parameters' shapes), compiling it once."""
     params = normalize_parameters(parameters)
     shapes = tuple([(name, shape(params[name])) for name in (sorted(params) if len(params) > 1 else params)])
     columns = tuple(sorted(string_columns.items()) if len(string_columns) > 1 else string_columns.items()) \
         if string_columns else ()
-    key = (query, json_column, table, scope, columns, shapes)
+    key = (query, json_column, table, scope, columns, shapes, document_column)
     template = templates.get(key)
     if template is None:
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", json_column):
-            raise QueryError(f"the JSON column name {json_column!r} is not a plain SQL name")
+        for column in (json_column, document_column or "x", *(name for _, name in columns)):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", column):
+                raise QueryError(f"the column name {column!r} is not a plain SQL name")
         parsed = parse_query(query) if isinstance(query, str) else query
         quoted = {name: f'cq_t."{column}"' for name, column in columns}
-        template = Compiler(parsed, dialect, dict(shapes), f'cq_t."{json_column}"', quoted).statement(table, scope)
+        document = f'cq_t."{document_column}"' if document_column else ""
+        compiler = Compiler(parsed, dialect, dict(shapes), f'cq_t."{json_column}"', quoted, document)
+        template = compiler.statement(table, scope)
         if len(templates) >= 512:
             templates.clear()
         templates[key] = template

@@ -224,13 +224,17 @@ _DIALECT = SqliteDialect()
 
 
 def compile_sqlite(query: Query | str, parameters: Parameters, json_column: str, *, table: str, scope: str = "",
-                   string_columns: Mapping[str, str] | None = None) -> CompiledQuery:
+                   string_columns: Mapping[str, str] | None = None,
+                   document_column: str | None = None) -> CompiledQuery:
     """The statement for ``query`` over ``table`` (a table name or a parenthesised SELECT), aliased ``cq_t``, whose
     column ``json_column`` holds each document's JSON text. ``scope`` is the store's own condition on ``cq_t``
     (its named parameters are the store's to add to ``params``); ``string_columns`` maps top-level properties
-    every document has as a string (``id``) to columns, so ``c.id = @id`` uses the column and its index.
-    Raises ``QueryError`` for a malformed query or one outside the subset."""
-    return compile_with(_DIALECT, _TEMPLATES, query, parameters, json_column, table, scope, string_columns)
+    every document has as a string (``id``) to columns, so ``c.id = @id`` uses the column and its index;
+    ``document_column`` is the column returned for a whole document (``SELECT *``) when it is not ``json_column``
+    (PostgreSQL's store keeps the text as written beside its jsonb). Raises ``QueryError`` for a malformed query
+    or one outside the subset."""
+    return compile_with(_DIALECT, _TEMPLATES, query, parameters, json_column, table, scope, string_columns,
+                        document_column)
 
 
 #: Statements by (query, table, columns, parameter shapes): a binding runs the same query at every invocation.

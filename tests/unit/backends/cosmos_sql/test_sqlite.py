@@ -71,6 +71,10 @@ def test_what_the_compiler_refuses(text: str, parameters: dict[str, object], mes
 def test_a_json_column_must_be_a_plain_name() -> None:
     with pytest.raises(QueryError, match="is not a plain SQL name"):
         compile_sqlite("SELECT * FROM c", None, "body; --", table="docs")
+    with pytest.raises(QueryError, match="is not a plain SQL name"):
+        compile_sqlite("SELECT * FROM c", None, "body", table="docs", document_column="x y")
+    with pytest.raises(QueryError, match="is not a plain SQL name"):
+        compile_sqlite("SELECT * FROM c", None, "body", table="docs", string_columns={"id": 'id"'})
 
 
 @pytest.mark.parametrize(("steps", "path"), [
