@@ -13,11 +13,12 @@ import socket
 import sys
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from overcast.app.index import AppIndex, index_app
 from overcast.app.spec import FunctionSpec
-from overcast.backends.pool import EMBEDDED, BackendPool
+from overcast.backends.pool import BackendPool
 from overcast.config.settings import Settings, StartOptions, load
 from overcast.errors import AppLoadError, ConfigError, StoreError
 from overcast.observe import logs, redact
@@ -38,11 +39,15 @@ GRACEFUL_SECONDS = 30
 
 
 def host_id(settings: Settings) -> str:
-    """As the host computes it locally: ``<machine>-<stable hash of the script root>``, ≤ 32 chars."""
+    return host_id_for(settings.script_root)
+
+
+def host_id_for(script_root: Path) -> str:
+    """As the host computes it: the explicit id, else the site name, else ``<machine>-<hash of the script root>``."""
     explicit = os.environ.get("AzureFunctionsWebHost__hostid") or os.environ.get("AzureFunctionsWebHost__hostId")
-    if explicit:
-        return explicit.lower()
-    digest = int(hashlib.sha256(str(settings.script_root).encode()).hexdigest()[:8], 16)
+    if explicit or os.environ.get("WEBSITE_SITE_NAME"):  # Azure derives it from the site name
+        return (explicit or os.environ["WEBSITE_SITE_NAME"]).lower()[:32].rstrip("-")
+    digest = int(hashlib.sha256(str(script_root).encode()).hexdigest()[:8], 16)
     return f"{socket.gethostname()}-{digest}".lower()[:32].rstrip("-")
 
 
@@ -104,6 +109,8 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
 
     ``rpc_secret``: the durable client's channel secret, shared by the instances of one ``overcast start``.
     """
+    from overcast.app_storage import app_store
+    from overcast.backends.registry import available_kinds
     from overcast.invoke import extensions
     from overcast.invoke.dispatcher import Dispatcher
     from overcast.kinds import needs_of
@@ -119,15 +126,16 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
 
     index = index_app(settings.script_root, settings.script_file, settings.function_allow_list)
     _mark_unsupported(index)
+    app_kind, app_address = app_store(index, os.environ, available_kinds())
     routes = build_routes(index, settings.host_json.http.route_prefix)
     _report_errors(index)
     loaded = [f for f in index.functions if not f.in_error]
     if settings.worker_extensions:
         for spec in loaded:
             extensions.post_function_load(spec.name, spec.directory)
-    pool = BackendPool(settings.data_dir)
-    # The host's own state (keys, timer status) is always in the embedded store, whatever AzureWebJobsStorage says.
-    store = pool.stores(EMBEDDED).state
+    pool = BackendPool(settings.data_dir, scope=host_id(settings))
+    # The host's own state (keys, timer status) lives with the app's data (overcast.app_storage).
+    store = pool.stores(app_kind, app_address).state
     keys = KeyRing(store)
     keys.ensure(f.name for f in index.functions)
     redact.register(
@@ -135,9 +143,8 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
         *(v for f in index.functions for v in keys.function_keys(f.name).values()),
     )
     needs = needs_of(b for f in index.functions if not f.in_error and not f.disabled for b in f.bindings)
-    # Every loaded function's storage connection is an embedded one: _mark_unsupported puts a function whose
-    # connection has no registered backend in error.
-    storage = open_storage(needs, pool.stores(EMBEDDED)) if needs else None
+    # Every loaded function's connection is the app's store: app_store puts a function naming another in error.
+    storage = open_storage(needs, pool.stores(app_kind, app_address)) if needs else None
     durable = None
     if "durable" in needs:
         from overcast.durable.hosting import DurableHosting

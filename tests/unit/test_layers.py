@@ -37,8 +37,8 @@ _DURABLE = {"overcast.durable", "overcast.durable.core", "overcast.durable.api",
             "overcast.durable.store.backends"}
 _BELOW_HOST = {"overcast", "overcast.app", "overcast.backends", "overcast.invoke", "overcast.kinds",
                "overcast.bindings", "overcast.observe", "overcast.triggers", "overcast.web", "overcast.supervisor",
-               "overcast.banner", "overcast.binding_checks", "overcast.deploy", "overcast.storage_api",
-               "overcast.storage_api.blob", "overcast.eventgrid", *_BASE, *_DURABLE}
+               "overcast.banner", "overcast.binding_checks", "overcast.app_storage", "overcast.deploy",
+               "overcast.storage_api", "overcast.storage_api.blob", "overcast.eventgrid", *_BASE, *_DURABLE}
 
 RULES: dict[str, set[str]] = {
     # The root package and its own modules.
@@ -48,6 +48,7 @@ RULES: dict[str, set[str]] = {
     "overcast.banner": {"overcast", "overcast.app", "overcast.web", *_BASE},
     "overcast.host": _BELOW_HOST,
     "overcast.binding_checks": {"overcast.app", "overcast.kinds", *_BASE},
+    "overcast.app_storage": {"overcast.app", "overcast.kinds", *_BASE},
     # Deployment artefacts: read the app's index, name the stores' tables; nothing below runs in a host.
     "overcast.deploy": {"overcast", "overcast.app", "overcast.triggers.blob_receipts", "overcast.web.key_docs",
                         *_BASE},

@@ -102,9 +102,10 @@ class ConnectionStores:
 class BackendPool:
     """The connections' stores of one process, keyed by (kind, address); ``close`` closes every store opened."""
 
-    def __init__(self, data_dir: Path, clock: Clock = time.time) -> None:
+    def __init__(self, data_dir: Path, clock: Clock = time.time, scope: str = "") -> None:
         self.data_dir = data_dir
         self._clock = clock
+        self.scope = scope  # the host id: a server backend's host-scoped rows are this app's
         self._connections: dict[tuple[str, str], ConnectionStores] = {}
 
     def stores(self, kind: str, address: str = "") -> ConnectionStores:
@@ -112,7 +113,7 @@ class BackendPool:
         key = (kind, address)
         found = self._connections.get(key)
         if found is None:
-            backend = open_backend(kind, BackendTarget(self.data_dir, address, self._clock))
+            backend = open_backend(kind, BackendTarget(self.data_dir, address, self._clock, self.scope))
             found = self._connections[key] = ConnectionStores(backend)
         return found
 

@@ -47,7 +47,15 @@ def script_root_for(args: argparse.Namespace) -> Path:
 
 
 def app_stores(args: argparse.Namespace, script_root: Path, environ: dict[str, str]) -> ConnectionStores:
-    """The stores the app's host uses (its embedded store); the caller closes them (``close()``)."""
+    """The stores the app's host uses (the embedded store, or the server AzureWebJobsStorage names); the caller
+    closes them (``close()``)."""
     from overcast.backends.pool import EMBEDDED, BackendPool
+    from overcast.backends.registry import available_kinds
+    from overcast.config.connections import resolve_connection
+    from overcast.host import host_id_for
 
-    return BackendPool(data_dir_for(args, script_root, environ)).stores(EMBEDDED)
+    storage = resolve_connection(None, environ)
+    pool = BackendPool(data_dir_for(args, script_root, environ), scope=host_id_for(script_root))
+    if storage.kind != EMBEDDED and storage.kind in available_kinds():
+        return pool.stores(storage.kind, storage.address)
+    return pool.stores(EMBEDDED)

@@ -1,0 +1,73 @@
+"""Helpers of the PostgreSQL scale-out tests: the server (skipped locally without one, required under CI), a schema
+of its own per test, and reading what the sample app wrote."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+CI_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def server() -> str:
+    url = os.environ.get("OVERCAST_TEST_POSTGRES", "") or (CI_POSTGRES if os.environ.get("CI") else "")
+    if not url:
+        pytest.skip("set OVERCAST_TEST_POSTGRES to a PostgreSQL server to run the scale-out tests")
+    return url
+
+
+@contextmanager
+def private_database(base: str) -> Iterator[str]:
+    """``base`` with a fresh schema as its search_path (created by the first instance, dropped afterwards)."""
+    import psycopg
+
+    schema = f"e2e_{uuid.uuid4().hex[:12]}"
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')  # type: ignore[arg-type]
+
+
+def query(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
+
+
+def enqueue(url: str, queue: str, texts: list[str]) -> None:
+    """Messages as a queue output binding writes them (base64), straight through the store."""
+    from overcast.backends.registry import BackendTarget, open_backend
+
+    store = open_backend("postgresql", BackendTarget(Path("."), url)).open_queues()
+    try:
+        for text in texts:
+            store.enqueue(queue, base64.b64encode(text.encode()))
+    finally:
+        store.close()
+
+
+def queued_json(url: str, queue: str) -> list[dict[str, Any]]:
+    rows = query(url, "SELECT body FROM queue_messages WHERE queue = %s", queue)
+    return [json.loads(base64.b64decode(bytes(row[0]))) for row in rows]
+
+
+def keys_of(app_dir: Path, data_dir: Path, env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-m", "overcast", "keys", "list", "--json", "--script-root", str(app_dir),
+         "--data-dir", str(data_dir)], capture_output=True, text=True, check=True, env={**os.environ, **env},
+    )
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
