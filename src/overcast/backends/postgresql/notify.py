@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -35,28 +34,32 @@ class Notifications:
         self._subscribers: dict[int, Callback] = {}
         self._next_id = 0
         self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
-        self._conn: psycopg.Connection[Any] | None = None
+        self._stop = threading.Event()  # each thread has its own: a new one never revives a stopping one
 
     def subscribe(self, callback: Callback) -> Callable[[], None]:
+        """Add ``callback``; returns once the channel is listened to (or after a few seconds if the database is
+        unreachable: the thread keeps trying, and the callers' polling covers the gap)."""
         with self._lock:
             token = self._next_id
             self._next_id += 1
             self._subscribers[token] = callback
-            if self._thread is None or not self._thread.is_alive():
-                self._stop.clear()
-                self._thread = threading.Thread(target=self._run, name=f"overcast-listen-{self.channel}", daemon=True)
+            listening = None
+            if self._thread is None:
+                self._stop = stop = threading.Event()
+                listening = threading.Event()
+                self._thread = threading.Thread(target=self._run, args=(stop, listening),
+                                                name=f"overcast-listen-{self.channel}", daemon=True)
                 self._thread.start()
+        if listening is not None:
+            listening.wait(CONNECT_TIMEOUT_S)
 
         def unsubscribe() -> None:
             with self._lock:
-                self._subscribers.pop(token, None)
-                last = not self._subscribers
-                thread = self._thread
-                if last:
-                    self._stop.set()
-                    self._thread = None
-            if last and thread is not None and thread is not threading.current_thread():
+                if self._subscribers.pop(token, None) is None or self._subscribers:
+                    return
+                thread, self._thread = self._thread, None
+                self._stop.set()
+            if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=_WAIT_S * 4)
 
         return unsubscribe
@@ -68,23 +71,26 @@ class Notifications:
             with contextlib.suppress(Exception):  # a subscriber's failure must not end the others' wake-ups
                 callback(payload)
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event, listening: threading.Event) -> None:
         backoff = 0.1
         first = True
-        while not self._stop.is_set():
+        while not stop.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    listening.set()
                     backoff = 0.1
                     if not first:
                         self._call("")  # reconnected: anything may have been written meanwhile
                     first = False
-                    while not self._stop.is_set():
+                    while not stop.is_set():
                         for note in conn.notifies(timeout=_WAIT_S):
+                            if stop.is_set():
+                                return
                             self._call(note.payload)
             except psycopg.Error:
                 first = False
-                if self._stop.wait(backoff):
+                if stop.wait(backoff):
                     return
                 backoff = min(_MAX_BACKOFF_S, backoff * 2)
 
