@@ -184,7 +184,7 @@ def _index_v1(script_root: Path) -> AppIndex:
 
 # Binding properties where the host resolves %AppSetting% references once, at indexing (§7).
 SETTING_PROPERTIES = ("queueName", "schedule", "path", "tableName", "partitionKey", "rowKey", "filter", "take",
-                      "topicName", "subscriptionName")
+                      "topicName", "subscriptionName", "eventHubName", "consumerGroup")
 
 
 def _resolve_app_settings(spec: FunctionSpec, environ: Mapping[str, str]) -> None:
