@@ -110,6 +110,13 @@ def test_an_output_list_is_one_event_each_and_wakes_the_listener(start_host, mar
     assert [m["seq"] for m in markers(marker_dir, "outputs")] == [0, 1, 2]
 
 
+def test_a_manual_invoke_builds_one_event_from_the_text(start_host, marker_dir: Path) -> None:
+    host = start_host("eventhubs", "--no-auth", env={"MARKER_DIR": str(marker_dir)})
+    assert host.client.post("/admin/functions/one", json={"input": "manual"}).status_code == 202
+    wait_until(lambda: any(m["body"] == "manual" for m in markers(marker_dir, "orders")), what="the manual run")
+    assert cli(host, "tail", "orders").strip() == ""  # nothing was stored
+
+
 def test_many_gets_ordered_batches_of_at_most_max_event_batch_size(start_host, marker_dir: Path) -> None:
     host = start_host("eventhubs", env={"MARKER_DIR": str(marker_dir)})
     cli(host, "send", "batches", "b", "--partition-id", "1", "--count", "25")
