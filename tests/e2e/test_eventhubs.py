@@ -185,6 +185,10 @@ def test_checkpoints_survive_a_restart(start_host, marker_dir: Path, tmp_path: P
     wait_until(lambda: checkpoints(host, "orders").get("0") == 2, what="the first three checkpointed")
     assert host.stop() == 0
     cli(host, "send", "orders", "while-down", "--partition-id", "0", "--count", "2")
+    pending = [json.loads(line) for line in cli(host, "tail", "orders", "-g", "$Default").splitlines()]
+    assert [(e["partition"], e["sequenceNumber"], e["body"]) for e in pending] == [("0", 3, "while-down"),
+                                                                                ("0", 4, "while-down")]
+    assert "consumer group $Default\tlag=2" in cli(host, "list")
     second = start_host("eventhubs", env={"MARKER_DIR": str(marker_dir)}, data_dir=data)
     wait_until(lambda: len(markers(marker_dir, "orders")) == 5, what="the two sent while stopped")
     assert [m["body"] for m in markers(marker_dir, "orders")] == ["before"] * 3 + ["while-down"] * 2

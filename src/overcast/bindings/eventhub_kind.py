@@ -20,6 +20,21 @@ def hub_name(binding: BindingSpec) -> str:
     return str(binding.get("eventHubName") or binding.get("path") or "")
 
 
+def _name_problems(binding: BindingSpec, hub: str) -> list[str]:
+    """A trigger's hub and consumer group names, checked as the store checks them (before any store opens)."""
+    from overcast.backends.eventhubs_store import DEFAULT_CONSUMER_GROUP, check_group, hub_key
+    from overcast.errors import StoreError
+
+    problems = []
+    for check, value in ((hub_key, hub), (check_group, str(binding.get("consumerGroup") or DEFAULT_CONSUMER_GROUP))):
+        if value:
+            try:
+                check(value)
+            except StoreError as exc:
+                problems.append(f"The trigger '{binding.name}': {exc}")
+    return problems
+
+
 class EventHubKind(BindingKind):
     trigger = output = listened = connection = True
     service = "eventhubs"
@@ -41,6 +56,8 @@ class EventHubKind(BindingKind):
             if "{" in name:
                 problems.append(f"The trigger '{binding.name}' names its event hub with an expression ({name!r}); a "
                                 "trigger's event hub must be a name or an %AppSetting%.")
+                return problems
+            problems += _name_problems(binding, name)
         return problems
 
     async def store(self, values: BindingValues, invocation: Invocation, binding: BindingSpec, datum: Any) -> None:

@@ -38,6 +38,8 @@ def test_hub_and_consumer_group_settings_are_resolved_at_indexing(tmp_path: Path
     ({}, "needs 'eventHubName'"),
     ({"eventHubName": "orders", "cardinality": "some"}, "use 'one' or 'many'"),
     ({"eventHubName": "{name}"}, "expression"),
+    ({"eventHubName": "my hub"}, "Event hub name 'my hub' is not valid"),
+    ({"eventHubName": "orders", "consumerGroup": "-x-"}, "Consumer group name '-x-' is not valid"),
 ])
 def test_bad_triggers_are_reported(raw: dict[str, str], message: str) -> None:
     binding = BindingSpec("event", "eventHubTrigger", "in", None, raw)
