@@ -156,6 +156,22 @@ def test_order_within_each_partition_across_two_instances(start_host, marker_dir
         assert mine == sorted(mine) and len(mine) == 15
 
 
+def test_an_instance_that_joins_takes_its_share_and_one_that_stops_hands_its_back(start_host, marker_dir: Path,
+                                                                                 tmp_path: Path) -> None:
+    data = tmp_path / "shared"
+    first = start_host("eventhubs", env={"MARKER_DIR": str(marker_dir)}, data_dir=data)
+    wait_until(lambda: len(set(owners(first, "orders").values())) == 1 and len(owners(first, "orders")) == 4,
+               what="the first instance owning every partition")
+    second = start_host("eventhubs", env={"MARKER_DIR": str(marker_dir)}, data_dir=data)  # another `overcast start`
+    wait_until(lambda: sorted(list(owners(first, "orders").values()).count(o) for o in
+                              set(owners(first, "orders").values())) == [2, 2], what="two partitions each")
+    assert first.stop() == 0  # a graceful stop releases its partitions: the other takes them at the next round
+    wait_until(lambda: len(set(owners(second, "orders").values())) == 1 and len(owners(second, "orders")) == 4,
+               timeout=15, what="the remaining instance owning every partition")
+    cli(second, "send", "orders", "after", "--partition-id", "0")
+    wait_until(lambda: any(m["body"] == "after" for m in markers(marker_dir, "orders")), what="the event after")
+
+
 def test_a_killed_instance_partitions_move_and_nothing_past_the_checkpoint_is_skipped(start_host,
                                                                                       marker_dir: Path) -> None:
     host = start_host("eventhubs", "--workers", "2", env={"MARKER_DIR": str(marker_dir), "SLOW_ORDERS": "0.05"})
