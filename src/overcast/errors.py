@@ -10,7 +10,9 @@
     ├── RouteTemplateError          an HTTP route template cannot be parsed (fatal, as in Azure)
     ├── BadConstraint               a route constraint or its arguments are invalid (becomes a RouteTemplateError)
     ├── StoreError                  a backend failed; backends translate driver errors into this
-    │   └── PayloadTooLargeError    a queue message or durable payload over its size limit (refused, nothing stored)
+    │   ├── PayloadTooLargeError    a queue message or durable payload over its size limit (refused, nothing stored)
+    │   └── BlobApiRefusal          a Blob API operation refused by the store's rules (a lease, a condition, a missing
+    │                               container); ``code`` is Azure's error code
     ├── StoreMissing                a binding's store was never opened: the host's wiring is wrong (a RuntimeError)
     ├── InputError                  data from outside (a message, a request body) cannot be read; also a ValueError
     │   ├── UndecodableMessage      a queue message body not valid for its messageEncoding (straight to poison)
@@ -81,6 +83,15 @@ class StoreError(OvercastError):
 
 class PayloadTooLargeError(StoreError):
     """A queue message over Azure's 64 KiB, or a durable payload over its configured limit; nothing was stored."""
+
+
+class BlobApiRefusal(StoreError):
+    """A Blob API operation the store refuses as Azure does; ``code`` is Azure's ``x-ms-error-code`` (the endpoint
+    turns it into the status and message Azure answers with)."""
+
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail}" if detail else code)
+        self.code = code
 
 
 class StoreMissing(OvercastError, RuntimeError):

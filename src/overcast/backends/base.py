@@ -24,6 +24,7 @@ from overcast.backends.names import validate_entity_key
 from overcast.errors import StoreError
 
 if TYPE_CHECKING:
+    from overcast.backends.blob_api_store import BlobApiStore
     from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
@@ -353,6 +354,10 @@ class StorageBackend(Protocol):
     def open_queues(self) -> QueueBackend: ...
 
     def open_blobs(self) -> BlobStore: ...
+
+    def open_blob_api(self) -> BlobApiStore:
+        """The blob store with the Blob REST API's operations, on the same blobs as ``open_blobs``."""
+        ...
 
     def open_tables(self) -> TableStore: ...
 

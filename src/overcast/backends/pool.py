@@ -13,6 +13,7 @@ from overcast.backends.blob_events import PublishingBlobStore
 from overcast.backends.registry import BackendTarget, StorageBackend, open_backend
 
 if TYPE_CHECKING:
+    from overcast.backends.blob_api_store import BlobApiStore
     from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.servicebus_store import ServiceBusBackend
@@ -59,7 +60,13 @@ class ConnectionStores:
     @property
     def blobs(self) -> BlobStore:
         """Publishes blob events while an app subscribes to them (:mod:`overcast.backends.blob_events`)."""
-        return self._once("blobs", lambda: cast(BlobStore, PublishingBlobStore(self.backend.open_blobs(), self)))
+        return self._once("blobs", lambda: cast(BlobStore, PublishingBlobStore(self.blob_api, self)))
+
+    @property
+    def blob_api(self) -> BlobApiStore:
+        """The blob store with the Blob REST API's operations, on the same object the bindings' store wraps (a
+        backend whose stores live in the object then shares its blobs between both)."""
+        return self._once("blob_api", self.backend.open_blob_api)
 
     @property
     def tables(self) -> TableStore:

@@ -13,6 +13,7 @@ from overcast.backends.memory.tables import MemoryTableStore
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
+    from overcast.backends.blob_api_store import BlobApiStore
     from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
@@ -39,6 +40,11 @@ class MemoryBackend:
 
     def open_blobs(self) -> BlobStore:
         return MemoryBlobStore(self.target.clock)
+
+    def open_blob_api(self) -> BlobApiStore:
+        from overcast.backends.memory.blob_api import MemoryBlobApiStore
+
+        return MemoryBlobApiStore(self.target.clock)
 
     def open_tables(self) -> TableStore:
         return MemoryTableStore(self.target.clock)

@@ -9,6 +9,7 @@ from overcast.backends.datadir import database_in
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
+    from overcast.backends.blob_api_store import BlobApiStore
     from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
@@ -42,6 +43,12 @@ class SqliteBackend:
 
         data_dir = self.target.data_dir
         return SqliteBlobStore(database_in(data_dir), data_dir / "blobs", self.target.clock)
+
+    def open_blob_api(self) -> BlobApiStore:
+        from overcast.backends.sqlite.blob_api import SqliteBlobApiStore
+
+        data_dir = self.target.data_dir
+        return SqliteBlobApiStore(database_in(data_dir), data_dir / "blobs", self.target.clock)
 
     def open_tables(self) -> TableStore:
         from overcast.backends.sqlite.tables import SqliteTableStore

@@ -1,0 +1,460 @@
+"""The Blob API's rules, written once over a backend's transaction (:class:`BlobApiTx`).
+
+Conditions (``If-Match`` and friends), the lease state machine of blobs and containers (as the REST reference's
+"Lease Blob" / "Lease Container" tables give it), committing block lists, append blobs and copies. A backend mixes
+:class:`BlobApi` into its blob store and provides ``transaction()``; every public method is one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from typing import Any
+
+from overcast.backends.base import BlobProperties, new_etag
+from overcast.backends.blob_api_store import (
+    INFINITE,
+    BlobApiTx,
+    BlobInfo,
+    BlobWrite,
+    Block,
+    BlockListType,
+    Conditions,
+    ContainerInfo,
+    ContentHeaders,
+    CopyInfo,
+    Doc,
+    Lease,
+    LeaseAction,
+    LeaseResult,
+    SignedIdentifier,
+)
+from overcast.backends.names import validate_container_name, validate_metadata
+from overcast.errors import BlobApiRefusal
+
+MAX_APPEND_BLOCKS = 50_000
+
+
+def new_container_doc(now: float, metadata: Mapping[str, str] | None = None, public_access: str = "") -> Doc:
+    return {"etag": new_etag(), "modified": now, "metadata": dict(metadata or {}), "public": public_access,
+            "acl": [], "lease": {}}
+
+
+# -- leases ------------------------------------------------------------------------------------------------------
+
+
+def effective_lease(doc: Mapping[str, Any], now: float) -> Lease:
+    """The lease as of ``now``: a fixed lease past its end is expired, a breaking one past its break is broken."""
+    raw = doc.get("lease") or {}
+    lease = Lease(raw.get("state", "available"), raw.get("duration", ""), raw.get("id", ""),
+                  int(raw.get("seconds", 0)), float(raw.get("expires", 0.0)))
+    if lease.state == "leased" and lease.duration == "fixed" and lease.expires <= now:
+        return Lease("expired", "", lease.lease_id, lease.seconds)
+    if lease.state == "breaking" and lease.expires <= now:
+        return Lease("broken", "", lease.lease_id)
+    return lease
+
+
+def _lease_doc(lease: Lease) -> dict[str, Any]:
+    return {"state": lease.state, "duration": lease.duration, "id": lease.lease_id, "seconds": lease.seconds,
+            "expires": lease.expires}
+
+
+def lease_step(lease: Lease, action: LeaseAction, lease_id: str | None, proposed: str | None, duration: int,
+               break_period: int | None, now: float) -> tuple[Lease, int | None]:
+    """The lease after ``action`` and, for a break, the seconds until it is free; raises BlobApiRefusal."""
+    state = lease.state
+    if action == "acquire":
+        if duration != INFINITE and not 15 <= duration <= 60:
+            raise BlobApiRefusal("InvalidHeaderValue", "x-ms-lease-duration must be -1 or 15-60")
+        if state == "breaking":
+            raise BlobApiRefusal("LeaseIsBreakingAndCannotBeAcquired")
+        if state == "leased" and lease_id != lease.lease_id and proposed != lease.lease_id:
+            raise BlobApiRefusal("LeaseAlreadyPresent")
+        new_id = proposed or (lease.lease_id if state == "leased" else str(uuid.uuid4()))
+        return _held(new_id, duration, now), None
+    if action == "break":
+        if state in ("available", "expired"):
+            raise BlobApiRefusal("LeaseNotPresentWithLeaseOperation")
+        if state == "broken":
+            return lease, 0
+        remaining = INFINITE if lease.duration == "infinite" else max(0, int(lease.expires - now))
+        period = 0 if break_period is None and lease.duration == "infinite" else break_period
+        wait = remaining if period is None else (period if remaining == INFINITE else min(period, remaining))
+        if state == "breaking":
+            wait = min(wait, max(0, int(lease.expires - now)))
+        if wait <= 0:
+            return Lease("broken", "", lease.lease_id), 0
+        return Lease("breaking", "", lease.lease_id, 0, now + wait), wait
+    if lease_id is None:
+        raise BlobApiRefusal("MissingRequiredHeader", "x-ms-lease-id")
+    if state == "available":
+        raise BlobApiRefusal("LeaseNotPresentWithLeaseOperation")
+    if lease_id != lease.lease_id:
+        raise BlobApiRefusal("LeaseIdMismatchWithLeaseOperation")
+    if action == "release":
+        return Lease(), None
+    if action == "renew":
+        if state in ("breaking", "broken"):
+            raise BlobApiRefusal("LeaseIsBrokenAndCannotBeRenewed")
+        return _held(lease.lease_id, INFINITE if lease.duration == "infinite" else lease.seconds, now), None
+    # change
+    if state != "leased" or not proposed:
+        raise BlobApiRefusal("LeaseIsBrokenAndCannotBeRenewed" if state in ("breaking", "broken")
+                             else "LeaseNotPresentWithLeaseOperation")
+    return Lease("leased", lease.duration, proposed, lease.seconds, lease.expires), None
+
+
+def _held(lease_id: str, duration: int, now: float) -> Lease:
+    if duration == INFINITE:
+        return Lease("leased", "infinite", lease_id)
+    return Lease("leased", "fixed", lease_id, duration, now + duration)
+
+
+def check_lease(lease: Lease, lease_id: str | None, resource: str, write: bool) -> None:
+    """A write needs the lease's id while the resource is leased; a given id must be the current one."""
+    held = lease.state in ("leased", "breaking")
+    if lease_id is None:
+        if held and write:
+            raise BlobApiRefusal("LeaseIdMissing")
+        return
+    if not held:
+        raise BlobApiRefusal(f"LeaseNotPresentWith{resource}Operation")
+    if lease_id != lease.lease_id:
+        raise BlobApiRefusal(f"LeaseIdMismatchWith{resource}Operation")
+
+
+# -- conditions --------------------------------------------------------------------------------------------------
+
+
+def check_conditions(etag: str | None, modified: float | None, cond: Conditions, read: bool) -> None:
+    """Raise ConditionNotMet (412), NotModified (a 304 for reads) or BlobAlreadyExists (If-None-Match: * on a write)."""
+    exists = etag is not None
+    if cond.if_match is not None:
+        wanted = {e.strip() for e in cond.if_match.split(",")}
+        if not exists or ("*" not in wanted and etag not in wanted):
+            raise BlobApiRefusal("ConditionNotMet")
+    if cond.if_unmodified_since is not None and exists and int(modified or 0) > cond.if_unmodified_since:
+        raise BlobApiRefusal("ConditionNotMet")
+    fails_none_match = False
+    if cond.if_none_match is not None and exists:
+        wanted = {e.strip() for e in cond.if_none_match.split(",")}
+        if "*" in wanted:
+            if not read:
+                raise BlobApiRefusal("BlobAlreadyExists")
+            fails_none_match = True
+        fails_none_match = fails_none_match or etag in wanted
+    not_modified = cond.if_modified_since is not None and exists and int(modified or 0) <= cond.if_modified_since
+    if fails_none_match or not_modified:
+        raise BlobApiRefusal("NotModified" if read else "ConditionNotMet")
+    if cond.if_modified_since is not None and not exists and not read:
+        raise BlobApiRefusal("ConditionNotMet")
+
+
+# -- values ------------------------------------------------------------------------------------------------------
+
+
+def container_info(name: str, doc: Doc, now: float) -> ContainerInfo:
+    identifiers = tuple(SignedIdentifier(*row) for row in doc.get("acl", []))
+    return ContainerInfo(name, doc["etag"], float(doc["modified"]), dict(doc.get("metadata", {})),
+                         doc.get("public", ""), effective_lease(doc, now), identifiers)
+
+
+def blob_info(props: BlobProperties, doc: Doc, now: float) -> BlobInfo:
+    headers = ContentHeaders(props.content_type, *(doc.get("headers") or ["", "", "", "", ""]))
+    copy = CopyInfo(*doc["copy"]) if doc.get("copy") else None
+    created = float(doc.get("created", props.last_modified.timestamp()))
+    return BlobInfo(props, doc.get("type", "BlockBlob"), headers, created, effective_lease(doc, now),
+                    int(doc.get("appends", 0)), copy)
+
+
+def _headers_doc(headers: ContentHeaders) -> list[str]:
+    return [headers.content_encoding, headers.content_language, headers.content_disposition, headers.cache_control,
+            headers.content_md5]
+
+
+class BlobApi:
+    """The Blob API operations over ``self.transaction()`` (a backend's blob store mixes this in)."""
+
+    def transaction(self) -> AbstractContextManager[BlobApiTx]:  # pragma: no cover - every backend provides it
+        raise NotImplementedError
+
+    # -- containers --------------------------------------------------------------------------------------------
+
+    def create_container(self, name: str, metadata: Mapping[str, str], public_access: str) -> ContainerInfo:
+        validate_container_name(name)
+        checked = validate_metadata(metadata, name)
+        with self.transaction() as tx:
+            if tx.container(name) is not None:
+                raise BlobApiRefusal("ContainerAlreadyExists")
+            doc = new_container_doc(tx.now, checked, public_access)
+            tx.put_container(name, doc)
+            return container_info(name, doc, tx.now)
+
+    def _container(self, tx: BlobApiTx, name: str) -> Doc:
+        validate_container_name(name)
+        doc = tx.container(name)
+        if doc is None:
+            raise BlobApiRefusal("ContainerNotFound")
+        return doc
+
+    def container_info(self, name: str, lease_id: str | None = None) -> ContainerInfo | None:
+        with self.transaction() as tx:
+            validate_container_name(name)
+            doc = tx.container(name)
+            if doc is None:
+                return None
+            info = container_info(name, doc, tx.now)
+            check_lease(info.lease, lease_id, "Container", write=False)
+            return info
+
+    def list_containers(self, prefix: str, marker: str, limit: int) -> tuple[list[ContainerInfo], str]:
+        with self.transaction() as tx:
+            names = [n for n in tx.container_names() if n.startswith(prefix) and n >= marker]
+            page = [container_info(n, doc, tx.now) for n in names[:limit] if (doc := tx.container(n)) is not None]
+            return page, names[limit] if len(names) > limit else ""
+
+    def _container_write(self, tx: BlobApiTx, name: str, cond: Conditions) -> Doc:
+        doc = self._container(tx, name)
+        check_lease(effective_lease(doc, tx.now), cond.lease_id, "Container", write=True)
+        check_conditions(doc["etag"], doc["modified"], cond, read=False)
+        return doc
+
+    def delete_container(self, name: str, cond: Conditions) -> None:
+        with self.transaction() as tx:
+            self._container_write(tx, name, cond)
+            tx.drop_container(name)
+
+    def set_container_metadata(self, name: str, metadata: Mapping[str, str], cond: Conditions) -> ContainerInfo:
+        checked = validate_metadata(metadata, name)
+        with self.transaction() as tx:
+            doc = self._container(tx, name)
+            check_lease(effective_lease(doc, tx.now), cond.lease_id, "Container", write=False)
+            check_conditions(doc["etag"], doc["modified"], cond, read=False)
+            doc.update(metadata=checked, etag=new_etag(), modified=tx.now)
+            tx.put_container(name, doc)
+            return container_info(name, doc, tx.now)
+
+    def set_container_acl(self, name: str, public_access: str, identifiers: Sequence[SignedIdentifier],
+                          cond: Conditions) -> ContainerInfo:
+        with self.transaction() as tx:
+            doc = self._container(tx, name)
+            check_lease(effective_lease(doc, tx.now), cond.lease_id, "Container", write=False)
+            check_conditions(doc["etag"], doc["modified"], cond, read=False)
+            acl = [[i.id, i.start, i.expiry, i.permissions] for i in identifiers]
+            doc.update(public=public_access, acl=acl, etag=new_etag(), modified=tx.now)
+            tx.put_container(name, doc)
+            return container_info(name, doc, tx.now)
+
+    def container_lease(self, name: str, action: LeaseAction, cond: Conditions, proposed: str | None,
+                        duration: int, break_period: int | None) -> LeaseResult:
+        with self.transaction() as tx:
+            doc = self._container(tx, name)
+            check_conditions(doc["etag"], doc["modified"], cond, read=False)
+            lease, wait = lease_step(effective_lease(doc, tx.now), action, cond.lease_id, proposed, duration,
+                                     break_period, tx.now)
+            doc["lease"] = _lease_doc(lease)
+            tx.put_container(name, doc)
+            return LeaseResult(lease.lease_id, doc["etag"], float(doc["modified"]), wait)
+
+    # -- blobs -------------------------------------------------------------------------------------------------
+
+    def _blob(self, tx: BlobApiTx, container: str, name: str) -> tuple[BlobProperties, Doc]:
+        self._container(tx, container)
+        found = tx.blob(container, name)
+        if found is None:
+            raise BlobApiRefusal("BlobNotFound")
+        return found
+
+    def blob_info(self, container: str, name: str, cond: Conditions | None = None) -> BlobInfo:
+        with self.transaction() as tx:
+            props, doc = self._blob(tx, container, name)
+            info = blob_info(props, doc, tx.now)
+            if cond is not None:
+                check_lease(info.lease, cond.lease_id, "Blob", write=False)
+                check_conditions(props.etag, props.last_modified.timestamp(), cond, read=True)
+            return info
+
+    def read_blob(self, container: str, name: str, cond: Conditions) -> tuple[bytes, BlobInfo]:
+        with self.transaction() as tx:
+            props, doc = self._blob(tx, container, name)
+            info = blob_info(props, doc, tx.now)
+            check_lease(info.lease, cond.lease_id, "Blob", write=False)
+            check_conditions(props.etag, props.last_modified.timestamp(), cond, read=True)
+            return tx.read(container, name), info
+
+    def _prepare_write(self, tx: BlobApiTx, container: str, name: str, cond: Conditions) -> Doc:
+        """The existing blob's document (to keep its lease) after the container, lease and condition checks."""
+        self._container(tx, container)
+        found = tx.blob(container, name)
+        if found is None:
+            check_conditions(None, None, cond, read=False)
+            if cond.lease_id is not None:
+                raise BlobApiRefusal("LeaseNotPresentWithBlobOperation")
+            return {}
+        props, doc = found
+        check_lease(effective_lease(doc, tx.now), cond.lease_id, "Blob", write=True)
+        check_conditions(props.etag, props.last_modified.timestamp(), cond, read=False)
+        return doc
+
+    def _write(self, tx: BlobApiTx, container: str, name: str, data: bytes, write: BlobWrite, old: Doc,
+               extra: Doc | None = None) -> BlobInfo:
+        metadata = validate_metadata(write.metadata, name)
+        doc: Doc = {"type": write.blob_type, "headers": _headers_doc(write.headers), "created": tx.now,
+                    "lease": old.get("lease") or {}, **(extra or {})}
+        props = tx.write(container, name, data, write.headers.content_type, metadata, doc)
+        return blob_info(props, doc, tx.now)
+
+    def put_blob(self, container: str, name: str, data: bytes, write: BlobWrite, cond: Conditions) -> BlobInfo:
+        with self.transaction() as tx:
+            old = self._prepare_write(tx, container, name, cond)
+            info = self._write(tx, container, name, data, write, old)
+            tx.unstage(container, name)
+            return info
+
+    def _update(self, container: str, name: str, cond: Conditions, change: Any) -> BlobInfo:
+        with self.transaction() as tx:
+            props, doc = self._blob(tx, container, name)
+            check_lease(effective_lease(doc, tx.now), cond.lease_id, "Blob", write=True)
+            check_conditions(props.etag, props.last_modified.timestamp(), cond, read=False)
+            content_type, metadata = change(props, doc)
+            doc.setdefault("created", props.last_modified.timestamp())
+            new = tx.write(container, name, None, content_type, metadata, doc)
+            return blob_info(new, doc, tx.now)
+
+    def set_blob_headers(self, container: str, name: str, headers: ContentHeaders, cond: Conditions) -> BlobInfo:
+        def change(props: BlobProperties, doc: Doc) -> tuple[str, Mapping[str, str]]:
+            doc["headers"] = _headers_doc(headers)
+            return headers.content_type, props.metadata
+
+        return self._update(container, name, cond, change)
+
+    def set_blob_metadata(self, container: str, name: str, metadata: Mapping[str, str],
+                          cond: Conditions) -> BlobInfo:
+        checked = validate_metadata(metadata, name)
+        return self._update(container, name, cond, lambda props, doc: (props.content_type, checked))
+
+    def delete_blob(self, container: str, name: str, cond: Conditions) -> None:
+        with self.transaction() as tx:
+            props, doc = self._blob(tx, container, name)
+            check_lease(effective_lease(doc, tx.now), cond.lease_id, "Blob", write=True)
+            check_conditions(props.etag, props.last_modified.timestamp(), cond, read=False)
+            tx.drop_blob(container, name)
+            tx.unstage(container, name)
+
+    def list_blob_infos(self, container: str, prefix: str, marker: str, limit: int,
+                        delimiter: str) -> tuple[list[BlobInfo | str], str]:
+        with self.transaction() as tx:
+            self._container(tx, container)
+            entries: list[BlobInfo | str] = []
+            rolled: str | None = None
+            for props, doc in tx.blobs(container, prefix, marker, 1 << 62):
+                cut = props.name.find(delimiter, len(prefix)) if delimiter else -1
+                key = props.name[:cut + len(delimiter)] if cut >= 0 else props.name
+                if cut >= 0 and key == rolled:
+                    continue
+                if len(entries) == limit:
+                    return entries, key
+                if cut >= 0:
+                    rolled = key
+                    entries.append(key)
+                else:
+                    entries.append(blob_info(props, doc, tx.now))
+            return entries, ""
+
+    # -- blocks ------------------------------------------------------------------------------------------------
+
+    def stage_block(self, container: str, name: str, block_id: str, data: bytes, cond: Conditions) -> None:
+        with self.transaction() as tx:
+            self._container(tx, container)
+            found = tx.blob(container, name)
+            if found is not None:
+                check_lease(effective_lease(found[1], tx.now), cond.lease_id, "Blob", write=True)
+            elif cond.lease_id is not None:
+                raise BlobApiRefusal("LeaseNotPresentWithBlobOperation")
+            tx.stage(container, name, block_id, data)
+
+    def commit_blocks(self, container: str, name: str, blocks: Sequence[tuple[str, str]], write: BlobWrite,
+                      cond: Conditions) -> BlobInfo:
+        with self.transaction() as tx:
+            old = self._prepare_write(tx, container, name, cond)
+            staged = tx.staged(container, name)
+            committed: dict[str, bytes] = {}
+            if old.get("blocks"):
+                content = tx.read(container, name)
+                offset = 0
+                for block_id, size in old["blocks"]:
+                    committed[block_id] = content[offset:offset + size]
+                    offset += size
+            parts: list[bytes] = []
+            for where, block_id in blocks:
+                sources = {"Committed": (committed,), "Uncommitted": (staged,),
+                           "Latest": (staged, committed)}.get(where, (staged, committed))
+                data = next((source[block_id] for source in sources if block_id in source), None)
+                if data is None:
+                    raise BlobApiRefusal("InvalidBlockList")
+                parts.append(data)
+            listed = [[block_id, len(part)] for (_, block_id), part in zip(blocks, parts, strict=True)]
+            info = self._write(tx, container, name, b"".join(parts), write, old, {"blocks": listed})
+            tx.unstage(container, name)
+            return info
+
+    def block_list(self, container: str, name: str, which: BlockListType,
+                   lease_id: str | None) -> tuple[list[Block], list[Block], BlobInfo | None]:
+        with self.transaction() as tx:
+            self._container(tx, container)
+            found = tx.blob(container, name)
+            staged = tx.staged(container, name)
+            if found is None and not staged:
+                raise BlobApiRefusal("BlobNotFound")
+            info = blob_info(*found, tx.now) if found is not None else None
+            if info is not None:
+                check_lease(info.lease, lease_id, "Blob", write=False)
+            committed = [Block(b, s) for b, s in (found[1].get("blocks") or [])] if found else []
+            uncommitted = [Block(b, len(d)) for b, d in staged.items()]
+            return (committed if which != "uncommitted" else [],
+                    uncommitted if which != "committed" else [], info)
+
+    def append_block(self, container: str, name: str, data: bytes, cond: Conditions, append_position: int | None,
+                     max_size: int | None) -> BlobInfo:
+        with self.transaction() as tx:
+            props, doc = self._blob(tx, container, name)
+            if doc.get("type") != "AppendBlob":
+                raise BlobApiRefusal("InvalidBlobType")
+            check_lease(effective_lease(doc, tx.now), cond.lease_id, "Blob", write=True)
+            check_conditions(props.etag, props.last_modified.timestamp(), cond, read=False)
+            if max_size is not None and props.length + len(data) > max_size:
+                raise BlobApiRefusal("MaxBlobSizeConditionNotMet")
+            if append_position is not None and append_position != props.length:
+                raise BlobApiRefusal("AppendPositionConditionNotMet")
+            if int(doc.get("appends", 0)) >= MAX_APPEND_BLOCKS:
+                raise BlobApiRefusal("BlockCountExceedsLimit")
+            doc["appends"] = int(doc.get("appends", 0)) + 1
+            new = tx.write(container, name, tx.read(container, name) + data, props.content_type, props.metadata, doc)
+            return blob_info(new, doc, tx.now)
+
+    def copy_blob(self, source: tuple[str, str], target: tuple[str, str], metadata: Mapping[str, str] | None,
+                  source_url: str, cond: Conditions, source_cond: Conditions) -> BlobInfo:
+        with self.transaction() as tx:
+            src_props, src_doc = self._blob(tx, *source)
+            check_conditions(src_props.etag, src_props.last_modified.timestamp(), source_cond, read=False)
+            data = tx.read(*source)
+            old = self._prepare_write(tx, *target, cond)
+            src = blob_info(src_props, src_doc, tx.now)
+            write = BlobWrite(src.headers, src_props.metadata if metadata is None else metadata, src.blob_type)
+            copy = [str(uuid.uuid4()), source_url, "success", tx.now, f"{len(data)}/{len(data)}"]
+            extra = {"copy": copy, "blocks": src_doc.get("blocks") or [], "appends": src_doc.get("appends", 0)}
+            return self._write(tx, *target, data, write, old, extra)
+
+    def blob_lease(self, container: str, name: str, action: LeaseAction, cond: Conditions, proposed: str | None,
+                   duration: int, break_period: int | None) -> LeaseResult:
+        with self.transaction() as tx:
+            props, doc = self._blob(tx, container, name)
+            check_conditions(props.etag, props.last_modified.timestamp(), cond, read=False)
+            lease, wait = lease_step(effective_lease(doc, tx.now), action, cond.lease_id, proposed, duration,
+                                     break_period, tx.now)
+            doc["lease"] = _lease_doc(lease)
+            doc.setdefault("created", props.last_modified.timestamp())
+            tx.write(container, name, None, props.content_type, props.metadata, doc, new_etag=False)
+            return LeaseResult(lease.lease_id, props.etag, props.last_modified.timestamp(), wait)
