@@ -32,7 +32,9 @@ _PROTOCOLS = {"overcast.backends.base", "overcast.backends.names", "overcast.bac
               "overcast.backends.servicebus_store", "overcast.backends.servicebus_filter",
               "overcast.backends.edm", "overcast.backends.queue_service_store",
               "overcast.backends.table_service_store",
-              "overcast.backends.eventhubs_store", "overcast.backends.eventgrid_store"}
+              "overcast.backends.eventhubs_store", "overcast.backends.eventgrid_store",
+              "overcast.backends.blob_store", "overcast.backends.blob_api_store", "overcast.backends.blob_api",
+              "overcast.backends.blob_api_rules"}
 _DURABLE = {"overcast.durable", "overcast.durable.core", "overcast.durable.api", "overcast.durable.store",
             "overcast.durable.store.backends"}
 _BELOW_HOST = {"overcast", "overcast.app", "overcast.backends", "overcast.invoke", "overcast.kinds",

@@ -16,9 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol
 
+# The blob store's protocol and values, re-exported from their own module (see overcast.backends.blob_store).
+from overcast.backends.blob_store import BlobProperties as BlobProperties
+from overcast.backends.blob_store import BlobStore as BlobStore
+from overcast.backends.blob_store import blob_properties as blob_properties
+from overcast.backends.blob_store import new_etag as new_etag
 from overcast.backends.edm import plain_properties
 from overcast.backends.names import validate_entity_key
 from overcast.errors import StoreError
@@ -175,62 +179,7 @@ class QueueBackend(QueueStore, QueueAdmin, Protocol):
     """A queue store with its admin operations: what every backend implements and ``open_queue_store`` returns."""
 
 
-# -- Blobs -------------------------------------------------------------------------------------------------------
-
-
-def new_etag() -> str:
-    """A quoted hex ETag shaped like Azure's (``"0x8DC1A2B3C4D5E6F"``), random so that every write differs."""
-    return f'"0x8D{secrets.token_hex(7)[:13].upper()}"'
-
-
-@dataclass(frozen=True)
-class BlobProperties:
-    container: str
-    name: str
-    length: int
-    etag: str  # quoted, like the ETag header: '"0x8DC..."'; new on every write
-    last_modified: datetime  # tz-aware UTC
-    content_type: str
-    metadata: Mapping[str, str]  # read-only
-
-
-def blob_properties(container: str, name: str, length: int, etag: str, last_modified: float, content_type: str,
-                    metadata: Mapping[str, str]) -> BlobProperties:
-    return BlobProperties(container, name, length, etag, utc(last_modified), content_type,
-                          MappingProxyType(dict(metadata)))
-
-
-class BlobStore(Protocol):
-    """Block blobs: whole-content writes and reads. A reader sees either the old or the new content, never a mix."""
-
-    def put(self, container: str, name: str, data: bytes, *, content_type: str = "application/octet-stream",
-            metadata: Mapping[str, str] | None = None) -> BlobProperties:
-        """Create or overwrite (creating the container); a new ETag and last-modified time every time."""
-        ...
-
-    def get(self, container: str, name: str) -> tuple[bytes, BlobProperties] | None:
-        """Content and the properties of that very content; None when the blob does not exist."""
-        ...
-
-    def properties(self, container: str, name: str) -> BlobProperties | None: ...
-
-    def delete(self, container: str, name: str) -> bool:
-        """False when the blob did not exist."""
-        ...
-
-    def containers(self) -> list[str]:
-        """Every container, sorted."""
-        ...
-
-    # Declared after every method annotated with the builtin list: in the class body "list" names this method.
-    def list(self, container: str, prefix: str = "") -> list[BlobProperties]:
-        """Blobs whose name starts with ``prefix`` (literal; '/' is an ordinary character), ordered by name."""
-        ...
-
-    def close(self) -> None:
-        """Release connections; later calls raise StoreError. Closing twice is harmless."""
-        ...
-
+# -- Blobs (in overcast.backends.blob_store, re-exported here) ------------------------------------------
 
 # -- Tables ------------------------------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from overcast.backends.base import BlobProperties, BlobStore
+from overcast.backends.blob_store import BlobProperties, BlobStore
 
 Doc = dict[str, Any]  # the JSON document of a container's or blob's extra properties
 LeaseAction = Literal["acquire", "renew", "change", "release", "break"]
