@@ -10,6 +10,7 @@ from overcast.backends.base import BlobStore, LeaseStore, QueueBackend, StateSto
 
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
+    from overcast.backends.blob_api_store import BlobApiStore
     from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
@@ -41,6 +42,11 @@ class PostgresBackend:
         from overcast.backends.postgresql.blobs import PostgresBlobStore
 
         return PostgresBlobStore(self.url, self.target.clock)
+
+    def open_blob_api(self) -> BlobApiStore:
+        from overcast.backends.postgresql.blob_api import PostgresBlobApiStore
+
+        return PostgresBlobApiStore(self.url, self.target.clock)
 
     def open_tables(self) -> TableStore:
         from overcast.backends.postgresql.tables import PostgresTableStore

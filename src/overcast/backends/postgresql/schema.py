@@ -119,6 +119,13 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "attempts INTEGER NOT NULL, reason TEXT NOT NULL, last_error TEXT NOT NULL, last_status INTEGER, "
         "dead_at DOUBLE PRECISION NOT NULL)",
     ]),
+    (6, "Blob API: container and blob documents, staged blocks", [
+        f"CREATE TABLE blob_api_containers (name TEXT {C} PRIMARY KEY, doc TEXT NOT NULL)",
+        f"CREATE TABLE blob_api_docs (container TEXT {C} NOT NULL, name TEXT {C} NOT NULL, etag TEXT NOT NULL, "
+        "doc TEXT NOT NULL, PRIMARY KEY (container, name))",
+        f"CREATE TABLE blob_api_blocks (container TEXT {C} NOT NULL, name TEXT {C} NOT NULL, "
+        f"block_id TEXT {C} NOT NULL, seq BIGSERIAL, data BYTEA NOT NULL, PRIMARY KEY (container, name, block_id))",
+    ]),
 ]
 LATEST = MIGRATIONS[-1][0]
 _VERSION_TABLE = (

@@ -1,0 +1,169 @@
+"""PostgresBlobApiStore: the Blob API store on the PostgreSQL blob store (same ``blobs`` rows and chunks).
+
+Extra state in ``blob_api_containers``, ``blob_api_docs`` (a blob's document, kept with the ETag it belongs to) and
+``blob_api_blocks`` (schema version 6). Each operation is one transaction holding a transaction advisory lock on
+each container it touches, and on each blob it writes under the same key the blob store's writers take, so an
+API write and a binding's write of one blob never interleave.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from overcast.backends.base import BlobProperties, Clock, blob_properties
+from overcast.backends.base import new_etag as make_etag
+from overcast.backends.blob_api import BlobApi, new_container_doc
+from overcast.backends.blob_api_store import Doc
+from overcast.backends.postgresql.blobs import _LOCK, CHUNK, PostgresBlobStore
+from overcast.backends.postgresql.database import prefix_upper_bound
+
+_COLUMNS = "b.container, b.name, b.length, b.etag, b.last_modified, b.content_type, b.metadata, b.content"
+_JOIN = ("FROM blobs b LEFT JOIN blob_api_docs d ON d.container = b.container AND d.name = b.name AND "
+         "d.etag = b.etag")
+
+
+def _props(row: Any) -> BlobProperties:
+    return blob_properties(row[0], row[1], int(row[2]), row[3], row[4], row[5], json.loads(row[6]))
+
+
+class _Tx:
+    """Implements BlobApiTx inside one transaction of ``conn``."""
+
+    def __init__(self, conn: Any, now: float) -> None:
+        self.conn = conn
+        self.now = now
+        self._locked: set[str] = set()
+
+    def _lock(self, key: str) -> None:
+        if key not in self._locked:
+            self._locked.add(key)
+            self.conn.execute(_LOCK, (key,))
+
+    def container(self, name: str) -> Doc | None:
+        self._lock(f"blobapi:{name}")
+        if self.conn.execute("SELECT 1 FROM blob_containers WHERE name = %s", (name,)).fetchone() is None:
+            return None
+        row = self.conn.execute("SELECT doc FROM blob_api_containers WHERE name = %s", (name,)).fetchone()
+        if row is not None:
+            doc: Doc = json.loads(row[0])
+            return doc
+        doc = new_container_doc(self.now)
+        self.put_container(name, doc)
+        return doc
+
+    def put_container(self, name: str, doc: Doc) -> None:
+        self._lock(f"blobapi:{name}")
+        self.conn.execute("INSERT INTO blob_containers (name) VALUES (%s) ON CONFLICT DO NOTHING", (name,))
+        self.conn.execute("INSERT INTO blob_api_containers (name, doc) VALUES (%s, %s) ON CONFLICT (name) DO UPDATE "
+                          "SET doc = excluded.doc", (name, json.dumps(doc)))
+
+    def drop_container(self, name: str) -> None:
+        self.conn.execute("DELETE FROM blob_chunks WHERE content IN (SELECT content FROM blobs WHERE container = %s)",
+                          (name,))
+        for table, column in (("blobs", "container"), ("blob_api_docs", "container"), ("blob_api_blocks", "container"),
+                              ("blob_api_containers", "name"), ("blob_containers", "name")):
+            self.conn.execute(f"DELETE FROM {table} WHERE {column} = %s", (name,))
+
+    def container_names(self) -> list[str]:
+        return [row[0] for row in self.conn.execute("SELECT name FROM blob_containers ORDER BY name").fetchall()]
+
+    def _row(self, container: str, name: str) -> Any:
+        return self.conn.execute(f"SELECT {_COLUMNS}, d.doc {_JOIN} WHERE b.container = %s AND b.name = %s",
+                                 (container, name)).fetchone()
+
+    def blob(self, container: str, name: str) -> tuple[BlobProperties, Doc] | None:
+        row = self._row(container, name)
+        return None if row is None else (_props(row), json.loads(row[8]) if row[8] else {})
+
+    def read(self, container: str, name: str) -> bytes:
+        row = self._row(container, name)
+        if row is None:
+            return b""
+        data = bytearray()
+        for seq in range((int(row[2]) + CHUNK - 1) // CHUNK):
+            found = self.conn.execute("SELECT data FROM blob_chunks WHERE content = %s AND seq = %s",
+                                      (row[7], seq)).fetchone()
+            if found is not None:
+                data += found[0]
+        return bytes(data)
+
+    def write(self, container: str, name: str, data: bytes | None, content_type: str, metadata: Mapping[str, str],
+              doc: Doc, new_etag: bool = True) -> BlobProperties:
+        self._lock(f"blob:{container}/{name}")
+        old = self._row(container, name)
+        if data is None:
+            content, length = old[7], int(old[2])
+        else:
+            content, length = uuid.uuid4(), len(data)
+            view = memoryview(data)
+            for seq, start in enumerate(range(0, max(length, 1), CHUNK)):
+                self.conn.execute("INSERT INTO blob_chunks (content, seq, data) VALUES (%s, %s, %s)",
+                                  (content, seq, view[start:start + CHUNK].tobytes()))
+            if old is not None:
+                self.conn.execute("DELETE FROM blob_chunks WHERE content = %s", (old[7],))
+        keep = old is not None and not new_etag
+        etag = old[3] if keep else make_etag()
+        modified = float(old[4]) if keep else self.now
+        self.conn.execute("INSERT INTO blob_containers (name) VALUES (%s) ON CONFLICT DO NOTHING", (container,))
+        self.conn.execute(
+            "INSERT INTO blobs (container, name, length, etag, last_modified, content_type, metadata, content) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (container, name) DO UPDATE SET "
+            "length = excluded.length, etag = excluded.etag, last_modified = excluded.last_modified, "
+            "content_type = excluded.content_type, metadata = excluded.metadata, content = excluded.content",
+            (container, name, length, etag, modified, content_type, json.dumps(dict(metadata)), content))
+        self.conn.execute(
+            "INSERT INTO blob_api_docs (container, name, etag, doc) VALUES (%s, %s, %s, %s) ON CONFLICT "
+            "(container, name) DO UPDATE SET etag = excluded.etag, doc = excluded.doc",
+            (container, name, etag, json.dumps(doc)))
+        return blob_properties(container, name, length, etag, modified, content_type, metadata)
+
+    def drop_blob(self, container: str, name: str) -> None:
+        self._lock(f"blob:{container}/{name}")
+        row = self.conn.execute("DELETE FROM blobs WHERE container = %s AND name = %s RETURNING content",
+                                (container, name)).fetchone()
+        if row is not None:
+            self.conn.execute("DELETE FROM blob_chunks WHERE content = %s", (row[0],))
+        self.conn.execute("DELETE FROM blob_api_docs WHERE container = %s AND name = %s", (container, name))
+
+    def blobs(self, container: str, prefix: str, after: str, limit: int) -> list[tuple[BlobProperties, Doc]]:
+        query = f"SELECT {_COLUMNS}, d.doc {_JOIN} WHERE b.container = %s AND b.name >= %s"
+        args: list[Any] = [container, max(prefix, after)]
+        upper = prefix_upper_bound(prefix)
+        if upper is not None:
+            query += " AND b.name < %s"
+            args.append(upper)
+        rows = self.conn.execute(query + " ORDER BY b.name LIMIT %s", (*args, min(limit, 1 << 62))).fetchall()
+        return [(_props(row), json.loads(row[8]) if row[8] else {}) for row in rows]
+
+    def stage(self, container: str, name: str, block_id: str, data: bytes) -> None:
+        self.conn.execute("DELETE FROM blob_api_blocks WHERE container = %s AND name = %s AND block_id = %s",
+                          (container, name, block_id))
+        self.conn.execute("INSERT INTO blob_api_blocks (container, name, block_id, data) VALUES (%s, %s, %s, %s)",
+                          (container, name, block_id, data))
+
+    def staged(self, container: str, name: str) -> dict[str, bytes]:
+        rows = self.conn.execute("SELECT block_id, data FROM blob_api_blocks WHERE container = %s AND name = %s "
+                                 "ORDER BY seq", (container, name)).fetchall()
+        return {row[0]: bytes(row[1]) for row in rows}
+
+    def unstage(self, container: str, name: str) -> None:
+        self.conn.execute("DELETE FROM blob_api_blocks WHERE container = %s AND name = %s", (container, name))
+
+
+class PostgresBlobApiStore(BlobApi, PostgresBlobStore):
+    """Implements BlobApiStore (and BlobStore, on the bindings' rows)."""
+
+    def __init__(self, url: str, clock: Clock = time.time) -> None:
+        super().__init__(url, clock)
+
+    @contextmanager
+    def transaction(self) -> Iterator[_Tx]:
+        with self._connection("run a Blob API operation") as conn:
+            conn.execute("BEGIN")  # a failure rolls back in _connection
+            yield _Tx(conn, self._clock())
+            conn.execute("COMMIT")
