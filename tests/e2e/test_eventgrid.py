@@ -272,3 +272,18 @@ def test_cli_publishes_and_a_restart_loses_no_delivery(start_host, marker_dir: P
     bad = run_overcast("eventgrid", "publish", "orders", '{"subject": "/x"}', "--script-root", str(app),
                        "--data-dir", str(data))
     assert bad.returncode == 1 and "has no 'eventType'" in bad.stderr
+
+
+def test_local_topics_accept_events_over_http(start_host, marker_dir: Path) -> None:
+    host = start_host("eventgrid", env={"MARKER_DIR": str(marker_dir)})
+    key = str(host.keys()["system"]["eventgrid_extension"])
+    url = "/runtime/webhooks/eventgrid/topics/orders/api/events"
+    body = [{"id": "h1", "subject": "/orders/h1", "eventType": "Contoso.Orders.Created", "data": {"via": "http"}}]
+    assert host.client.post(url, json=body).status_code == 401
+    assert host.client.post(url, json=body, headers={"aeg-sas-key": "wrong"}).status_code == 401
+    assert host.client.post(url, json=body, headers={"aeg-sas-key": key}).status_code == 200
+    wait_until(lambda: markers(marker_dir, "on_event"), what="the event published over HTTP")
+    [seen] = markers(marker_dir, "on_event")
+    assert (seen["id"], seen["data"]) == ("h1", {"via": "http"}) and seen["topic"].endswith("/topics/orders")
+    refused = host.client.post(url, json=[{"subject": "/x"}], headers={"aeg-sas-key": key})
+    assert refused.status_code == 400 and "eventType" in refused.json()["error"]["message"]
