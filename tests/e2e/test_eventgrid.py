@@ -287,3 +287,36 @@ def test_local_topics_accept_events_over_http(start_host, marker_dir: Path) -> N
     assert (seen["id"], seen["data"]) == ("h1", {"via": "http"}) and seen["topic"].endswith("/topics/orders")
     refused = host.client.post(url, json=[{"subject": "/x"}], headers={"aeg-sas-key": key})
     assert refused.status_code == 400 and "eventType" in refused.json()["error"]["message"]
+
+
+def test_webhook_subscriptions_get_event_grid_deliveries(start_host, marker_dir: Path, tmp_path: Path,
+                                                         remote_topic) -> None:
+    import shutil
+
+    from hosting import APPS
+
+    url, received = remote_topic
+    app = tmp_path / "app"
+    shutil.copytree(APPS / "eventgrid", app)
+    (app / "eventgrid.json").write_text(json.dumps({"topics": {"orders": {"subscriptions": {
+        "erp": {"endpoint": url},  # the recorder wants an aeg-sas-key a subscription never sends: 401
+        "dead-erp": {"endpoint": url, "deadLetter": {"container": "deadletters"}},
+    }}}}))
+    host = start_host("eventgrid", "--no-auth", app_dir=app, env={"MARKER_DIR": str(marker_dir), **FAST_RETRIES})
+    eventgrid(app, host.data_dir, "publish", "orders", "--subject", "/orders/w1", "--type", "T", "--data", '{"n": 1}')
+    wait_until(lambda: len(received) == 2, what="one delivery per webhook subscription")
+    wait_until(lambda: "DEAD-ERP/" in cli(host, "blob", "list", "deadletters"), what="the dead letter")
+    by_name = {r["headers"]["aeg-subscription-name"]: r for r in received}
+    assert set(by_name) == {"ERP", "DEAD-ERP"}
+    delivery = by_name["ERP"]
+    assert delivery["headers"]["aeg-event-type"] == "Notification"
+    assert delivery["headers"]["aeg-delivery-count"] == "0"
+    [sent] = delivery["body"]  # Event Grid schema: an array of one event
+    assert (sent["subject"], sent["eventType"], sent["data"]) == ("/orders/w1", "T", {"n": 1})
+    # 401 is not retried: dead-lettered after one attempt, with the status (and "erp", with no container, dropped)
+    name = cli(host, "blob", "list", "deadletters").split()[0]
+    [record] = json.loads(cli(host, "blob", "get", f"deadletters/{name}"))
+    assert (record["deliveryAttempts"], record["lastHttpStatusCode"], record["lastDeliveryOutcome"]) == (
+        1, 401, "Unauthorized")
+    time.sleep(1)
+    assert len(received) == 2
