@@ -34,6 +34,8 @@ from overcast.backends.cosmos_sql.syntax import (
     SelectValue,
     SortKey,
     Unary,
+    children,
+    depth,
 )
 from overcast.backends.cosmos_sql.values import UNDEFINED
 from overcast.errors import QueryError
@@ -55,10 +57,27 @@ def outside_subset(construct: str, pos: int) -> QueryError:
     return QueryError(f"{construct} is outside the Cosmos DB query subset Overcast supports (see {DOCS_URL})", pos)
 
 
+#: How deeply an expression may nest: evaluating and compiling recurse once per level.
+MAX_DEPTH = 100
+
+
 @lru_cache(maxsize=512)
 def parse_query(text: str) -> Query:
     """Parse a query (cached by its text: the bindings run the same text at every invocation)."""
-    return _Parser(text).query()
+    try:
+        query = _Parser(text).query()
+    except RecursionError:
+        raise QueryError(f"the query nests more than {MAX_DEPTH} levels deep") from None
+    select = query.select
+    exprs = [query.where, query.source, *(join.source for join in query.joins),
+             *(key.expr for key in query.order_by),
+             *([select.expr] if isinstance(select, SelectValue) else []),
+             *([expr for _, expr in select.items] if isinstance(select, SelectList) else [])]
+    for expr in exprs:
+        if expr is not None and depth(expr) > MAX_DEPTH:
+            raise QueryError(f"the query nests more than {MAX_DEPTH} levels deep (a long chain of OR can be "
+                             "written as IN (...))", getattr(expr, "pos", None))
+    return query
 
 
 class _Parser:
@@ -428,30 +447,14 @@ class _Parser:
         return Call(name, tuple(args), token.pos)
 
 
+
 def _bare_reference(expr: Expr) -> Ref | None:
     """The first alias reference of ``expr`` that is not inside an aggregate."""
     if isinstance(expr, Ref):
         return expr
-    if isinstance(expr, Aggregate | Literal | Param):
+    if isinstance(expr, Aggregate):
         return None
-    children: list[Expr] = []
-    if isinstance(expr, Prop | Index):
-        children = [expr.base]
-    elif isinstance(expr, Unary):
-        children = [expr.operand]
-    elif isinstance(expr, Binary):
-        children = [expr.left, expr.right]
-    elif isinstance(expr, Between):
-        children = [expr.value, expr.low, expr.high]
-    elif isinstance(expr, In):
-        children = [expr.value, *expr.items]
-    elif isinstance(expr, Like):
-        children = [expr.value, expr.pattern, *([expr.escape] if expr.escape else [])]
-    elif isinstance(expr, Call | ArrayLit):
-        children = list(expr.args if isinstance(expr, Call) else expr.items)
-    elif isinstance(expr, ObjectLit):
-        children = [value for _, value in expr.pairs]
-    for child in children:
+    for child in children(expr):
         if (found := _bare_reference(child)) is not None:
             return found
     return None

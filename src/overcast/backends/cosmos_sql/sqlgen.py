@@ -101,6 +101,9 @@ class Dialect:
         """Whether ``document value = static`` is false for every document value of another kind."""
         raise NotImplementedError
 
+    def check(self, sql: str, query: Query) -> None:
+        """Refuse (``QueryError``) a statement the database could not parse, before the store runs it."""
+
     def placeholder(self, name: str) -> str:
         raise NotImplementedError
 
@@ -281,9 +284,11 @@ class Compiler:
             operand = self.expr(expr.operand)
             if expr.op == "NOT":
                 return self.boolean(f"NOT ({self.bool3(operand)})")
-            number = self.is_kind(operand, "number")
+            number = self.operand(operand, "number")
+            if number is None:
+                return Sx("NULL", frozenset({"undefined"}))
             sign = "-" if expr.op == "-" else ""
-            return self.maybe(f"{sign}({self.dialect.native(operand, 'number')})", number, "number")
+            return Sx(f"{sign}({number[0]})", frozenset({"number"} if number[1] else {"number", "undefined"}))
         if isinstance(expr, Between | In | Like):
             return self.boolean(self.condition(expr, truth=False))
         if isinstance(expr, Call):
@@ -303,22 +308,47 @@ class Compiler:
     def boolean(self, sql: str) -> Sx:
         return Sx(sql, frozenset({"boolean", "undefined"}))
 
-    def maybe(self, value: str, guard: str, kind: str) -> Sx:
-        """A value of ``kind`` when ``guard`` holds, else undefined."""
+    def maybe(self, value: str, guard: str, kind: str, *operands: Sx) -> Sx:
+        """A value of ``kind`` when ``guard`` holds, else undefined (as it also is when an operand is undefined:
+        SQL's NULL goes through the operators and functions used, which is why ``needs`` may leave a check out)."""
         if guard == self.F:
             return Sx("NULL", frozenset({"undefined"}))
-        if guard == self.T:
-            return Sx(value, frozenset({kind}))
-        return Sx(f"CASE WHEN {guard} THEN {value} END", frozenset({kind, "undefined"}))
+        if guard != self.T:
+            return Sx(f"CASE WHEN {guard} THEN {value} END", frozenset({kind, "undefined"}))
+        if any("undefined" in operand.kinds for operand in operands):
+            return Sx(value, frozenset({kind, "undefined"}))
+        return Sx(value, frozenset({kind}))
+
+    def needs(self, sx: Sx, kind: str) -> str:
+        """The check that ``sx`` is of ``kind`` before an operator or function uses it. A "maybe" value of that
+        kind needs none (its NULL makes the result NULL): repeating its SQL in a check at every level of nesting
+        would double the statement at each level."""
+        if sx.tag is None and sx.kinds == frozenset({kind, "undefined"}):
+            return self.T
+        return self.is_kind(sx, kind)
 
     def operator(self, expr: Binary) -> Sx:
         left, right = self.expr(expr.left), self.expr(expr.right)
         kind = "string" if expr.op == "||" else "number"
-        guard = self.conj(self.is_kind(left, kind), self.is_kind(right, kind))
-        a, b = self.dialect.native(left, kind), self.dialect.native(right, kind)
-        if expr.op == "||":
-            return self.maybe(f"({a} || {b})", guard, kind)
-        return self.maybe(self.dialect.arithmetic(expr.op, a, b), guard, kind)
+        # Each operand checked on its own (NULL when of another kind), so a chain of operators nests its
+        # parentheses only, not a CASE per level (SQLite's parser has a fixed stack).
+        a, b = self.operand(left, kind), self.operand(right, kind)
+        if a is None or b is None:
+            return Sx("NULL", frozenset({"undefined"}))
+        value = f"({a[0]} || {b[0]})" if expr.op == "||" else self.dialect.arithmetic(expr.op, a[0], b[0])
+        certain = a[1] and b[1]
+        return Sx(value, frozenset({kind} if certain else {kind, "undefined"}))
+
+    def operand(self, sx: Sx, kind: str) -> tuple[str, bool] | None:
+        """An operator's operand as the database's type for ``kind``: (SQL, whether it is certainly defined), the
+        SQL NULL where the value is of another kind; None when it never is of ``kind``."""
+        guard = self.needs(sx, kind)
+        if guard == self.F:
+            return None
+        native = self.dialect.native(sx, kind)
+        if guard == self.T:
+            return native, "undefined" not in sx.kinds
+        return f"(CASE WHEN {guard} THEN {native} END)", False
 
     # --- conditions ----------------------------------------------------------------------------------------------
     def bool3(self, sx: Sx) -> str:
@@ -366,7 +396,7 @@ class Compiler:
             pattern_source, escape_source = pattern.source, escape.source if escape is not None else None
             test = self.dialect.like(self, value, lambda params: (
                 pattern_source(params), escape_source(params) if escape_source else None))
-            guard = self.is_kind(value, "string")
+            guard = self.needs(value, "string")
             matched = self.conj(test, guard) if truth and not expr.negated else self.case(guard, test)
             return f"NOT ({matched})" if expr.negated else matched
         sx = self.expr(expr)
@@ -392,7 +422,7 @@ class Compiler:
         kinds = sorted(left.kinds & right.kinds & allowed, key=RANK.__getitem__)
         cases: list[tuple[str, str]] = []
         for kind in kinds:
-            guard = self.conj(self.is_kind(left, kind), self.is_kind(right, kind))
+            guard = self.conj(self.needs(left, kind), self.needs(right, kind))
             if kind == "null":
                 test = self.T if op in ("=", "<=", ">=") else self.F
             else:
@@ -512,6 +542,7 @@ def compile_with(dialect: Dialect, templates: dict[tuple[object, ...], Template]
         document = f'cq_t."{document_column}"' if document_column else ""
         compiler = Compiler(parsed, dialect, dict(shapes), f'cq_t."{json_column}"', quoted, document)
         template = compiler.statement(table, scope)
+        dialect.check(template.sql, parsed)
         if len(templates) >= 512:
             templates.clear()
         templates[key] = template

@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
 
 from overcast.backends.cosmos_sql.compiled import Binder, CompiledQuery, Shape, Template
 from overcast.backends.cosmos_sql.evaluate import Parameters
 from overcast.backends.cosmos_sql.parser import outside_subset
 from overcast.backends.cosmos_sql.sqlgen import ALL_KINDS, DEFINED, Compiler, Dialect, Loc, Sx, compile_with
 from overcast.backends.cosmos_sql.syntax import Call, Query
+from overcast.errors import QueryError
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KIND_TESTS = {"IS_NULL": "null", "IS_STRING": "string", "IS_NUMBER": "number", "IS_BOOL": "boolean",
@@ -72,6 +75,21 @@ class SqliteDialect(Dialect):
 
     def placeholder(self, name: str) -> str:
         return f":{name}"
+
+    def check(self, sql: str, query: Query) -> None:
+        # SQLite's parser has a fixed stack: a deeply nested expression (a long chain of arithmetic, dozens of
+        # nested functions) is refused at prepare time. Prepared once per statement text on a private in-memory
+        # database (where the table does not exist, which is a later error than the parser's).
+        import sqlite3
+
+        try:
+            _checker().execute(sql)
+        except sqlite3.OperationalError as error:
+            if "stack overflow" in str(error) or "too large" in str(error) or "too deep" in str(error):
+                raise QueryError("the query's expressions nest too deeply for SQLite (" + str(error) + "): "
+                                 "split long chains of operators or nested functions", 1) from None
+        except sqlite3.Error:
+            pass
 
     def static(self, compiler: Compiler, kind: str, source: Binder) -> Sx:
         if kind == "boolean":
@@ -145,13 +163,13 @@ class SqliteDialect(Dialect):
         if name in ("LOWER", "UPPER", "LENGTH"):
             kind = "number" if name == "LENGTH" else "string"
             native = self.native(args[0], "string")
-            return compiler.maybe(f"{name.lower()}({native})", compiler.is_kind(args[0], "string"), kind)
+            return compiler.maybe(f"{name.lower()}({native})", compiler.needs(args[0], "string"), kind, args[0])
         if name == "ARRAY_LENGTH":
-            return compiler.maybe(self.array_length(args[0]), compiler.is_kind(args[0], "array"), "number")
+            return compiler.maybe(self.array_length(args[0]), compiler.needs(args[0], "array"), "number", args[0])
         if name == "ARRAY_CONTAINS":
             return self.array_contains(compiler, args, expr)
         text, part = args[0], args[1]
-        guard = compiler.conj(compiler.is_kind(text, "string"), compiler.is_kind(part, "string"))
+        guard = compiler.conj(compiler.needs(text, "string"), compiler.needs(part, "string"))
         text_sql, part_sql = self.native(text, "string"), self.native(part, "string")
         if len(args) == 3:
             fold = self.flag(compiler, args[2], expr)
@@ -159,7 +177,7 @@ class SqliteDialect(Dialect):
                 return compiler.maybe("NULL", compiler.F, "boolean")
             text_sql = f"(CASE WHEN {fold} THEN lower({text_sql}) ELSE {text_sql} END)"
             part_sql = f"(CASE WHEN {fold} THEN lower({part_sql}) ELSE {part_sql} END)"
-        return compiler.maybe(self.text_test(name, text_sql, part_sql), guard, "boolean")
+        return compiler.maybe(self.text_test(name, text_sql, part_sql), guard, "boolean", text, part)
 
     def text_test(self, name: str, text: str, part: str) -> str:
         if name == "STARTSWITH":
@@ -221,6 +239,13 @@ def _member(source: Binder, key: str) -> Binder:
 
 
 _DIALECT = SqliteDialect()
+
+
+@lru_cache(maxsize=1)
+def _checker() -> Any:
+    import sqlite3
+
+    return sqlite3.connect(":memory:", check_same_thread=False)
 
 
 def compile_sqlite(query: Query | str, parameters: Parameters, json_column: str, *, table: str, scope: str = "",

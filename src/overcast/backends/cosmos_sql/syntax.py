@@ -172,3 +172,39 @@ class Query:
     @property
     def aliases(self) -> tuple[str, ...]:
         return (self.alias, *(join.alias for join in self.joins))
+
+
+def children(expr: Expr) -> list[Expr]:
+    """The expressions directly inside ``expr``."""
+    if isinstance(expr, Prop | Index):
+        return [expr.base]
+    if isinstance(expr, Unary):
+        return [expr.operand]
+    if isinstance(expr, Binary):
+        return [expr.left, expr.right]
+    if isinstance(expr, Between):
+        return [expr.value, expr.low, expr.high]
+    if isinstance(expr, In):
+        return [expr.value, *expr.items]
+    if isinstance(expr, Like):
+        return [expr.value, expr.pattern, *([expr.escape] if expr.escape is not None else [])]
+    if isinstance(expr, Call):
+        return list(expr.args)
+    if isinstance(expr, ArrayLit):
+        return list(expr.items)
+    if isinstance(expr, ObjectLit):
+        return [value for _, value in expr.pairs]
+    if isinstance(expr, Aggregate):
+        return [expr.arg]
+    return []
+
+
+def depth(expr: Expr) -> int:
+    """How deeply ``expr`` nests (computed without recursion: the point is to refuse what would recurse too far)."""
+    deepest = 0
+    stack = [(expr, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in children(node))
+    return deepest

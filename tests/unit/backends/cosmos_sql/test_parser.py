@@ -143,6 +143,9 @@ BAD: list[tuple[str, str]] = [
     ("SELECT * FROM c JOIN c IN c.tags", "the alias 'c' is bound twice"),
     ("SELECT * FROM c WHERE c.x = 1 extra", "syntax error: expected the end of the query, found 'extra'"),
     (r"SELECT * FROM c WHERE c.x = '\q'", "invalid escape sequence '\\q'"),
+    ("SELECT * FROM c WHERE " + " OR ".join(f"c.n = {i}" for i in range(101)),
+     "the query nests more than 100 levels deep (a long chain of OR can be written as IN (...))"),
+    ("SELECT * FROM c WHERE " + "(" * 600 + "c.n = 1" + ")" * 600, "the query nests more than 100 levels deep"),
 ]
 
 

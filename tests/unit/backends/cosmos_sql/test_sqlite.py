@@ -62,6 +62,8 @@ def test_a_statement_is_reused_for_parameters_of_the_same_kinds() -> None:
     ("SELECT * FROM c WHERE c.x = @missing", {}, "the query uses the parameter @missing but no value was given"),
     ("SELECT TOP @n * FROM c", {"@n": -1}, "TOP must be a whole number of 0 or more, not -1"),
     ("SELECT * FROM c OFFSET @o LIMIT 1", {"@o": "1"}, "OFFSET must be a whole number of 0 or more, not '1'"),
+    ("SELECT * FROM c WHERE " + "LOWER(" * 40 + "c.a" + ")" * 40 + " = 'x'", {},
+     "the query's expressions nest too deeply for SQLite (parser stack overflow)"),
 ])
 def test_what_the_compiler_refuses(text: str, parameters: dict[str, object], message: str) -> None:
     with pytest.raises(QueryError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -90,3 +92,16 @@ def test_json_paths(steps: tuple[str | int, ...], path: str) -> None:
 ])
 def test_like_patterns_as_glob(pattern: str, escape: str | None, glob: str) -> None:
     assert like_glob(pattern, escape) == glob
+
+
+def test_long_chains_stay_linear_and_run() -> None:
+    """A chain of operators and nested functions: the statement grows linearly (a kind check per operand, not
+    per level) and SQLite runs it."""
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE docs (body TEXT)")
+    db.execute("INSERT INTO docs VALUES (?)", (json.dumps({"n": 3, "s": "X"}),))
+    chain = "SELECT VALUE c.n FROM c WHERE " + " + ".join(["c.n"] * 60) + " = 180 AND " + \
+        "LOWER(UPPER(" * 10 + "c.s" + "))" * 10 + " = 'x'"
+    compiled = compile_sqlite(chain, None, "body", table="docs")
+    assert len(compiled.sql) < 20_000
+    assert compiled.results(db.execute(compiled.sql, compiled.params)) == [3]
