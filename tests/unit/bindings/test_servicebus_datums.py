@@ -61,3 +61,11 @@ def test_outputs_become_messages() -> None:
     listed = outgoing(meta.Datum('["a", {"b": 1}]', "json"))
     assert [(m.body, m.content_type) for m in listed] == [(b"a", None), (b'{"b": 1}', "application/json")]
     assert outgoing(None) == []
+
+
+def test_binding_expressions_read_properties_metadata_and_the_json_body() -> None:
+    from overcast.bindings.expressions import BindingTemplate
+
+    data = binding_data(received(b'{"order": "o-1"}', application_properties={"color": "red"}))
+    template = BindingTemplate.parse("out-{UserProperties.color}-{ApplicationProperties.color}-{order}-{MessageId}")
+    assert template.bind(data, method_name="f") == "out-red-red-o-1-m-7"
