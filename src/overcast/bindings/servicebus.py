@@ -19,13 +19,16 @@ from typing import Any
 from overcast.backends.servicebus_store import BusMessage, OutgoingMessage
 from overcast.bindings.expressions import binding_data_from_json_body, merge_binding_data
 
-NEVER = "9999-12-31T23:59:59.9999999Z"  # DateTime.MaxValue: ExpiresAtUtc of a message that never expires
+# DateTime.MaxValue: ExpiresAtUtc of a message that never expires.
+NEVER = "9999-12-31T23:59:59.999999+00:00"
 
 
 def _iso(seconds: float | None) -> str:
+    """``2024-05-01T12:00:00.123456+00:00``: the library tries its formats in order and reaches this one third (with
+    ``Z`` it is sixth): 90 µs a time instead of 450, three times per message."""
     if seconds is None:
         return NEVER
-    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(seconds, timezone.utc).isoformat(timespec="microseconds")
 
 
 def _timespan(seconds: float | None) -> str | None:
@@ -66,6 +69,8 @@ def _datum(value: Any) -> Any:
 
     if isinstance(value, str):
         return Datum(value, "string")
+    if isinstance(value, int):
+        return Datum(str(value), "json")
     return Datum(json.dumps(value), "json")
 
 
@@ -76,13 +81,23 @@ def _text(body: bytes) -> str | None:
         return None
 
 
-def trigger_datum(received: BusMessage) -> tuple[Any, dict[str, Any]]:
-    """(trigger Datum, trigger metadata) of one message."""
+def message_datums(received: BusMessage) -> tuple[Any, dict[str, Any], dict[str, Any]]:
+    """(trigger Datum, trigger metadata, binding data) of one message, its metadata computed once."""
     from azure.functions.meta import Datum
 
-    metadata = {k: _datum(v) for k, v in metadata_values(received).items() if v is not None}
+    values = {k: v for k, v in metadata_values(received).items() if v is not None}
+    metadata = {k: _datum(v) for k, v in values.items()}
     text = _text(received.body)
-    return (Datum(text, "string") if text is not None else Datum(received.body, "bytes")), metadata
+    if text is None:
+        return Datum(received.body, "bytes"), metadata, values
+    return Datum(text, "string"), metadata, merge_binding_data(
+        values, binding_data_from_json_body(text, "The message body"))
+
+
+def trigger_datum(received: BusMessage) -> tuple[Any, dict[str, Any]]:
+    """(trigger Datum, trigger metadata) of one message."""
+    datum, metadata, _ = message_datums(received)
+    return datum, metadata
 
 
 @dataclass(frozen=True)
@@ -108,11 +123,7 @@ def batch_datum(messages: Sequence[BusMessage]) -> tuple[Any, dict[str, Any]]:
 
 
 def binding_data(received: BusMessage) -> dict[str, Any]:
-    data = {k: v for k, v in metadata_values(received).items() if v is not None}
-    text = _text(received.body)
-    if text is None:
-        return data
-    return merge_binding_data(data, binding_data_from_json_body(text, "The message body"))
+    return message_datums(received)[2]
 
 
 def outgoing(datum: Any) -> list[OutgoingMessage]:

@@ -12,9 +12,14 @@ from overcast.app.spec import BindingSpec
 from overcast.invoke.model import Invocation
 from overcast.kinds import BindingKind, BindingValues, ManualInput, Need
 
+_ensured: set[tuple[int, str]] = set()
+
 
 def _send(store: Any, path: str, kind: str, messages: Sequence[Any]) -> list[int]:
-    store.ensure(path, kind)
+    # The entity is created once (as a queue or a topic, by the binding's kind); later sends skip that read.
+    if (id(store), path) not in _ensured:
+        store.ensure(path, kind)
+        _ensured.add((id(store), path))
     return list(store.send(path, messages))
 
 

@@ -24,7 +24,7 @@ from overcast.backends.servicebus_store import (
     subscription_path,
     topic_of,
 )
-from overcast.bindings.servicebus import batch_datum, binding_data, trigger_datum
+from overcast.bindings.servicebus import batch_datum, message_datums
 from overcast.invoke.model import Invocation
 from overcast.triggers.loop import MIN_POLL, Prepared
 from overcast.triggers.messages import Delivery
@@ -153,8 +153,7 @@ class ServiceBusMessages:
             datum, metadata = batch_datum(native)
             data: dict[str, Any] = {}
         else:
-            datum, metadata = trigger_datum(native)
-            data = binding_data(native)
+            datum, metadata, data = message_datums(native)
         return Invocation(function=self.spec, trigger=datum, trigger_metadata=metadata, reason=self._reason,
                           binding_data=data)
 

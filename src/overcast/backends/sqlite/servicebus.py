@@ -239,13 +239,13 @@ class SqliteServiceBusStore(SqliteDatabase):
             until = now + props.lock_duration
             if session is not None and not dead:
                 until = max(until, session.locked_until)
-            got = []
-            for row in taken:
-                token = new_lock_token()
-                conn.execute("UPDATE sb_messages SET deliveries = deliveries + 1, token = ?, locked_until = ? "
-                             "WHERE entity = ? AND seq = ?", (token, until, base, row[0]))
-                got.append(_view(base, (*row[:4], row[4] + 1, token, until, *row[7:]), now))
+            tokens = [new_lock_token() for _ in taken]
+            conn.executemany("UPDATE sb_messages SET deliveries = deliveries + 1, token = ?, locked_until = ? "
+                             "WHERE entity = ? AND seq = ?",
+                             [(token, until, base, row[0]) for token, row in zip(tokens, taken, strict=True)])
             conn.execute("COMMIT")
+            got = [_view(base, (*row[:4], row[4] + 1, token, until, *row[7:]), now)
+                   for token, row in zip(tokens, taken, strict=True)]
         return got
 
     @staticmethod
@@ -265,9 +265,16 @@ class SqliteServiceBusStore(SqliteDatabase):
         return None if entity is None else (entity, int(row[0]), int(row[1]), int(row[2]))
 
     def settle(self, path: str, lock_tokens: Sequence[str], action: Literal["complete", "abandon"]) -> list[bool]:
+        base, _ = split_dead_letter(path)
         with self._connection(f"{action} messages of {path!r}") as conn:
             conn.execute("BEGIN IMMEDIATE")
             now = self._clock()
+            if action == "complete":
+                # One statement per message: a completion needs no entity settings (a listener completes in groups).
+                done = [conn.execute("DELETE FROM sb_messages WHERE token = ? AND entity = ? AND locked_until > ?",
+                                     (token, base, now)).rowcount == 1 for token in lock_tokens]
+                conn.execute("COMMIT")
+                return done
             done = []
             for token in lock_tokens:
                 held = self._held(conn, path, token, now)
@@ -275,9 +282,7 @@ class SqliteServiceBusStore(SqliteDatabase):
                     done.append(False)
                     continue
                 entity, seq, dead, deliveries = held
-                if action == "complete":
-                    conn.execute("DELETE FROM sb_messages WHERE entity = ? AND seq = ?", (entity.path, seq))
-                elif not dead and deliveries >= entity.properties.max_delivery_count:
+                if not dead and deliveries >= entity.properties.max_delivery_count:
                     count = entity.properties.max_delivery_count
                     self._kill(conn, entity.path, seq, MAX_DELIVERY_REASON, max_delivery_description(count))
                 else:
