@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from overcast.backends.blob_api_store import BlobApiStore
     from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
+    from overcast.backends.queue_service_store import QueueServiceStore
     from overcast.backends.servicebus_store import ServiceBusBackend
+    from overcast.backends.table_service_store import TableServiceStore
     from overcast.durable.store import DurableStore
 
 
@@ -75,6 +77,16 @@ class ConnectionStores:
     @property
     def leases(self) -> LeaseStore:
         return self._once("leases", self.backend.open_leases)
+
+    @property
+    def queue_service(self) -> QueueServiceStore:
+        """The Queue API's store (on a one-process backend its own messages; else the shared ones)."""
+        return self._once("queue_service", self.backend.open_queue_service)
+
+    @property
+    def table_service(self) -> TableServiceStore:
+        """The Table API's store (on a one-process backend its own entities; else the shared ones)."""
+        return self._once("table_service", self.backend.open_table_service)
 
     @property
     def durable(self) -> DurableStore:

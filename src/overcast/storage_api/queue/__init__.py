@@ -1,0 +1,1 @@
+"""The Queue service of the Storage endpoints."""
