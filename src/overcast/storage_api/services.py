@@ -22,6 +22,8 @@ SERVICES: dict[str, Service] = {
                     "xml", "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0"),
     "queue": Service("queue", 10001, "OVERCAST_QUEUE_PORT", "overcast.storage_api.queue.service:make_queue_service",
                      "xml", "Windows-Azure-Queue/1.0 Microsoft-HTTPAPI/2.0"),
+    "table": Service("table", 10002, "OVERCAST_TABLE_PORT", "overcast.storage_api.table.service:make_table_service",
+                     "json", "Windows-Azure-Table/1.0 Microsoft-HTTPAPI/2.0"),
 }
 
 
