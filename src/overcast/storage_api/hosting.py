@@ -78,5 +78,7 @@ def serve_in_instance(host_app: Any, sockets: Mapping[str, socket.socket], pool:
 
     io = StoreThreads()
     written = triggers.blob_written if triggers is not None else None
-    apps = storage_apps(sockets, pool.stores(EMBEDDED), io, written)
+    # A message put through the Queue API wakes this instance's listeners of that queue, as an output binding's does.
+    wake = triggers.context.wakeups.wake if triggers is not None else None
+    apps = storage_apps(sockets, pool.stores(EMBEDDED), io, written, wake)
     return PortRouter(apps, host_app), list(sockets.values()), io.shutdown
