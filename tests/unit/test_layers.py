@@ -40,7 +40,8 @@ _DURABLE = {"overcast.durable", "overcast.durable.core", "overcast.durable.api",
 _BELOW_HOST = {"overcast", "overcast.app", "overcast.backends", "overcast.invoke", "overcast.kinds",
                "overcast.bindings", "overcast.observe", "overcast.triggers", "overcast.web", "overcast.supervisor",
                "overcast.banner", "overcast.binding_checks", "overcast.app_storage", "overcast.deploy",
-               "overcast.storage_api", "overcast.storage_api.blob", "overcast.eventgrid", *_BASE, *_DURABLE}
+               "overcast.storage_api", "overcast.storage_api.blob", "overcast.storage_api.queue",
+               "overcast.storage_api.table", "overcast.eventgrid", *_BASE, *_DURABLE}
 
 RULES: dict[str, set[str]] = {
     # The root package and its own modules.
@@ -90,6 +91,9 @@ RULES: dict[str, set[str]] = {
     # Event Grid: a kind, the app-wide delivery listener (triggers' manager) and the webhooks (web).
     "overcast.eventgrid": {"overcast.app", "overcast.backends", "overcast.invoke", "overcast.bindings",
                            "overcast.kinds", "overcast.observe", "overcast.triggers", "overcast.web", *_BASE},
+    "overcast.storage_api.queue": {"overcast.storage_api", "overcast.backends", *_BASE},
+    # The Table service evaluates $filter with the table binding's OData compiler (bindings/odata).
+    "overcast.storage_api.table": {"overcast.storage_api", "overcast.backends", "overcast.bindings", *_BASE},
     # Durable Functions: a pure core under everything; the store protocol on the core; the HTTP API on the core and
     # the store; the engine (durable/*.py) on all of them. Durable backends follow the rule of backends, with the
     # shared SQLite helpers of backends/sqlite.
