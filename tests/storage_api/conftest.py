@@ -102,7 +102,8 @@ def overcast_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target
              str(folder / "data"), "--blob-port", str(ports[0]), "--queue-port", str(ports[1]), "--table-port",
              str(ports[2])], stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_listening(ports[0], proc, log)
+        for port in ports:  # each service listens on its own socket, Azurite starts them one by one
+            _wait_listening(port, proc, log)
         yield Target("overcast", *(f"http://127.0.0.1:{p}/{ACCOUNT}" for p in ports))
     finally:
         _stop(proc)
@@ -120,7 +121,8 @@ def azurite_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]
              str(ports[2]), "--location", str(folder), "--skipApiVersionCheck", "--silent", "--disableTelemetry"],
             stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_listening(ports[0], proc, log)
+        for port in ports:  # each service listens on its own socket, Azurite starts them one by one
+            _wait_listening(port, proc, log)
         yield Target("azurite", *(f"http://127.0.0.1:{p}/{ACCOUNT}" for p in ports))
     finally:
         _stop(proc)

@@ -170,3 +170,20 @@ def test_the_async_client_sees_the_same_queue(target: Target, name: str) -> None
             return [m.content for m in got]
 
     assert asyncio.run(run()) == ["async one", "async two"]
+
+
+def test_a_sas_allows_only_its_permissions(target: Target, name: str) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from azure.storage.queue import QueueSasPermissions, generate_queue_sas
+
+    from .conftest import ACCOUNT, KEY
+
+    queue(target, name).create_queue()
+    sas = generate_queue_sas(ACCOUNT, name, KEY, permission=QueueSasPermissions(add=True),
+                             expiry=datetime.now(timezone.utc) + timedelta(hours=1))
+    only_add = QueueClient.from_queue_url(f"{target.queue}/{name}", credential=sas)
+    only_add.send_message("allowed")
+    with pytest.raises(HttpResponseError) as refused:
+        only_add.receive_message()
+    assert refused.value.status_code == 403 and refused.value.error_code == "AuthorizationPermissionMismatch"

@@ -223,3 +223,25 @@ def test_the_async_client_sees_the_same_table(target: Target, table_name: str) -
             return found
 
     assert asyncio.run(run()) == [2, 3]
+
+
+def test_a_sas_allows_only_its_permissions(target: Target, table_name: str) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from azure.core.credentials import AzureNamedKeyCredential, AzureSasCredential
+    from azure.data.tables import TableSasPermissions, generate_table_sas
+
+    from .conftest import ACCOUNT, KEY
+
+    table(target, table_name).create_table()
+    sas = generate_table_sas(AzureNamedKeyCredential(ACCOUNT, KEY), table_name,
+                             permission=TableSasPermissions(add=True),
+                             expiry=datetime.now(timezone.utc) + timedelta(hours=1))
+    only_add = TableClient(target.table, table_name, credential=AzureSasCredential(sas))
+    only_add.create_entity({"PartitionKey": "p", "RowKey": "r"})
+    with pytest.raises(HttpResponseError) as refused:
+        only_add.upsert_entity({"PartitionKey": "p", "RowKey": "r"})
+    assert refused.value.status_code == 403
+    with pytest.raises(HttpResponseError) as no_read:
+        only_add.get_entity("p", "r")
+    assert no_read.value.status_code == 403
