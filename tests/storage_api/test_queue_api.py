@@ -47,6 +47,12 @@ def test_queues_are_created_listed_described_and_deleted(target: Target, name: s
     assert again.value.error_code == "QueueNotFound"
 
 
+def test_service_properties_are_the_defaults(target: Target) -> None:
+    props = service(target).get_service_properties()
+    assert props["analytics_logging"] is not None and isinstance(props["cors"], list)  # Azurite keeps other defaults
+    service(target).set_service_properties(cors=[])
+
+
 def test_create_is_idempotent_unless_the_metadata_differs(target: Target, name: str) -> None:
     q = queue(target, name)
     q.create_queue(metadata={"a": "1"})

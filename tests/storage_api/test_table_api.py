@@ -71,6 +71,12 @@ def test_tables_are_created_listed_queried_and_deleted(target: Target, table_nam
     client.create_table_if_not_exists(table_name + "b")
 
 
+def test_service_properties_are_the_defaults(target: Target) -> None:
+    props = service(target).get_service_properties()
+    assert props["analytics_logging"] is not None and isinstance(props["cors"], list)  # Azurite keeps other defaults
+    service(target).set_service_properties(cors=[])
+
+
 def test_invalid_table_names_are_refused(target: Target) -> None:
     # Azure answers 400 InvalidResourceName, which the SDK turns into a ValueError naming the rules.
     with pytest.raises((ValueError, HttpResponseError)):
@@ -94,6 +100,9 @@ def test_entities_round_trip_with_their_types(target: Target, table_name: str) -
     assert e["When"] == when and e["Id"] == guid and e["Data"] == b"\x00\x01binary"
     assert e["Explicit"] == EntityProperty(5, EdmType.INT64) or e["Explicit"] == 5
     assert e.metadata["etag"].startswith("W/\"datetime'") and isinstance(e.metadata["timestamp"], datetime)
+    assert [x["RowKey"] for x in t.query_entities("Data eq X'000162696e617279'")] == ["r"]
+    assert [x["RowKey"] for x in t.query_entities(f"Id eq guid'{guid}' and When eq datetime'{when.isoformat()}'")] == [
+        "r"]
     with pytest.raises(ResourceNotFoundError) as missing:
         t.get_entity("p", "nope")
     assert code(missing.value) == "ResourceNotFound"

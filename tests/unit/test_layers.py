@@ -92,8 +92,10 @@ RULES: dict[str, set[str]] = {
     "overcast.eventgrid": {"overcast.app", "overcast.backends", "overcast.invoke", "overcast.bindings",
                            "overcast.kinds", "overcast.observe", "overcast.triggers", "overcast.web", *_BASE},
     "overcast.storage_api.queue": {"overcast.storage_api", "overcast.backends", *_BASE},
-    # The Table service evaluates $filter with the table binding's OData compiler (bindings/odata).
-    "overcast.storage_api.table": {"overcast.storage_api", "overcast.backends", "overcast.bindings", *_BASE},
+    # The Table service evaluates $filter with the table binding's OData compiler (bindings/odata) and answers the
+    # service properties as the Queue service does.
+    "overcast.storage_api.table": {"overcast.storage_api", "overcast.storage_api.queue", "overcast.backends",
+                                   "overcast.bindings", *_BASE},
     # Durable Functions: a pure core under everything; the store protocol on the core; the HTTP API on the core and
     # the store; the engine (durable/*.py) on all of them. Durable backends follow the rule of backends, with the
     # shared SQLite helpers of backends/sqlite.

@@ -7,12 +7,12 @@ Grammar (a recursive-descent parser; nothing is ``eval``-ed)::
     and        := unary ("and" unary)*
     unary      := "not" unary | "(" or ")" | comparison
     comparison := operand ("eq" | "ne" | "gt" | "ge" | "lt" | "le") operand     (one property, one literal)
-    operand    := property | 'string' | 123 | 123L | 1.5 | true | false | datetime'…' | guid'…'
+    operand    := property | 'string' | 123 | 123L | 1.5 | true | false | datetime'…' | guid'…' | X'0a1b'
 
 Semantics follow the Table service: property names and string comparisons are case-sensitive (ordinal);
 a comparison is false when the entity lacks the property or holds a value of another type (numbers compare
 across Int32/Int64/Double); ``not`` negates whatever its operand yields. Entities are mappings of plain
-Python values (str, bool, int, float, datetime, uuid.UUID); a naive datetime is taken as UTC.
+Python values (str, bool, int, float, datetime, uuid.UUID, bytes); a naive datetime is taken as UTC.
 """
 
 from __future__ import annotations
@@ -220,6 +220,8 @@ class _Parser:
                 return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
             if prefix == "guid":
                 return uuid.UUID(body)
+            if prefix in ("X", "binary"):
+                return bytes.fromhex(body)
         except ValueError:
             self.error(f"'{token.text}' at position {token.pos} is not a valid {prefix} literal")
         self.error(f"{prefix} literals ('{token.text}' at position {token.pos}) are not supported")

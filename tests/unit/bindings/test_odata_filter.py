@@ -140,8 +140,8 @@ def test_filter_is_reusable_across_entities() -> None:
         ("Big eq 99999999999999999999L", "the Edm.Int64 literal '99999999999999999999L' at position 7 is out of range"),
         ("When eq datetime'yesterday'", "'datetime'yesterday'' at position 8 is not a valid datetime literal"),
         ("Id eq guid'nope'", "'guid'nope'' at position 6 is not a valid guid literal"),
-        ("Data eq X'00ff'", "X literals ('X'00ff'' at position 8) are not supported"),
-        ("Data eq binary'00ff'", "binary literals"),
+        ("Data eq X'0g'", "'X'0g'' at position 8 is not a valid X literal"),
+        ("At eq time'10:00'", "time literals ('time'10:00'' at position 6) are not supported"),
         ("Age eq Price", "the comparison at position 0 compares two properties; compare a property with a value"),
         ("1 eq 1", "the comparison at position 0 compares two values"),
         ("Age eq 1 and (2 eq 'x')", "the comparison at position 14 compares two values"),
@@ -151,6 +151,13 @@ def test_filter_errors(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
         compile_filter(text)
     assert str(info.value).startswith(f"Invalid table filter '{text}': {message}")
+
+
+@pytest.mark.parametrize(("text", "matches"), [
+    ("Data eq X'00ff'", True), ("Data eq binary'00FF'", True), ("Data ne X'00'", True), ("Data eq X'00'", False),
+])
+def test_binary_literals_compare_bytes(text: str, matches: bool) -> None:
+    assert compile_filter(text)({"Data": b"\x00\xff"}) is matches
 
 
 @pytest.mark.parametrize("text", ["(" * 5000 + "Age eq 1" + ")" * 5000, "not " * 5000 + "Age eq 1"])

@@ -22,6 +22,7 @@ from overcast.backends.table_service_store import (
 from overcast.errors import StorageApiError, StoreError
 from overcast.storage_api.auth import authorize
 from overcast.storage_api.errors import error
+from overcast.storage_api.queue.xml import service_properties_xml
 from overcast.storage_api.request import StorageRequest, StorageResponse
 from overcast.storage_api.services import Handler, ServiceEnv
 from overcast.storage_api.table.batch import SubRequest, SubResponse, parse_batch, render_batch
@@ -128,7 +129,7 @@ class TableService:
             if request.path == "$batch" and request.method == "POST":
                 return await self._batch(request)
             if request.path == "":
-                raise not_implemented(request)
+                return self._account(request)
             name, keys = split_resource(request.path)
             if name == "Tables":
                 return await self._tables(request, keys)
@@ -140,6 +141,16 @@ class TableService:
             return await self._write(request, name, keys)
         except StoreError as exc:
             raise invalid_input(str(exc)) from exc
+
+    def _account(self, request: StorageRequest) -> StorageResponse:
+        if request.restype == "service" and request.comp == "properties":
+            if request.method == "GET":
+                authorize(request, "r", "s")
+                return StorageResponse(200, {"Content-Type": "application/xml"}, service_properties_xml())
+            if request.method == "PUT":
+                authorize(request, "w", "s")
+                return StorageResponse(202)  # accepted; the endpoint keeps no analytics or CORS settings
+        raise not_implemented(request)
 
     def _base(self, request: StorageRequest) -> str:
         return f"http://{request.header('host', '127.0.0.1')}/{request.account}/"
