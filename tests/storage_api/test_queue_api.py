@@ -193,3 +193,33 @@ def test_a_sas_allows_only_its_permissions(target: Target, name: str) -> None:
     with pytest.raises(HttpResponseError) as refused:
         only_add.receive_message()
     assert refused.value.status_code == 403 and refused.value.error_code == "AuthorizationPermissionMismatch"
+
+
+def test_the_async_client_updates_peeks_clears_and_sees_the_errors(target: Target, name: str) -> None:
+    async def run() -> None:
+        async with AsyncQueueServiceClient.from_connection_string(target.connection_string) as client:
+            q = client.get_queue_client(name)
+            with pytest.raises(ResourceNotFoundError) as missing:
+                await q.send_message("x")
+            assert missing.value.error_code == "QueueNotFound"
+            await q.create_queue()
+            await q.set_queue_metadata({"stage": "async"})
+            assert (await q.get_queue_properties()).metadata == {"stage": "async"}
+            sent = await q.send_message("first")
+            [peeked] = await q.peek_messages()
+            assert peeked.content == "first" and peeked.dequeue_count == 0
+            got = [m async for m in q.receive_messages(visibility_timeout=30)]
+            updated = await q.update_message(got[0], pop_receipt=got[0].pop_receipt, visibility_timeout=0,
+                                             content="second")
+            with pytest.raises(HttpResponseError) as stale:
+                await q.delete_message(sent.id, got[0].pop_receipt)
+            assert stale.value.error_code == "PopReceiptMismatch"
+            [again] = await q.peek_messages()
+            assert again.content == "second"
+            await q.delete_message(sent.id, updated.pop_receipt)
+            await q.send_message("to clear")
+            await q.clear_messages()
+            assert await q.peek_messages() == []
+            await client.delete_queue(name)
+
+    asyncio.run(run())

@@ -254,3 +254,32 @@ def test_a_sas_allows_only_its_permissions(target: Target, table_name: str) -> N
     with pytest.raises(HttpResponseError) as no_read:
         only_add.get_entity("p", "r")
     assert no_read.value.status_code == 403
+
+
+def test_the_async_client_updates_with_etags_queries_and_batches(target: Target, table_name: str) -> None:
+    async def run() -> None:
+        async with AsyncTableServiceClient.from_connection_string(target.connection_string) as client:
+            t = client.get_table_client(table_name)
+            with pytest.raises(ResourceNotFoundError):
+                await t.create_entity({"PartitionKey": "p", "RowKey": "r"})
+            await t.create_table()
+            assert [x.name async for x in client.query_tables(f"TableName eq '{table_name}'")] == [table_name]
+            created = await t.create_entity({"PartitionKey": "p", "RowKey": "r", "n": 1, "s": "a"})
+            await t.update_entity({"PartitionKey": "p", "RowKey": "r", "n": 2}, mode=UpdateMode.MERGE,
+                                  etag=created["etag"], match_condition=MatchConditions.IfNotModified)
+            with pytest.raises(HttpResponseError) as stale:
+                await t.update_entity({"PartitionKey": "p", "RowKey": "r", "n": 3}, mode=UpdateMode.REPLACE,
+                                      etag=created["etag"], match_condition=MatchConditions.IfNotModified)
+            assert stale.value.status_code == 412
+            got = await t.get_entity("p", "r", select=["n"])
+            assert dict(got) == {"n": 2}
+            with pytest.raises(TableTransactionError) as failed:
+                await t.submit_transaction([("create", {"PartitionKey": "p", "RowKey": "x"}),
+                                            ("update", {"PartitionKey": "p", "RowKey": "nope"})])
+            assert code(failed.value) == "ResourceNotFound"
+            assert [e["RowKey"] async for e in t.list_entities()] == ["r"]
+            await t.delete_entity("p", "r", etag=got.metadata["etag"], match_condition=MatchConditions.IfNotModified)
+            assert [e async for e in t.list_entities()] == []
+            await client.delete_table(table_name)
+
+    asyncio.run(run())
