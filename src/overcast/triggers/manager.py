@@ -75,6 +75,10 @@ class Stores:
     # The queue listeners' receives and settles get their own connection (and its lock) when queue outputs share
     # the process, so an output's enqueue never waits behind a consumer's statement (bench/queue_enqueue_under_load.py).
     separate_consumer: bool = False
+    # Where a server backend's queue store reports other instances' enqueues (``on_enqueue``, PostgreSQL's NOTIFY):
+    # the listener of that queue wakes at once instead of at its next poll.
+    wakeups: Wakeups | None = None
+    _watching: bool = False
 
     @property
     def state(self) -> StateStore:
@@ -86,7 +90,13 @@ class Stores:
 
     @property
     def consumer_queues(self) -> QueueBackend:
-        return self.connection.consumer_queues if self.separate_consumer else self.connection.queues
+        store = self.connection.consumer_queues if self.separate_consumer else self.connection.queues
+        if not self._watching and self.wakeups is not None:
+            self._watching = True
+            watch = getattr(store, "on_enqueue", None)  # only stores shared across machines have it
+            if watch is not None:
+                watch(self.wakeups.wake)
+        return store
 
     @property
     def leases(self) -> LeaseStore:
@@ -125,7 +135,8 @@ def open_storage(needs: frozenset[Need], connection: ConnectionStores) -> Storag
     """What the bindings and listeners with these needs (:func:`overcast.kinds.needs_of`) share (each store opened
     when first needed)."""
     separate = {"consumer", "producer"} <= needs
-    return Storage(connection, Stores(connection, separate_consumer=separate), Wakeups(), StoreIO())
+    wakeups = Wakeups()
+    return Storage(connection, Stores(connection, separate_consumer=separate, wakeups=wakeups), wakeups, StoreIO())
 
 
 @dataclass

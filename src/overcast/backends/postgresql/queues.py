@@ -11,7 +11,7 @@ the queue's name in its transaction, so listeners on other instances wake within
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -70,6 +70,19 @@ class PostgresQueueStore(PostgresDatabase):
     def __init__(self, url: str, clock: Clock = time.time) -> None:
         super().__init__(url)
         self._clock = clock
+        self._unwatch: list[Callable[[], None]] = []
+
+    def on_enqueue(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(queue)`` (from a listening thread) after any instance adds a message, until ``close``."""
+        from overcast.backends.postgresql.notify import notifications
+
+        self._unwatch.append(notifications(self.url, CHANNEL).subscribe(callback))
+
+    def close(self) -> None:
+        unwatch, self._unwatch = self._unwatch, []
+        for stop in unwatch:
+            stop()
+        super().close()
 
     @staticmethod
     def _lock_queue(conn: Conn, queue: str) -> None:
