@@ -183,7 +183,7 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
             engine = durable.engine(index, dispatcher.invoke, storage.io, storage.connection)
             triggers.add(engine)
             durable_api = durable.http_api(engine)
-    state = HostState()
+    state = HostState(storage_ready=pool.readiness())
     warmup = Warmup(find_warmup(index), dispatcher.invoke)
     admin = AdminApi(
         index=index, dispatcher=dispatcher, state=state, host_id=host_id(settings),

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -45,7 +45,8 @@ def query(url: str, sql: str, *args: Any) -> list[tuple[Any, ...]]:
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(sql, args).fetchall()  # type: ignore[arg-type]
+        cursor = conn.execute(sql, args)  # type: ignore[arg-type]
+        return cursor.fetchall() if cursor.description is not None else []
 
 
 def enqueue(url: str, queue: str, texts: list[str]) -> None:
@@ -71,3 +72,45 @@ def keys_of(app_dir: Path, data_dir: Path, env: dict[str, str]) -> dict[str, Any
          "--data-dir", str(data_dir)], capture_output=True, text=True, check=True, env={**os.environ, **env},
     )
     return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+class ThrowawayCluster:
+    """A PostgreSQL cluster of its own (``initdb`` + ``pg_ctl`` in a temp folder, trust auth, a free port), for
+    tests that stop and restart the server. As root (containers), the server runs as the ``postgres`` user."""
+
+    def __init__(self, port: int) -> None:
+        import shutil
+        import tempfile
+
+        if shutil.which("initdb") is None or shutil.which("pg_ctl") is None:
+            pytest.skip("initdb/pg_ctl are not installed")
+        self.port = port
+        self.root = Path(tempfile.mkdtemp(prefix="overcast-pg-"))
+        self.data = self.root / "data"
+        self.log = self.root / "server.log"
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            shutil.chown(self.root, "postgres")
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self._as, *args], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-o",
+                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def destroy(self) -> None:
+        import shutil
+
+        with suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -136,6 +136,35 @@ class BackendPool:
             found = self._connections[key] = ConnectionStores(backend)
         return found
 
+    def readiness(self, interval: float = 1.0) -> Callable[[], bool]:
+        """A cheap check for ``/runtime/health/ready``: whether every server this instance uses answered its last
+        probe. Probes (``ping`` on a connection's state store; the embedded store has none) run on a thread at most
+        every ``interval`` s, so the caller never waits on a network."""
+        import threading
+
+        status = {"ready": True, "checked": 0.0, "running": False}
+        lock = threading.Lock()
+
+        def probe() -> None:
+            ok = True
+            for stores in list(self._connections.values()):
+                ping = getattr(stores.state, "ping", None) if stores.backend.reopens else None
+                if ping is not None and not ping():
+                    ok = False
+            with lock:
+                status["ready"], status["running"] = ok, False
+
+        def ready() -> bool:
+            with lock:
+                due = not status["running"] and time.monotonic() - float(status["checked"]) >= interval
+                if due:
+                    status["running"], status["checked"] = True, time.monotonic()
+            if due:
+                threading.Thread(target=probe, name="overcast-store-probe", daemon=True).start()
+            return bool(status["ready"])
+
+        return ready
+
     def close(self) -> None:
         connections, self._connections = list(self._connections.values()), {}
         for stores in connections:

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     from overcast.cli.eventgrid import add_eventgrid_parser
 
     add_eventgrid_parser(sub)
+    from overcast.cli.db import add_db_parser
+
+    add_db_parser(sub)
     return parser
 
 

@@ -137,7 +137,12 @@ class AdminApi:
         if request.match["kind"] == "live":
             return 200, {"status": "Healthy"}
         ready = self._state.state == "Running"
-        return (200 if ready else 503), {"status": "Healthy" if ready else "Unhealthy", "state": self._state.state}
+        body = {"status": "Healthy", "state": self._state.state}
+        if ready and not self._state.storage_ready():
+            ready, body["storage"] = False, "Unreachable"  # back off, reconnect; this instance takes no traffic
+        if not ready:
+            body["status"] = "Unhealthy"
+        return (200 if ready else 503), body
 
     async def _run_warmup(self, request: AdminRequest) -> tuple[int, Any]:
         """Run the warmup function if this instance has not yet (it normally has, before it served anything):

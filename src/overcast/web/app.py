@@ -90,6 +90,8 @@ class HostState:
 
     state: str = "Starting"
     errors: list[str] = field(default_factory=list)
+    # Whether the stores' servers answer (BackendPool.readiness): a database that is down makes the instance not ready.
+    storage_ready: Callable[[], bool] = lambda: True
 
 
 class HostApp:

@@ -28,6 +28,22 @@ class PostgresBackend:
         self.target = target
         self.url = target.connection
 
+    def schema_status(self) -> tuple[str, int, int]:
+        """(schema, version applied, latest version) without changing anything (``overcast db status``)."""
+        from overcast.backends.postgresql.database import connect
+        from overcast.backends.postgresql.schema import status
+
+        with connect(self.url) as conn:
+            return status(conn, self.url)
+
+    def migrate(self) -> list[int]:
+        """Apply the missing versions now, under the advisory lock (``overcast db migrate``); those applied."""
+        from overcast.backends.postgresql.database import connect
+        from overcast.backends.postgresql.schema import migrate_now
+
+        with connect(self.url) as conn:
+            return migrate_now(conn, self.url)
+
     def open_state(self) -> StateStore:
         from overcast.backends.postgresql.state import PostgresStateStore
 

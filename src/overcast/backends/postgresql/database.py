@@ -89,11 +89,14 @@ class PostgresDatabase:
             self._backoff = min(_MAX_BACKOFF_S, self._backoff * 2)
             raise
 
-    @property
-    def available(self) -> bool:
-        """Whether the last statement found the server (False while it is unreachable)."""
-        conn = self._conn
-        return conn is not None and not conn.closed and not conn.broken
+    def ping(self) -> bool:
+        """Whether the server answers now (reconnecting, within the back-off, if the connection was lost)."""
+        try:
+            with self._connection("reach the database") as conn:
+                conn.execute("SELECT 1")
+            return True
+        except StoreError:
+            return False
 
     @contextmanager
     def _connection(self, action: str) -> Iterator[psycopg.Connection[Any]]:

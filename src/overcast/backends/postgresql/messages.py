@@ -21,7 +21,7 @@ def explain(exc: BaseException) -> str:
     """What an operator can do about a driver error, in a few words."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if isinstance(exc, pg_errors.InsufficientPrivilege):
-        return f"{text}; grant the role CREATE and USAGE on the schema (or run 'overcast db migrate' as its owner)"
+        return f"{text}; grant the role CREATE on the database or schema (or run 'overcast db migrate' as its owner)"
     if isinstance(exc, pg_errors.InvalidPassword) or "password authentication failed" in text:
         return f"{text}; check the user name and password in the connection string"
     if isinstance(exc, pg_errors.InvalidCatalogName) or ("database" in text and "does not exist" in text):

@@ -188,9 +188,24 @@ def ensure_schema(conn: psycopg.Connection[Any], url: str) -> None:
     """Migrate once per URL and process; StoreError-free: driver errors propagate to the caller's translation."""
     if url in _checked:
         return
-    try:
-        migrate(conn)
-    except psycopg.Error as exc:
-        raise StoreError(f"PostgreSQL at {redact(url)}: cannot create Overcast's tables ({explain(exc)}).") from exc
+    migrate_now(conn, url)
     with _checked_lock:
         _checked.add(url)
+
+
+def status(conn: psycopg.Connection[Any], url: str) -> tuple[str, int, int]:
+    """(schema, version applied, latest version); StoreError when the server refuses the reads."""
+    try:
+        schema, exists = _schema_name(conn)
+        return schema, applied_version(conn) if exists else 0, LATEST
+    except psycopg.Error as exc:
+        where = redact(url)
+        raise StoreError(f"PostgreSQL at {where}: cannot read Overcast's schema version ({explain(exc)}).") from exc
+
+
+def migrate_now(conn: psycopg.Connection[Any], url: str) -> list[int]:
+    """``migrate`` with its errors as StoreError (one line, no password)."""
+    try:
+        return migrate(conn)
+    except psycopg.Error as exc:
+        raise StoreError(f"PostgreSQL at {redact(url)}: cannot create Overcast's tables ({explain(exc)}).") from exc
