@@ -190,6 +190,8 @@ class EventGridService:
                           delivery.subscription)
         finally:
             self._slots.release()
+            if len(self._running) >= CONCURRENCY:  # the loop stopped claiming at capacity: a slot is free again
+                self._context.wakeups.wake(WAKE_NAME)
 
     async def _settle(self, delivery: Delivery) -> None:
         store, receipt = self._store, delivery.receipt or ""

@@ -30,10 +30,11 @@ class EventGridKind(BindingKind):
     listener = None  # the app-wide Event Grid service (overcast.triggers.manager.APP_LISTENERS) delivers
 
     def problems(self, binding: BindingSpec, environ: Mapping[str, str]) -> list[str]:
-        if binding.is_trigger or binding.get("topicEndpointUri"):
+        if binding.is_trigger or endpoint_setting(binding):
             return []
         return [f"Event Grid output '{binding.name}' needs topic_endpoint_uri (topicEndpointUri): the name of the app "
-                f"setting with the topic's endpoint (unset, it names a local topic)."]
+                f"setting with the topic's endpoint (unset, it names a local topic), or connection (the prefix of "
+                f"<connection>__topicEndpointUri)."]
 
     def manual_input(self, text: str) -> ManualInput:
         from overcast.eventgrid.events import parse_events, trigger_value
@@ -61,7 +62,7 @@ class EventGridKind(BindingKind):
         events = output_events(datum, binding.name)
         if not events:
             return
-        setting = str(binding.get("topicEndpointUri") or "")
+        setting = endpoint_setting(binding)
         key_setting = binding.get("topicKeySetting")
         where = destination(setting, str(key_setting) if key_setting else None, os.environ, own_hosts())
         if where.url is not None:
@@ -73,6 +74,16 @@ class EventGridKind(BindingKind):
         store = values.store_for("eventgrid", binding)
         await values.call(store.publish, topic, texts)
         values.wake(WAKE_NAME)
+
+
+def endpoint_setting(binding: BindingSpec) -> str:
+    """The app setting naming the topic endpoint: ``topicEndpointUri``, or ``<connection>__topicEndpointUri`` (the
+    extension's identity-based form, where ``connection`` is a settings prefix)."""
+    named = binding.get("topicEndpointUri")
+    if named:
+        return str(named)
+    connection = binding.get("connection")
+    return f"{connection}__topicEndpointUri" if connection else ""
 
 
 def topic_path(topic: str) -> str:

@@ -44,3 +44,17 @@ def test_output_events_take_what_the_library_encodes() -> None:
     assert output_events(Datum(None, None), "out") == []
     with pytest.raises(InputError, match="each event must be a JSON object"):
         output_events(Datum("[1]", "json"), "out")
+
+
+def test_the_endpoint_setting_of_an_output() -> None:
+    from overcast.app.spec import BindingSpec
+    from overcast.eventgrid.kind import EventGridKind, endpoint_setting
+
+    def out(**raw: str) -> BindingSpec:
+        return BindingSpec("out", "eventGrid", "out", None, {"type": "eventGrid", **raw})
+
+    assert endpoint_setting(out(topicEndpointUri="MyTopicUri", connection="X")) == "MyTopicUri"
+    assert endpoint_setting(out(connection="MyTopic")) == "MyTopic__topicEndpointUri"
+    assert EventGridKind().problems(out(connection="MyTopic"), {}) == []
+    [problem] = EventGridKind().problems(out(), {})
+    assert "needs topic_endpoint_uri" in problem
