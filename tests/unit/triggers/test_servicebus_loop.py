@@ -138,3 +138,18 @@ def test_a_session_runs_its_messages_one_at_a_time_in_order() -> None:
         assert [b for b in bodies if b.startswith("a")] == ["a0", "a1", "a2"]
         assert [b for b in bodies if b.startswith("b")] == ["b0", "b1", "b2"]
     asyncio.run(scenario())
+
+
+def test_without_auto_complete_a_message_stays_locked_until_its_lock_runs_out() -> None:
+    async def scenario() -> None:
+        clock = Clock()
+        store = MemoryServiceBusStore(clock)
+        store.send("q", [OutgoingMessage(b"kept")])
+        source = ServiceBusSource("q", store, inline, ServiceBusOptions(), False, False)
+        (delivery,) = await source.receive(1)
+        assert await source.complete([delivery]) == [True]  # the function would settle it; Python cannot
+        assert store.receive("q", 1) == []  # still locked
+        clock.now += 61
+        (again,) = store.receive("q", 1)
+        assert again.body == b"kept" and again.delivery_count == 2
+    asyncio.run(scenario())
