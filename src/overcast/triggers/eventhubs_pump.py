@@ -1,8 +1,8 @@
 """One partition of one Event Hubs-triggered function, as the extension's partition processor runs it (§6.4).
 
 Batches are read and processed in order, one at a time: with ``cardinality: one`` each event of a batch is its own
-invocation, in sequence; with ``many`` the batch is one invocation. A batch smaller than ``minEventBatchSize`` waits
-up to ``maxWaitTime`` for more. After every ``batchCheckpointFrequency`` batches the position is checkpointed
+invocation, in sequence; with ``many`` the batch is one invocation, and a batch smaller than ``minEventBatchSize``
+waits up to ``maxWaitTime`` for more. After every ``batchCheckpointFrequency`` batches the position is checkpointed
 **whether the function succeeded or not** (a retry policy retries first): Event Hubs never redelivers. Before each
 batch the pump checks that its instance still owns the partition, so a partition another instance took over is
 left at once instead of being processed twice until the next load-balancing round.
@@ -99,7 +99,8 @@ class PartitionPump:
                     log.info("Partition %s of event hub '%s' is owned by another instance now.", self.partition,
                              self.target.hub)
                     return
-                short = len(events) < options.min_event_batch_size
+                # minEventBatchSize applies only to functions that take batches (the extension's rule).
+                short = self.target.many and len(events) < options.min_event_batch_size
                 if events and short:
                     waiting_since = waiting_since or time.monotonic()
                     left = options.max_wait_time - (time.monotonic() - waiting_since)

@@ -176,6 +176,23 @@ def test_a_short_batch_waits_up_to_max_wait_time_for_min_event_batch_size() -> N
     asyncio.run(scenario())
 
 
+def test_min_event_batch_size_does_not_hold_back_single_events() -> None:
+    async def scenario() -> None:
+        store = MemoryEventHubsStore(Clock())
+        store.ensure_hub(HUB, 1)
+        recorder = Recorder()
+        options = EventHubOptions(min_event_batch_size=10, max_wait_time=60.0)
+        proc = processor(store, recorder, "a", options, many=False)
+        await started(proc)
+        await proc.balance()
+        store.send(HUB, [EventData(b"x")])
+        await settle(lambda: len(recorder.calls) == 1, timeout=2.0)
+        proc.stop()
+        await proc.drain()
+
+    asyncio.run(scenario())
+
+
 def test_batch_checkpoint_frequency_and_a_graceful_stop() -> None:
     async def scenario() -> None:
         store = MemoryEventHubsStore(Clock())
