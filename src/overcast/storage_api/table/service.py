@@ -186,6 +186,14 @@ class TableService:
             if not await self.env.io(self.store.delete_table, name):
                 raise problem_error(TableProblem.ENTITY_NOT_FOUND)
             return StorageResponse(204, dict(_ODATA))
+        if request.method == "GET" and keys:
+            authorize(request, "l", "c")
+            name = keys.strip().strip("'")
+            check_table_name(name)
+            found = [n for n in await self.env.io(self.store.list_tables) if n.lower() == name.lower()]
+            if not found:
+                raise problem_error(TableProblem.ENTITY_NOT_FOUND)
+            return self._json(200, level, self._table_json(request, level, found[0], element=True))
         if request.method == "GET":
             authorize(request, "l", "c")
             return await self._list_tables(request, level)
