@@ -223,3 +223,10 @@ def test_the_async_client_updates_peeks_clears_and_sees_the_errors(target: Targe
             await client.delete_queue(name)
 
     asyncio.run(run())
+
+
+def test_no_stored_access_policies(target: Target, name: str) -> None:
+    q = queue(target, name)
+    q.create_queue()
+    q.set_queue_access_policy(signed_identifiers={})
+    assert q.get_queue_access_policy() == {}
