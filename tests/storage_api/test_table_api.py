@@ -283,3 +283,16 @@ def test_the_async_client_updates_with_etags_queries_and_batches(target: Target,
             await client.delete_table(table_name)
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize(("pk", "rk"), [("a b'c(d)&e=f+g%h", "ünï cödé"), ("", "empty partition"), ("p", "")])
+def test_keys_with_awkward_characters(target: Target, table_name: str, pk: str, rk: str) -> None:
+    t = table(target, table_name)
+    t.create_table()
+    t.create_entity({"PartitionKey": pk, "RowKey": rk, "v": 1})
+    t.update_entity({"PartitionKey": pk, "RowKey": rk, "v": 2}, mode=UpdateMode.MERGE)
+    assert t.get_entity(pk, rk)["v"] == 2
+    escaped = pk.replace("'", "''")
+    assert [e["RowKey"] for e in t.query_entities(f"PartitionKey eq '{escaped}'")] == [rk]
+    t.delete_entity(pk, rk)
+    assert list(t.list_entities()) == []
