@@ -320,3 +320,24 @@ def test_webhook_subscriptions_get_event_grid_deliveries(start_host, marker_dir:
         1, 401, "Unauthorized")
     time.sleep(1)
     assert len(received) == 2
+
+
+def test_the_azure_eventgrid_sdk_publishes_to_a_local_topic(start_host, marker_dir: Path) -> None:
+    from azure.core.credentials import AzureKeyCredential
+    from azure.core.messaging import CloudEvent
+    from azure.eventgrid import EventGridEvent, EventGridPublisherClient
+
+    host = start_host("eventgrid", env={"MARKER_DIR": str(marker_dir)})
+    key = str(host.keys()["system"]["eventgrid_extension"])
+    endpoint = f"{host.base}/runtime/webhooks/eventgrid/topics/orders/api/events"
+    with EventGridPublisherClient(endpoint, AzureKeyCredential(key)) as client:
+        client.send([EventGridEvent(subject="/orders/sdk", event_type="Contoso.Orders.Created", data={"via": "sdk"},
+                                    data_version="1.0")])
+    wait_until(lambda: markers(marker_dir, "on_event"), what="the SDK's event")
+    [seen] = markers(marker_dir, "on_event")
+    assert (seen["subject"], seen["data"], seen["data_version"]) == ("/orders/sdk", {"via": "sdk"}, "1.0")
+    with EventGridPublisherClient(endpoint, AzureKeyCredential(key)) as client:  # CloudEvents 1.0, "-vip" subject
+        client.send([CloudEvent(source="/sdk", type="Contoso.Orders.Created", data={"n": 2}, subject="/orders/2-vip")])
+    wait_until(lambda: markers(marker_dir, "on_cloud_event"), what="the SDK's CloudEvent")
+    [cloud] = markers(marker_dir, "on_cloud_event")
+    assert (cloud["type"], cloud["data"]) == ("CloudEvent", {"n": 2})
