@@ -11,12 +11,16 @@
     ├── BadConstraint               a route constraint or its arguments are invalid (becomes a RouteTemplateError)
     ├── StoreError                  a backend failed; backends translate driver errors into this
     │   ├── PayloadTooLargeError    a queue message or durable payload over its size limit (refused, nothing stored)
-    │   └── BlobApiRefusal          a Blob API operation refused by the store's rules (a lease, a condition, a missing
-    │                               container); ``code`` is Azure's error code
+    │   ├── BlobApiRefusal          a Blob API operation refused by the store's rules (a lease, a condition, a missing
+    │   │                           container); ``code`` is Azure's error code
+    │   ├── DocumentConflict        a Cosmos DB item with that id exists in the partition (409)
+    │   ├── DocumentNotFound        a Cosmos DB item, container or database does not exist (404)
+    │   └── DocumentPrecondition    a Cosmos DB write's _etag condition failed (412)
     ├── StoreMissing                a binding's store was never opened: the host's wiring is wrong (a RuntimeError)
     ├── InputError                  data from outside (a message, a request body) cannot be read; also a ValueError
     │   ├── UndecodableMessage      a queue message body not valid for its messageEncoding (straight to poison)
-    │   └── QueryError              a Cosmos DB SQL query outside Overcast's subset, or malformed (at a position)
+    │   ├── QueryError              a Cosmos DB SQL query outside Overcast's subset, or malformed (at a position)
+    │   └── DocumentInvalid         a Cosmos DB item or name that the service would refuse (400)
     ├── BodyTooLarge                a request body past the size limit (answered 413)
     ├── BindingDataError            a {expression} cannot be evaluated against an invocation's data (it fails)
     ├── BlobPathError               a blob binding path names no container and blob (the invocation fails)
@@ -94,6 +98,18 @@ class BlobApiRefusal(StoreError):
         self.code = code
 
 
+class DocumentConflict(StoreError):
+    """A Cosmos DB create found an item with the same id in the partition (the service's 409); nothing changed."""
+
+
+class DocumentNotFound(StoreError):
+    """A Cosmos DB item, container or database does not exist (the service's 404)."""
+
+
+class DocumentPrecondition(StoreError):
+    """A Cosmos DB write whose ``if_match`` _etag is no longer the item's (the service's 412); nothing changed."""
+
+
 class StoreMissing(OvercastError, RuntimeError):
     """A binding whose store was not opened (only possible if the host's wiring is wrong)."""
 
@@ -115,6 +131,10 @@ class QueryError(InputError):
         super().__init__(message if position is None else f"{message} (at position {position})")
         self.message = message
         self.position = position
+
+
+class DocumentInvalid(InputError):
+    """A Cosmos DB item, id, partition key or name the service would refuse (its 400); nothing was stored."""
 
 
 class BodyTooLarge(OvercastError):

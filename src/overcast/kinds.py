@@ -39,6 +39,7 @@ KINDS: dict[str, str] = {
     "eventHub": "overcast.bindings.eventhub_kind:EventHubKind",
     "eventGrid": "overcast.eventgrid.kind:EventGridKind",
     "serviceBus": "overcast.bindings.servicebus_kind:ServiceBusKind",
+    "cosmosDB": "overcast.bindings.cosmos_kind:CosmosKind",
 }
 TRIGGER_SUFFIX = "Trigger"
 
@@ -46,9 +47,9 @@ TRIGGER_SUFFIX = "Trigger"
 # "blobs", "tables"; "consumer" (its listener takes from queues: it gets a connection of its own when outputs
 # enqueue in the same process) and "producer" (it enqueues); "binding_io" (the dispatcher loads / stores its values
 # or a manual invocation reads a store); "durable" (the durable engine); "eventhubs" (the Event Hubs store);
-# "eventgrid" (the Event Grid store); "servicebus" (the Service Bus store).
+# "eventgrid" (the Event Grid store); "servicebus" (the Service Bus store); "documents" (Cosmos DB containers).
 Need = Literal["queues", "leases", "blobs", "tables", "consumer", "producer", "binding_io", "durable", "eventhubs",
-               "eventgrid", "servicebus"]
+               "eventgrid", "servicebus", "documents"]
 ManualInput = tuple[Any, dict[str, Any]]
 
 

@@ -34,7 +34,9 @@ _PROTOCOLS = {"overcast.backends.base", "overcast.backends.names", "overcast.bac
               "overcast.backends.table_service_store",
               "overcast.backends.eventhubs_store", "overcast.backends.eventgrid_store",
               "overcast.backends.blob_store", "overcast.backends.blob_api_store", "overcast.backends.blob_api",
-              "overcast.backends.blob_api_rules"}
+              "overcast.backends.blob_api_rules",
+              "overcast.backends.documents_store"}
+_QUERIES = {"overcast.backends.cosmos_sql"}  # the document stores run Cosmos DB SQL through it
 _DURABLE = {"overcast.durable", "overcast.durable.core", "overcast.durable.api", "overcast.durable.store",
             "overcast.durable.store.backends"}
 _BELOW_HOST = {"overcast", "overcast.app", "overcast.backends", "overcast.invoke", "overcast.kinds",
@@ -67,18 +69,18 @@ RULES: dict[str, set[str]] = {
     # registry nor another backend. Backends name the durable store protocol in their signatures.
     "overcast.backends": {"overcast.errors", "overcast.durable.store"},
     "overcast.backends.sqlite": {"overcast.errors", "overcast.durable.store", "overcast.durable.store.backends.sqlite",
-                                 *_PROTOCOLS},
+                                 *_PROTOCOLS, *_QUERIES},
     "overcast.backends.memory": {"overcast.errors", "overcast.durable.store", "overcast.durable.store.backends.memory",
-                                 *_PROTOCOLS},
+                                 *_PROTOCOLS, *_QUERIES},
     # The Cosmos DB SQL query subset: pure (no store, no I/O); the document stores call it.
     "overcast.backends.cosmos_sql": {"overcast.errors"},
     "overcast.backends.postgresql": {"overcast.errors", "overcast.durable.store",
-                                     "overcast.durable.store.backends.postgresql", *_PROTOCOLS},
+                                     "overcast.durable.store.backends.postgresql", *_PROTOCOLS, *_QUERIES},
     # Running functions.
     "overcast.invoke": {"overcast.app", "overcast.observe", *_BASE},
     # The table of binding kinds: its entries are import strings, so it imports no kind's code.
     "overcast.kinds": {"overcast.app", "overcast.invoke", *_BASE},
-    "overcast.bindings": {"overcast.app", "overcast.backends", "overcast.invoke", "overcast.kinds", *_BASE},
+    "overcast.bindings": {"overcast.app", "overcast.backends", "overcast.invoke", "overcast.kinds", *_QUERIES, *_BASE},
     "overcast.triggers": {"overcast.app", "overcast.backends", "overcast.invoke", "overcast.bindings",
                           "overcast.observe", "overcast.kinds", *_BASE},
     "overcast.web": {"overcast", "overcast.app", "overcast.backends", "overcast.invoke", "overcast.bindings",

@@ -29,6 +29,7 @@ from overcast.errors import StoreError
 
 if TYPE_CHECKING:
     from overcast.backends.blob_api_store import BlobApiStore
+    from overcast.backends.documents_store import DocumentStore
     from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
@@ -323,3 +324,5 @@ class StorageBackend(Protocol):
     def open_eventhubs(self) -> EventHubsStore: ...
 
     def open_eventgrid(self) -> EventGridStore: ...
+
+    def open_documents(self) -> DocumentStore: ...

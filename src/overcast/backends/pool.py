@@ -14,6 +14,7 @@ from overcast.backends.registry import BackendTarget, StorageBackend, open_backe
 
 if TYPE_CHECKING:
     from overcast.backends.blob_api_store import BlobApiStore
+    from overcast.backends.documents_store import DocumentStore
     from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
@@ -111,6 +112,10 @@ class ConnectionStores:
     @property
     def eventgrid(self) -> EventGridStore:
         return self._once("eventgrid", self.backend.open_eventgrid)
+
+    @property
+    def documents(self) -> DocumentStore:
+        return self._once("documents", self.backend.open_documents)
 
     def close(self) -> None:
         opened, self._opened = list(self._opened.values()), {}

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from overcast.backends.pool import ConnectionStores
 
 log = logging.getLogger("overcast.host.bindings")
-ON_DEMAND = frozenset({"eventgrid", "servicebus"})  # stores opened when a binding first needs them
+ON_DEMAND = frozenset({"eventgrid", "servicebus", "documents"})  # stores opened when a binding first needs them
 
 class Waker(Protocol):
     """Wakes the listener of a queue at once (the triggers' in-process notifications)."""

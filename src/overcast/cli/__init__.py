@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     _start_parser(sub)
     from overcast.cli.blobs import add_blob_parser
+    from overcast.cli.cosmos import add_cosmos_parser
     from overcast.cli.durable import add_durable_parser
     from overcast.cli.eventhubs import add_eventhubs_parser
     from overcast.cli.keys import add_keys_parser
@@ -63,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     from overcast.cli.db import add_db_parser
 
     add_db_parser(sub)
+    add_cosmos_parser(sub)
     return parser
 
 
@@ -176,6 +178,10 @@ def main(argv: list[str] | None = None) -> int:
         from overcast.cli.servicebus import run_servicebus
 
         return run_servicebus(args)
+    if args.command == "cosmos":
+        from overcast.cli.cosmos import run_cosmos
+
+        return run_cosmos(args)
     if args.command in ("queue", "poison"):
         from overcast.cli.queues import run_queue
 

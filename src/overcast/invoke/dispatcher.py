@@ -154,7 +154,8 @@ class Dispatcher:
             if param.is_out:
                 value = outs[param.name].get()
                 if value is not None:
-                    result.outputs[param.name] = self._encode(param.binding.type, value, param.pytype)
+                    # As the worker: an Out[str] / Out[bytes] encodes with the generic converter (converter_type).
+                    result.outputs[param.name] = self._encode(param.converter_type, value, param.pytype)
         if streamed:
             return
         # return_converter is the $return binding's type, else the type of a binding with an implicit output

@@ -14,6 +14,7 @@ from overcast.backends.memory.tables import MemoryTableStore
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
     from overcast.backends.blob_api_store import BlobApiStore
+    from overcast.backends.documents_store import DocumentStore
     from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
@@ -81,3 +82,8 @@ class MemoryBackend:
         from overcast.backends.memory.eventgrid import MemoryEventGridStore
 
         return MemoryEventGridStore(self.target.clock)
+
+    def open_documents(self) -> DocumentStore:
+        from overcast.backends.memory.documents import MemoryDocumentStore
+
+        return MemoryDocumentStore(self.target.clock)

@@ -11,6 +11,7 @@ from overcast.backends.base import BlobStore, LeaseStore, QueueBackend, StateSto
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
     from overcast.backends.blob_api_store import BlobApiStore
+    from overcast.backends.documents_store import DocumentStore
     from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
@@ -103,3 +104,8 @@ class PostgresBackend:
         from overcast.backends.postgresql.eventgrid import PostgresEventGridStore
 
         return PostgresEventGridStore(self.url, self.target.clock)
+
+    def open_documents(self) -> DocumentStore:
+        from overcast.backends.postgresql.documents import PostgresDocumentStore
+
+        return PostgresDocumentStore(self.url, self.target.clock)

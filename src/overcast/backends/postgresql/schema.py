@@ -126,6 +126,18 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         f"CREATE TABLE blob_api_blocks (container TEXT {C} NOT NULL, name TEXT {C} NOT NULL, "
         f"block_id TEXT {C} NOT NULL, seq BIGSERIAL, data BYTEA NOT NULL, PRIMARY KEY (container, name, block_id))",
     ]),
+    (7, "Cosmos DB databases, containers and items with their change sequence", [
+        f"CREATE TABLE cosmos_databases (name TEXT {C} PRIMARY KEY, rid TEXT NOT NULL)",
+        f"CREATE TABLE cosmos_containers (db TEXT {C} NOT NULL, name TEXT {C} NOT NULL, rid TEXT NOT NULL, "
+        "pk_path TEXT NOT NULL, ranges INTEGER NOT NULL, seq BIGINT NOT NULL, created BIGINT NOT NULL, "
+        "PRIMARY KEY (db, name))",
+        f"CREATE TABLE cosmos_items (db TEXT {C} NOT NULL, coll TEXT {C} NOT NULL, pk TEXT {C} NOT NULL, "
+        f"id TEXT {C} NOT NULL, rng INTEGER NOT NULL, seq BIGINT NOT NULL, ts DOUBLE PRECISION NOT NULL, "
+        "etag TEXT NOT NULL, rid TEXT NOT NULL, body TEXT NOT NULL, doc JSONB NOT NULL, "
+        "PRIMARY KEY (db, coll, pk, id))",
+        "CREATE INDEX cosmos_items_feed ON cosmos_items (db, coll, seq)",
+        "CREATE INDEX cosmos_items_range_feed ON cosmos_items (db, coll, rng, seq)",
+    ]),
 ]
 LATEST = MIGRATIONS[-1][0]
 _VERSION_TABLE = (

@@ -10,6 +10,7 @@ from overcast.backends.datadir import database_in
 if TYPE_CHECKING:
     from overcast.backends.base import BackendTarget
     from overcast.backends.blob_api_store import BlobApiStore
+    from overcast.backends.documents_store import DocumentStore
     from overcast.backends.eventgrid_store import EventGridStore
     from overcast.backends.eventhubs_store import EventHubsStore
     from overcast.backends.queue_service_store import QueueServiceStore
@@ -89,3 +90,8 @@ class SqliteBackend:
         from overcast.backends.sqlite.eventgrid import SqliteEventGridStore
 
         return SqliteEventGridStore(database_in(self.target.data_dir), self.target.clock)
+
+    def open_documents(self) -> DocumentStore:
+        from overcast.backends.sqlite.documents import SqliteDocumentStore
+
+        return SqliteDocumentStore(database_in(self.target.data_dir), self.target.clock)
