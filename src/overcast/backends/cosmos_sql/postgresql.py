@@ -130,6 +130,10 @@ class PostgresDialect(SqliteDialect):
             return f'{self.native(left, kind)} COLLATE "C" {sql_op} {self.native(right, kind)}'
         if not left.json and not right.json:
             return f"{left.value} {sql_op} {right.value}"
+        if left.tag is None and right.tag is None and kind in ("string", "number", "boolean"):
+            # Nothing read from a document: both kinds are known, so compare natively (a string column such
+            # as ``id`` against a parameter then uses the column's index).
+            return f"{self.native(left, kind)} {sql_op} {self.native(right, kind)}"
         return f"{self._json(left)} {sql_op} {self._json(right)}"
 
     def like(self, compiler: Compiler, value: Sx, pattern: Binder) -> str:
