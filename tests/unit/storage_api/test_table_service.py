@@ -31,11 +31,13 @@ def call(tmp_path: Path) -> Callable[..., StorageResponse]:
     stores = ConnectionStores(open_backend("memory", BackendTarget(tmp_path)))
     handler = make_table_service(ServiceEnv(stores, inline, time.time))
 
-    def send(method: str, path: str, body: Any = None, **headers: str) -> StorageResponse:
+    def send(method: str, path: str, body: Any = None, query: dict[str, str] | None = None,
+             **headers: str) -> StorageResponse:
         raw = json.dumps(body).encode() if body is not None else b""
+        q = query or {}
         request = StorageRequest(SERVICES["table"], method, "devstoreaccount1", path, f"/devstoreaccount1/{path}",
-                                 {}, [], {k.replace("_", "-").lower(): v for k, v in headers.items()}, raw, "rid",
-                                 Auth("SharedKey"))
+                                 q, list(q.items()), {k.replace("_", "-").lower(): v for k, v in headers.items()},
+                                 raw, "rid", Auth("SharedKey"))
         return asyncio.run(handler(request))
 
     return send
@@ -76,3 +78,18 @@ def test_refusals(call: Callable[..., StorageResponse], method: str, path: str, 
     with pytest.raises(StorageApiError) as refused:
         call(method, path)
     assert refused.value.code == code
+
+
+def test_tables_page_in_case_insensitive_order(call: Callable[..., StorageResponse]) -> None:
+    for name in ["beta", "Alpha", "gamma", "Delta"]:
+        call("POST", "Tables", {"TableName": name})
+    seen: list[list[str]] = []
+    query = {"$top": "3"}
+    while True:
+        response = call("GET", "Tables", query=query)
+        seen.append([t["TableName"] for t in json.loads(response.body)["value"]])
+        token = response.headers.get("x-ms-continuation-NextTableName")
+        if token is None:
+            break
+        query = {"$top": "3", "NextTableName": token}
+    assert seen == [["Alpha", "beta", "Delta"], ["gamma"]]

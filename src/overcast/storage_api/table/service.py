@@ -215,8 +215,9 @@ class TableService:
         keep = names_filter(request.query.get("$filter"))
         token = request.query.get("NextTableName")
         start = decode_token(token, "NextTableName") if token else ""
-        names = [n for n in await self.env.io(self.store.list_tables)
-                 if n.lower() >= start.lower() and (keep is None or keep(n))]
+        # Names ignore case, so pages run in case-insensitive order and continue from a lower-cased name.
+        names = sorted((n for n in await self.env.io(self.store.list_tables)
+                        if n.lower() >= start.lower() and (keep is None or keep(n))), key=str.lower)
         value: dict[str, Any] = {}
         if level != "nometadata":
             value["odata.metadata"] = f"{self._base(request)}$metadata#Tables"
