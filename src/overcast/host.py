@@ -180,7 +180,7 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
                                   host_id(settings))
         blob_writes.listen(triggers.blob_written)
         if durable is not None:
-            engine = durable.engine(index, dispatcher.invoke, storage.io, storage.connection)
+            engine = durable.engine(index, dispatcher.invoke, storage.io, storage.connection, pool)
             triggers.add(engine)
             durable_api = durable.http_api(engine)
     state = HostState(storage_ready=pool.readiness())

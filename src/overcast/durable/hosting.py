@@ -10,12 +10,13 @@ from typing import Any, Protocol, TypeVar
 
 from overcast.app.index import AppIndex
 from overcast.app.spec import BindingSpec
-from overcast.backends.pool import ConnectionStores
+from overcast.backends.pool import BackendPool, ConnectionStores
 from overcast.config.settings import Settings
 from overcast.durable.api.client_binding import SYSTEM_KEY_NAME, client_binding_json, new_rpc_secret, rpc_base_url
 from overcast.durable.api.http_api import DurableHttpApi
 from overcast.durable.core.model import task_hub_problem
 from overcast.durable.engine import IO, DurableEngine
+from overcast.durable.provider import provider_connection
 from overcast.durable.registry import DurableFunctions
 from overcast.errors import ConfigError
 from overcast.invoke.model import Invocation, Result
@@ -39,6 +40,7 @@ class DurableHosting:
     def __init__(self, settings: Settings, keys: SystemKeys, port: int, rpc_secret: str | None = None) -> None:
         self.settings = settings
         self.hub = durable_hub_name(settings)
+        self.provider = provider_connection(settings, os.environ)  # a bad storageProvider stops the start
         self.secret = rpc_secret or new_rpc_secret()
         self._keys = keys
         # The SDK calls rpcBaseUrl on loopback; a host bound to one other address is reached there instead.
@@ -58,10 +60,14 @@ class DurableHosting:
         )
 
     def engine(
-        self, index: AppIndex, invoke: Callable[[Invocation], Awaitable[Result]], io: IO, stores: ConnectionStores
+        self, index: AppIndex, invoke: Callable[[Invocation], Awaitable[Result]], io: IO, stores: ConnectionStores,
+        pool: BackendPool | None = None,
     ) -> DurableEngine:
-        """The durable engine on the connection's durable store, for the task hub of host.json."""
+        """The durable engine on the connection's durable store (or the storageProvider's), for the task hub of
+        host.json."""
         settings = self.settings
+        if self.provider is not None and pool is not None:
+            stores = pool.stores(*self.provider)
         owner = f"{socket.gethostname()}:{os.getpid()}"
         bulk_io = io
         # A backend whose transactions are short and local runs them on the event loop (less than a thread hop);
