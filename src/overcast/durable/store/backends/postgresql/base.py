@@ -1,12 +1,13 @@
-"""The durable tables on PostgreSQL (created by :mod:`overcast.backends.postgresql.schema`) and the writes every
-part of the PostgreSQL durable store shares.
+"""The durable tables on PostgreSQL (created by :mod:`overcast.backends.postgresql.schema`) and the writes every part of
+the PostgreSQL durable store shares.
 
-A transaction that reads and then writes an instance's state (create, claim, commit, purge) first takes a
-transaction advisory lock on its task hub: the same guarantee as SQLite's ``BEGIN IMMEDIATE`` (nobody slips between
-our check and our write), scoped to one hub, so different apps and hubs never wait for each other. Activity work
-items are claimed with ``FOR UPDATE SKIP LOCKED`` and settled by their token, without the hub lock. A transaction
-that gives a worker something to do sends ``NOTIFY overcast_durable`` (the hub as payload) with its commit, which
-wakes the engines of every instance (:meth:`DurableDatabase.on_change`).
+A transaction that reads and then writes an instance's state (create, commit, purge) first takes a transaction advisory
+lock on its task hub: the same guarantee as SQLite's ``BEGIN IMMEDIATE`` (nobody slips between our check and our write),
+scoped to one hub, so different apps and hubs never wait for each other. Claims take no hub lock: a lease is one
+conditional upsert, so instances claiming at once get different instances. Activity work items are claimed with ``FOR
+UPDATE SKIP LOCKED`` and settled by their token, without the hub lock. A transaction that gives a worker something to do
+sends ``NOTIFY overcast_durable`` (the hub as payload) with its commit, which wakes the engines of every instance
+(:meth:`DurableDatabase.on_change`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from overcast.durable.store.backends.common import decode_event, wakes_suspended
 
 Conn = psycopg.Connection[Any]
 CHANNEL = "overcast_durable"
+_CLAIM_TRIES = 8  # candidates skipped because another instance took them first, before this poll gives up
 INSTANCE_COLUMNS = (
     "hub, instance_id, name, version, execution_id, status, input, output, custom_status, created, updated, "
     "parent_instance_id, parent_execution_id, parent_task_id, parent_name, history_length"
@@ -152,13 +154,13 @@ class DurableDatabase(PostgresDatabase):
     ) -> tuple[str, float, tuple[InboxMessage, ...]] | None:
         """Lease the next claimable instance or entity: (id, expiry, due messages), or None.
 
-        On success a hub transaction is left open for the caller to read more and COMMIT.
+        On success a transaction is left open (holding the new lease's row) for the caller to read more and COMMIT.
         """
-        # An idle engine polls often: find out without the lock that there is nothing to claim.
+        # An idle engine polls often: find out without a transaction that there is nothing to claim.
         probe_now = self._clock()
         if conn.execute(CLAIMABLE, (hub, entities, probe_now, probe_now)).fetchone() is None:
             return None
-        self._lock_hub(conn, hub)
+        conn.execute("BEGIN")
         claimed = self._claim_locked(conn, hub, entities, owner, duration, limit, token)
         if claimed is None:
             conn.execute("ROLLBACK")
@@ -167,28 +169,43 @@ class DurableDatabase(PostgresDatabase):
     def _claim_locked(
         self, conn: Conn, hub: str, entities: bool, owner: str, duration: float, limit: int, token: str
     ) -> tuple[str, float, tuple[InboxMessage, ...]] | None:
-        """``_claim`` inside a hub transaction the caller holds (and commits)."""
-        now = self._clock()  # read after waiting for the lock, so the lease starts when it holds
-        row = conn.execute(CLAIMABLE, (hub, entities, now, now)).fetchone()
-        if row is None:
-            return None
-        target, expires = str(row[0]), now + duration
-        conn.execute(
-            "INSERT INTO durable_leases (hub, instance_id, owner, token, expires) VALUES (%s, %s, %s, %s, %s) "
-            "ON CONFLICT (hub, instance_id) DO UPDATE SET owner = excluded.owner, token = excluded.token, "
-            "expires = excluded.expires",
-            (hub, target, owner, token, expires),
-        )
-        rows = conn.execute(
-            f"SELECT {MESSAGE_COLUMNS} FROM durable_inbox WHERE hub = %s AND instance_id = %s AND visible <= %s "
-            f"ORDER BY visible, id LIMIT %s",
-            (hub, target, now, limit),
-        ).fetchall()
-        return target, expires, tuple(inbox_message(r) for r in rows)
+        """``_claim`` inside a transaction the caller holds (and commits).
+
+        No hub lock: the lease is taken by one conditional upsert (only when absent or expired), so instances
+        claiming at once each get a different one; a candidate another instance took first is skipped. A commit
+        locks its lease row, so a lease is never taken over in the middle of its holder's commit.
+        """
+        skipped: list[str] = []
+        for _ in range(_CLAIM_TRIES):
+            now = self._clock()
+            query = CLAIMABLE if not skipped else CLAIMABLE.replace(
+                "ORDER BY", "AND NOT (m.instance_id = ANY(%s)) ORDER BY")
+            args: tuple[object, ...] = (hub, entities, now, now) + ((skipped,) if skipped else ())
+            row = conn.execute(query, args).fetchone()
+            if row is None:
+                return None
+            target, expires = str(row[0]), now + duration
+            taken = conn.execute(
+                "INSERT INTO durable_leases (hub, instance_id, owner, token, expires) VALUES (%s, %s, %s, %s, %s) "
+                "ON CONFLICT (hub, instance_id) DO UPDATE SET owner = excluded.owner, token = excluded.token, "
+                "expires = excluded.expires WHERE durable_leases.expires <= %s",
+                (hub, target, owner, token, expires, now),
+            ).rowcount
+            if taken != 1:
+                skipped.append(target)
+                continue
+            rows = conn.execute(
+                f"SELECT {MESSAGE_COLUMNS} FROM durable_inbox WHERE hub = %s AND instance_id = %s AND visible <= %s "
+                f"ORDER BY visible, id LIMIT %s",
+                (hub, target, now, limit),
+            ).fetchall()
+            return target, expires, tuple(inbox_message(r) for r in rows)
+        return None
 
     def _holds(self, conn: Conn, lease: Lease) -> bool:
+        """Whether the lease is still ours, locking its row until the transaction ends (no takeover meanwhile)."""
         row = conn.execute(
-            "SELECT 1 FROM durable_leases WHERE hub = %s AND instance_id = %s AND token = %s",
+            "SELECT 1 FROM durable_leases WHERE hub = %s AND instance_id = %s AND token = %s FOR UPDATE",
             (lease.hub, lease.instance_id, lease.token),
         ).fetchone()
         return row is not None
