@@ -164,13 +164,22 @@ class PostgresDocumentStore(PostgresDatabase):
 
     def query(self, database: str, container: str, query: str, parameters: Mapping[str, Any] | None = None,
               partition_key: Any = None, *, any_partition: bool = True) -> list[Any]:
-        # The reference evaluator over the container's items until the query package compiles to PostgreSQL
-        # (then the database filters, as SQLite does).
-        from overcast.backends.cosmos_sql import evaluate, parse_query
+        from overcast.backends.cosmos_sql import compile_postgresql
 
-        parsed = parse_query(query)
-        return evaluate(parsed, self.items(database, container, partition_key, any_partition=any_partition),
-                        parameters)
+        # The database filters, sorts and pages (as SQLite does); without ORDER BY, rows come in the order of
+        # the items' read. Filters read the jsonb column, whole documents come from the text as written.
+        scope = "cq_t.db = %(cq_scope_db)s AND cq_t.coll = %(cq_scope_coll)s"
+        if not any_partition:
+            scope += " AND cq_t.pk = %(cq_scope_pk)s"
+        compiled = compile_postgresql(query, parameters, "doc", table="(SELECT * FROM cosmos_items ORDER BY pk, id)",
+                                      scope=scope, string_columns={"id": "id"}, document_column="body")
+        params: dict[str, Any] = {**compiled.params, "cq_scope_db": database, "cq_scope_coll": container}
+        if not any_partition:
+            params["cq_scope_pk"] = ds.partition_text(partition_key, "the query's partition")
+        with self._connection(f"query container '{database}/{container}'") as conn:
+            self._require(conn, database, container)
+            rows = conn.execute(compiled.sql, params).fetchall()
+        return compiled.results(rows)
 
     def read_feed(self, database: str, container: str, feed_range: int | None, after: int,
                   limit: int | None = None) -> list[FeedItem]:
