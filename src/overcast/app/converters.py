@@ -57,6 +57,25 @@ class GenericConverter:
 
 
 _CACHE: dict[str, Any] = {}
+DEFERRED = "deferred:"  # ParamSpec.converter_type prefix of an SDK-type binding (the binding type follows)
+
+
+def deferred_converter(binding_type: str, pytype: Any) -> Any:
+    """The converter of an SDK-type binding extension (``azurefunctions-extensions-bindings-blob``, ...) for this
+    annotation, or None: as the worker's deferred bindings, only when the app imported the extension, and only for
+    an annotation the extension's registry supports (an ``SdkType`` subclass)."""
+    import sys
+
+    if pytype is None or "azurefunctions.extensions.base" not in sys.modules:
+        return None
+    import importlib
+
+    registry = importlib.import_module("azurefunctions.extensions.base.meta").get_binding_registry()
+    try:
+        supported = registry.check_supported_type(pytype)
+    except TypeError:
+        return None
+    return registry.get(binding_type) if supported else None
 
 
 def get_converter(binding_type: str) -> Any:

@@ -12,7 +12,7 @@ import typing
 from collections.abc import Callable
 from typing import Any
 
-from overcast.app.converters import get_converter, has_implicit_output
+from overcast.app.converters import DEFERRED, deferred_converter, get_converter, has_implicit_output
 from overcast.app.spec import BindingSpec, ParamSpec
 from overcast.errors import FunctionLoadError
 
@@ -131,6 +131,9 @@ def _check_param(
                 f"parameter {param.name} must be annotated with the extension's Request type.",
             )
         return ParamSpec(param.name, binding, "httpTrigger", pytype, False)
+    if has_anno and not is_param_out and deferred_converter(binding.type, pytype) is not None:
+        # An SDK-type binding: the host sends model binding data and the extension builds the SDK client.
+        return ParamSpec(param.name, binding, f"{DEFERRED}{binding.type}", pytype, False)
     if has_anno:
         converter = get_converter(converter_type)
         try:

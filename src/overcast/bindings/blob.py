@@ -8,6 +8,7 @@ bytes otherwise (identical for UTF-8 content; bytes survive binary blobs).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from overcast.app.spec import BindingSpec, FunctionSpec
@@ -66,6 +67,31 @@ def content_datum(data: bytes, text: bool) -> Any:
     return Datum(data, "bytes")
 
 
+@dataclass(frozen=True)
+class ModelBindingData:
+    """What the host sends for an SDK-type binding (the worker's ``ModelBindingData`` message): the extension reads
+    the connection setting's name and the blob's container and name from ``content`` and builds the SDK client."""
+
+    content: str
+    version: str = "1.0"
+    source: str = "AzureStorageBlobs"
+    content_type: str = "application/json"
+
+
+def is_deferred(spec: FunctionSpec, binding: BindingSpec) -> bool:
+    """Whether the parameter of ``binding`` is an SDK type (BlobClient, ContainerClient, StorageStreamDownloader)."""
+    return any((p.binding is binding or p.binding.name == binding.name) and p.converter_type.startswith("deferred:")
+               for p in spec.params)
+
+
+def model_binding_datum(binding: BindingSpec, container: str, name: str) -> Any:
+    from azure.functions.meta import Datum
+
+    content = {"Connection": str(binding.get("connection") or "AzureWebJobsStorage"), "ContainerName": container,
+               "BlobName": name}
+    return Datum(ModelBindingData(json.dumps(content)), "model_binding_data")
+
+
 def param_for(spec: FunctionSpec, binding: BindingSpec) -> Any:
     """The annotation of the parameter bound to ``binding`` (None when unannotated)."""
     for param in spec.params:
@@ -118,8 +144,12 @@ def blob_invocation(spec: FunctionSpec, data: bytes, props: BlobProperties, capt
                     reason: str) -> Invocation:
     """The invocation of a blob-triggered function for one blob version."""
     trigger = spec.trigger
+    if is_deferred(spec, trigger):
+        datum = model_binding_datum(trigger, props.container, props.name)
+    else:
+        datum = content_datum(data, wants_text(param_for(spec, trigger), trigger))
     return Invocation(
-        function=spec, trigger=content_datum(data, wants_text(param_for(spec, trigger), trigger)),
+        function=spec, trigger=datum,
         trigger_metadata=trigger_metadata(props, captures), reason=reason,
         binding_data=binding_data(props, captures),
     )

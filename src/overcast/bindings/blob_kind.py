@@ -43,6 +43,8 @@ class BlobKind(BindingKind):
     async def load(self, values: BindingValues, invocation: Invocation, binding: BindingSpec) -> Any:
         blobs = values.store_for("blobs", binding)
         container, name = blob_binding.split_path(values.resolve(invocation, binding, "path") or "", binding.name)
+        if blob_binding.is_deferred(invocation.function, binding):
+            return blob_binding.model_binding_datum(binding, container, name)  # the extension builds the client
         found = await values.call(blobs.get, container, name)
         if found is None:
             return None  # a missing input blob is None, as in the host

@@ -116,6 +116,9 @@ def _start(args: argparse.Namespace) -> int:
 
     # Bound once here, before the supervisor forks: every instance serves the same endpoints (see storage_api).
     storage_sockets = bind_endpoints(endpoints)
+    from overcast.storage_api.endpoints import announce
+
+    announce(storage_sockets, endpoints, environ)
 
     def instance(handle: object) -> int:
         from overcast.host import instance_main

@@ -78,7 +78,7 @@ async def _serve(sockets: dict[str, Any], data_dir: Any) -> None:
     try:
         app = PortRouter(storage_apps(sockets, pool.stores(EMBEDDED), io))
         config = uvicorn.Config(app, lifespan="off", log_config=None, access_log=False, server_header=False,
-                                date_header=False, loop="none")
+                                date_header=True, loop="none")
         await uvicorn.Server(config).serve(sockets=list(sockets.values()))
     finally:
         io.shutdown()

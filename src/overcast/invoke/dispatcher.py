@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from overcast.app.converters import get_converter
+from overcast.app.converters import DEFERRED, deferred_converter, get_converter
 from overcast.app.spec import BindingSpec, FunctionSpec, ParamSpec
 from overcast.errors import InvocationTimeout
 from overcast.invoke import extensions
@@ -126,6 +126,9 @@ class Dispatcher:
             return invocation.direct_value
         if datum is None or getattr(datum, "type", None) is None:
             return None
+        if param.converter_type.startswith(DEFERRED):
+            deferred = deferred_converter(param.converter_type[len(DEFERRED):], param.pytype)
+            return deferred.decode(datum, trigger_metadata=invocation.trigger_metadata, pytype=param.pytype)
         converter = get_converter(param.converter_type)
         try:
             return converter.decode(datum, trigger_metadata=invocation.trigger_metadata)
@@ -257,7 +260,14 @@ class Dispatcher:
         try:
             if self.binding_io is not None:
                 await self._load_inputs(self.binding_io, invocation)
-            args, outs, context = self._decode_args(invocation)
+            if any(p.converter_type.startswith(DEFERRED) for p in spec.params):
+                # An SDK-type binding's extension may call its service while decoding (StorageStreamDownloader
+                # downloads): off the event loop, which may be serving that very call (the Storage endpoints).
+                ctx = contextvars.copy_context()
+                args, outs, context = await asyncio.get_running_loop().run_in_executor(
+                    self._pool, ctx.run, self._decode_args, invocation)
+            else:
+                args, outs, context = self._decode_args(invocation)
             returned = await self._call(spec, args, context, invocation)
             result.raw_return = returned
             # HTTP streaming hands the unencoded return value straight to the web layer.

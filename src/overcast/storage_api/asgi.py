@@ -11,7 +11,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -64,7 +63,7 @@ class StorageApp:
         out.setdefault("Server", self.service.server_header)
         out.setdefault("x-ms-request-id", request_id)
         out.setdefault("x-ms-version", request_headers.get("x-ms-version") or _version())
-        out.setdefault("Date", formatdate(usegmt=True))
+        # Date: added by the server (uvicorn's date header), as for every reply of the host.
         client_id = request_headers.get("x-ms-client-request-id")
         if client_id:
             out.setdefault("x-ms-client-request-id", client_id)

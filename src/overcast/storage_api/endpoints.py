@@ -14,6 +14,7 @@ on without that endpoint: the bindings work on the embedded store either way.
 from __future__ import annotations
 
 import errno
+import os
 import socket
 import sys
 from collections.abc import Mapping
@@ -97,6 +98,22 @@ def endpoint_urls(sockets: Mapping[str, socket.socket], address: str = "127.0.0.
     host = "127.0.0.1" if address in ("0.0.0.0", "::", "") else address
     host = f"[{host}]" if ":" in host else host
     return {name: f"http://{host}:{sock.getsockname()[1]}/{DEV_ACCOUNT}" for name, sock in sockets.items()}
+
+
+def announce(sockets: Mapping[str, socket.socket], settings: EndpointSettings, environ: Mapping[str, str]) -> None:
+    """One line naming the endpoints; and, when no ``AzureWebJobsStorage`` setting exists, the setting app code
+    reads for them (as ``func start`` users write ``UseDevelopmentStorage=true`` in local.settings.json), so SDK
+    code and SDK-type bindings reach the embedded store. Called before the instances fork: they inherit it."""
+    if not sockets:
+        return
+    urls = endpoint_urls(sockets, settings.address)
+    print("Storage endpoints (account devstoreaccount1): "
+          + ", ".join(f"{name} {url}" for name, url in urls.items()), flush=True)
+    if "AzureWebJobsStorage" in environ or any(k.startswith("AzureWebJobsStorage__") for k in environ):
+        return
+    defaults = len(sockets) == len(SERVICES) and all(
+        sock.getsockname()[1] == SERVICES[name].default_port for name, sock in sockets.items())
+    os.environ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true" if defaults else connection_string(urls)
 
 
 def connection_string(urls: Mapping[str, str]) -> str:
