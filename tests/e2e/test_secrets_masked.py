@@ -29,7 +29,7 @@ def test_secrets_never_reach_logs_errors_or_status(start_host) -> None:
     host.wait_for("Executed 'Functions.fail' (Failed")
     pages = [host.client.get("/admin/host/status", headers=admin).text,
              host.client.get("/admin/functions", headers=admin).text]
-    for name in ("on_account_key", "on_sas", "to_pg", "leak", "fail"):
+    for name in ("on_account_key", "on_sas", "to_sql", "leak", "fail"):
         status = host.client.get(f"/admin/functions/{name}/status", headers=admin)
         assert status.status_code == 200
         pages.append(status.text)
@@ -37,7 +37,7 @@ def test_secrets_never_reach_logs_errors_or_status(start_host) -> None:
     lines = host.output.splitlines()
     # The functions are in error because of their connections, and say so without the value.
     assert [line for line in lines if "The 'on_account_key' function is in error" in line]
-    assert [line for line in lines if "The 'to_pg' function is in error" in line]
+    assert [line for line in lines if "The 'to_sql' function is in error" in line]
     assert "errors" in pages[2]
     leaked = [line for line in lines + pages if SECRET_MARK in line]
     assert not leaked, "\n".join(leaked)
