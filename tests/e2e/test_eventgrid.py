@@ -341,3 +341,32 @@ def test_the_azure_eventgrid_sdk_publishes_to_a_local_topic(start_host, marker_d
     wait_until(lambda: markers(marker_dir, "on_cloud_event"), what="the SDK's CloudEvent")
     [cloud] = markers(marker_dir, "on_cloud_event")
     assert (cloud["type"], cloud["data"]) == ("CloudEvent", {"n": 2})
+
+
+def test_blobs_written_with_the_storage_sdk_publish_blob_events(start_host, marker_dir: Path) -> None:
+    """The Blob REST API's own operations (put, put block list, delete) publish to the account's topic too, so an
+    SDK upload drives ``blob_trigger(source="EventGrid")`` as on Azure."""
+    from azure.storage.blob import BlobBlock, BlobServiceClient
+    from hosting import free_port
+    from test_storage_endpoints import connection
+
+    port = free_port()
+    env = {"MARKER_DIR": str(marker_dir), "OVERCAST_STORAGE_ENDPOINTS": "on", "OVERCAST_BLOB_PORT": str(port),
+           "OVERCAST_BLOB_SCAN_SECONDS": "600", **FAST_RETRIES}  # no scan could find them within the test
+    start_host("eventgrid", "--no-auth", env=env)
+    container = BlobServiceClient.from_connection_string(connection(port)).get_container_client("uploads")
+    if not container.exists():
+        container.create_container()
+    container.upload_blob("sdk.txt", b"put blob")
+    staged = container.get_blob_client("blocks.txt")
+    staged.stage_block("YmxvY2stMQ==", b"put ")
+    staged.stage_block("YmxvY2stMg==", b"block list")
+    staged.commit_block_list([BlobBlock("YmxvY2stMQ=="), BlobBlock("YmxvY2stMg==")])
+    wait_until(lambda: len(markers(marker_dir, "on_upload")) == 2, what="both SDK uploads' blob-triggered runs")
+    runs = {m["blob_name"]: m["content"] for m in markers(marker_dir, "on_upload")}
+    assert runs == {"uploads/sdk.txt": "put blob", "uploads/blocks.txt": "put block list"}
+    container.delete_blob("sdk.txt")
+    wait_until(lambda: markers(marker_dir, "on_event"), what="the BlobDeleted event of the SDK's delete")
+    [deleted] = markers(marker_dir, "on_event")
+    assert deleted["event_type"] == "Microsoft.Storage.BlobDeleted" and deleted["data"]["api"] == "DeleteBlob"
+    assert deleted["subject"] == "/blobServices/default/containers/uploads/blobs/sdk.txt"

@@ -43,12 +43,13 @@ def _sequencer(now: float) -> str:
     return f"{int(now * 1_000_000):016x}{count:016x}"
 
 
-def blob_event(kind: str, props: BlobProperties, now: float) -> dict[str, Any]:
-    """A BlobCreated / BlobDeleted event in the Event Grid schema, with the data fields Azure Storage sends."""
+def blob_event(kind: str, props: BlobProperties, now: float, api: str | None = None) -> dict[str, Any]:
+    """A BlobCreated / BlobDeleted event in the Event Grid schema, with the data fields Azure Storage sends;
+    ``api``: the operation that caused it (PutBlob, PutBlockList, CopyBlob, DeleteBlob)."""
     url = f"{BLOB_ENDPOINT}/{props.container}/{quote(props.name)}"
     created = kind == "BlobCreated"
     data: dict[str, Any] = {
-        "api": "PutBlob" if created else "DeleteBlob",
+        "api": api or ("PutBlob" if created else "DeleteBlob"),
         "clientRequestId": str(uuid.uuid4()),
         "requestId": str(uuid.uuid4()),
         "contentType": props.content_type,
@@ -103,9 +104,15 @@ class PublishingBlobStore:
             self._checked = now
         return self._enabled
 
-    def _publish(self, kind: str, props: BlobProperties) -> None:
+    def announce(self, kind: str, props: BlobProperties, api: str) -> None:
+        """Publish an event for a write or delete made beside this wrapper (the Blob REST API's own operations on
+        the same blobs), while an app subscribes. Blocking: call it from the store pool."""
+        if self.enabled():
+            self._publish(kind, props, api)
+
+    def _publish(self, kind: str, props: BlobProperties, api: str | None = None) -> None:
         try:
-            self._stores.eventgrid.publish(STORAGE_TOPIC, [json.dumps(blob_event(kind, props, self._clock()))])
+            self._stores.eventgrid.publish(STORAGE_TOPIC, [json.dumps(blob_event(kind, props, self._clock(), api))])
         except Exception:
             log.exception("Publishing %s for '%s/%s' failed; the blob operation itself succeeded.", kind,
                           props.container, props.name)

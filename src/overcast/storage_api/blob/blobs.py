@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
 from overcast.backends.blob_api_store import BlobInfo, BlobWrite, Conditions
+from overcast.backends.blob_events import PublishingBlobStore
 from overcast.errors import BlobApiRefusal
 from overcast.storage_api.blob import protocol as p
 from overcast.storage_api.blob.xmlout import XML_HEAD, element, elements, http_date, metadata_xml
@@ -29,17 +30,42 @@ class BlobOperations:
     async def _call(self, fn: Any, *args: Any) -> Any:
         return await self.service.call(fn, *args)
 
-    async def _written(self, fn: Any, *args: Any) -> BlobInfo:
-        """A write, then the blob triggers of this instance hear of it (both on the store pool)."""
+    def _events(self) -> PublishingBlobStore | None:
+        """The account's blob events (Event Grid's storage topic): the bindings' writes publish theirs through this
+        wrapper of the same blobs; the API's own operations announce theirs to it."""
+        events = self.service.env.stores.blobs
+        return events if isinstance(events, PublishingBlobStore) else None
+
+    def _announce(self, kind: str, props: Any, api: str) -> None:
+        events = self._events()
+        if events is not None:
+            events.announce(kind, props, api)
+
+    async def _written(self, fn: Any, *args: Any, api: str | None = None) -> BlobInfo:
+        """A write, then the blob triggers of this instance hear of it (both on the store pool); ``api`` names the
+        operation when Azure publishes a BlobCreated event for it (put, put block list, copy)."""
         hook = self.service.env.blob_written
 
         def run() -> BlobInfo:
             info: BlobInfo = fn(*args)
             if hook is not None:
                 hook(info.props)
+            if api is not None:
+                self._announce("BlobCreated", info.props, api)
             return info
 
         return await self._call(run)  # type: ignore[no-any-return]
+
+    async def _delete(self, container: str, name: str, cond: Conditions) -> None:
+        def run() -> None:
+            events = self._events()
+            # Read first only while an app subscribes: the event carries the deleted blob's properties.
+            before = self.store.blob_info(container, name, Conditions()) if events and events.enabled() else None
+            self.store.delete_blob(container, name, cond)
+            if before is not None:
+                self._announce("BlobDeleted", before.props, "DeleteBlob")
+
+        await self._call(run)
 
     async def handle(self, request: StorageRequest, container: str, name: str) -> StorageResponse:
         method, comp = request.method, request.comp
@@ -62,7 +88,7 @@ class BlobOperations:
             await access(request, container, "d", "o")
             if request.header("x-ms-delete-snapshots") == "only":
                 raise error(404, "SnapshotsNotFound", "The specified blob has no snapshots.")
-            await self._call(self.store.delete_blob, container, name, cond)
+            await self._delete(container, name, cond)
             return StorageResponse(202, {"x-ms-delete-type-permanent": "true"})
         if method == "PUT" and comp == "block":
             await access(request, container, "wc", "o")
@@ -125,7 +151,8 @@ class BlobOperations:
         body = request.body if blob_type == "BlockBlob" else None
         headers = p.content_headers(request, body)
         write = BlobWrite(headers, p.metadata(request), blob_type)
-        info = await self._written(self.store.put_blob, container, name, request.body, write, cond)
+        info = await self._written(self.store.put_blob, container, name, request.body, write, cond,
+                                   api="PutBlob" if blob_type == "BlockBlob" else None)
         out = self._write_headers(info)
         if headers.content_md5:
             out["Content-MD5"] = headers.content_md5
@@ -172,7 +199,7 @@ class BlobOperations:
         if any(tag not in ("Latest", "Committed", "Uncommitted") for tag, _ in blocks):
             raise error(400, "InvalidXmlNodeValue", "The value for one of the XML nodes is not in the correct format.")
         write = BlobWrite(p.content_headers(request, None), p.metadata(request), "BlockBlob")
-        info = await self._written(self.store.commit_blocks, container, name, blocks, write, cond)
+        info = await self._written(self.store.commit_blocks, container, name, blocks, write, cond, api="PutBlockList")
         return StorageResponse(201, self._write_headers(info))
 
     async def _block_list(self, request: StorageRequest, container: str, name: str) -> StorageResponse:
@@ -208,7 +235,7 @@ class BlobOperations:
         metadata = p.metadata(request) or None
         try:
             info = await self._written(self.store.copy_blob, (src_container, src_name), (container, name), metadata,
-                                       source_url, cond, p.conditions(request, "x-ms-source-"))
+                                       source_url, cond, p.conditions(request, "x-ms-source-"), api="CopyBlob")
         except BlobApiRefusal as exc:
             if exc.code == "BlobNotFound":  # the target's container exists: the source is what is missing
                 raise error(404, "CannotVerifyCopySource", "The specified blob does not exist.") from None
