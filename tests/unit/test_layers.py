@@ -55,8 +55,9 @@ RULES: dict[str, set[str]] = {
     "overcast.binding_checks": {"overcast.app", "overcast.kinds", *_BASE},
     "overcast.app_storage": {"overcast.app", "overcast.kinds", *_BASE},
     # Deployment artefacts: read the app's index, name the stores' tables; nothing below runs in a host.
-    "overcast.deploy": {"overcast", "overcast.app", "overcast.triggers.blob_receipts", "overcast.web.key_docs",
-                        *_BASE},
+    "overcast.deploy": {"overcast", "overcast.app", "overcast.triggers.blob_receipts", "overcast.triggers.cosmos",
+                        "overcast.backends.servicebus_store", "overcast.backends.eventhubs_store",
+                        "overcast.web.key_docs", *_BASE},
     "overcast.cli": {"overcast.host", *_BELOW_HOST},
     # Bottom layers.
     "overcast.config": {"overcast.errors"},

@@ -9,6 +9,7 @@ never see its work arrive.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,31 @@ def _blob(trigger: BackgroundTrigger, app: AppScope) -> Signal:
     return Signal(f"blobs {path}", pg_signals.blob_backlog(app.host_id, trigger.function, container, prefix), 16)
 
 
+def _servicebus(trigger: BackgroundTrigger, app: AppScope) -> Signal:
+    from overcast.backends.servicebus_store import split_dead_letter, subscription_path
+
+    topic = trigger.get("topicName")
+    path = subscription_path(topic, trigger.get("subscriptionName")) if topic else trigger.get("queueName")
+    entity, dead = split_dead_letter(path)
+    return Signal(f"service bus {path}", pg_signals.servicebus_active(entity, dead), 16)
+
+
+def _eventhub(trigger: BackgroundTrigger, app: AppScope) -> Signal:
+    from overcast.backends.eventhubs_store import DEFAULT_CONSUMER_GROUP, check_group, hub_key
+
+    hub, group = trigger.get("eventHubName"), trigger.get("consumerGroup") or DEFAULT_CONSUMER_GROUP
+    return Signal(f"event hub {hub} {group}", pg_signals.eventhub_lag(hub_key(hub), check_group(group)), 100)
+
+
+def _cosmos(trigger: BackgroundTrigger, app: AppScope) -> Signal:
+    from overcast.triggers.cosmos import lease_options
+
+    lease = lease_options(trigger.binding)  # as the listener reads them: v4 or v3 names, the same defaults
+    query = pg_signals.cosmos_lag(lease.database, lease.container, lease.lease_database, lease.lease_container,
+                                  lease.id_prefix)
+    return Signal(f"cosmos {lease.database}/{lease.container}", query, 100)
+
+
 def _durable(trigger: BackgroundTrigger, app: AppScope) -> Signal:
     return Signal(f"durable {app.hub}", pg_signals.durable_pending(app.hub), 10)
 
@@ -47,6 +73,10 @@ SIGNALS: dict[str, Callable[[BackgroundTrigger, AppScope], Signal | None]] = {
     "blobtrigger": _blob,
     "timertrigger": lambda t, app: Signal(f"timer {t.function}", pg_signals.timer_due(
         app.host_id, t.function, app.lead_seconds), 1),
+    "servicebustrigger": _servicebus,
+    "eventhubtrigger": _eventhub,
+    "cosmosdbtrigger": _cosmos,
+    "eventgridtrigger": lambda t, app: Signal("event grid", pg_signals.eventgrid_pending(), 16),
     "orchestrationtrigger": _durable,
     "activitytrigger": _durable,
     "entitytrigger": _durable,
@@ -100,5 +130,5 @@ def _fixed(scaled: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _trigger_name(index: int, signal: Signal) -> str:
-    words = "".join(c if c.isalnum() else "-" for c in signal.name.lower()).strip("-")
+    words = "-".join(re.findall(r"[a-z0-9]+", signal.name.lower()))
     return f"{index}-{words}"[:63].rstrip("-")

@@ -56,3 +56,40 @@ def durable_pending(hub: str) -> str:
     return (f"SELECT (SELECT count(*) FROM durable_inbox m WHERE m.{hub_is} AND m.visible <= {NOW} "
             f"AND NOT EXISTS ({held})) + "
             f"(SELECT count(*) FROM durable_activities WHERE {hub_is} AND visible <= {NOW})")
+
+
+def servicebus_active(entity: str, dead_letters: bool) -> str:
+    """Messages of a Service Bus queue or subscription (``entity``: its normalized path) a receiver could take now:
+    available (not scheduled later), unlocked and unexpired; or its dead-letter queue's messages."""
+    if dead_letters:
+        return f"SELECT count(*) FROM sb_messages WHERE entity = {literal(entity)} AND dead = 1"
+    return (f"SELECT count(*) FROM sb_messages WHERE entity = {literal(entity)} AND dead = 0 AND available <= {NOW} "
+            f"AND (locked_until IS NULL OR locked_until <= {NOW}) AND (expires IS NULL OR expires > {NOW})")
+
+
+def eventhub_lag(hub: str, group: str) -> str:
+    """Events of the hub past the consumer group's checkpoints, over every partition (a partition never
+    checkpointed counts from its start)."""
+    return (f"SELECT COALESCE(sum(p.next_seq - 1 - COALESCE(c.seq, -1)), 0) FROM eh_partitions p "
+            f"LEFT JOIN eh_checkpoints c ON c.hub = p.hub AND c.grp = {literal(group)} AND c.part = p.part::text "
+            f"WHERE p.hub = {literal(hub)}")
+
+
+def cosmos_lag(database: str, container: str, lease_database: str, lease_container: str, lease_prefix: str) -> str:
+    """Changes of the container after its leases' continuations (each lease covers one feed range), or 1 while no
+    lease exists (the trigger never started: a pod must, to create them)."""
+    leases = (f"FROM cosmos_items l WHERE l.db = {literal(lease_database)} AND l.coll = {literal(lease_container)} "
+              f"AND left(l.id, {len(lease_prefix)}) = {literal(lease_prefix)} AND l.doc ? 'LeaseToken'")
+    behind = (f"SELECT count(*) FROM cosmos_items i JOIN cosmos_items l ON l.db = {literal(lease_database)} "
+              f"AND l.coll = {literal(lease_container)} AND left(l.id, {len(lease_prefix)}) = {literal(lease_prefix)} "
+              f"AND l.doc ? 'LeaseToken' AND (l.doc->>'LeaseToken')::int = i.rng "
+              f"WHERE i.db = {literal(database)} AND i.coll = {literal(container)} "
+              f"AND i.seq > (l.doc->>'ContinuationToken')::bigint")
+    return f"SELECT CASE WHEN NOT EXISTS (SELECT 1 {leases}) THEN 1 ELSE ({behind}) END"
+
+
+def eventgrid_pending() -> str:
+    """Events published to local topics and not yet routed, plus deliveries due now (to any subscription: the
+    subscriptions' targets are in the app's eventgrid.json, one file for every function)."""
+    return (f"SELECT (SELECT count(*) FROM eventgrid_inbox) + "
+            f"(SELECT count(*) FROM eventgrid_deliveries WHERE due <= {NOW})")

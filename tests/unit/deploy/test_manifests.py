@@ -47,7 +47,8 @@ def test_functions_are_split_between_the_deployments(kube_manifests: list[dict[s
     listed = {k: v for k, v in http_env.items() if k.startswith("AzureFunctionsJobHost__functions__")}
     assert sorted(listed.values()) == ["hello", "start", "warmup"]
     listed = {k: v for k, v in background_env.items() if k.startswith("AzureFunctionsJobHost__functions__")}
-    assert sorted(listed.values()) == ["greet", "images", "nightly", "orders", "say", "warmup"]
+    assert sorted(listed.values()) == ["changes", "greet", "images", "jobs", "nightly", "on_event", "orders", "say",
+                                       "telemetry", "warmup"]
     # One app: both deployments share the host id, so timers, receipts and keys are the app's.
     assert http_env["AzureFunctionsWebHost__hostid"] == background_env["AzureFunctionsWebHost__hostid"] == "kube"
     assert http["spec"]["replicas"] == 1 and "replicas" not in background["spec"]  # KEDA owns it
@@ -72,8 +73,10 @@ def test_the_scaled_object_has_one_postgresql_query_per_signal(kube_manifests: l
     assert all(t["authenticationRef"]["name"] == auth["metadata"]["name"] for t in triggers)
     queries = " ".join(t["metadata"]["query"] for t in triggers)
     # One durable signal for the orchestration and the activity, on the app's own task hub.
-    assert len(triggers) == 4 and queries.count("durable_inbox") == 1 and "hub = 'KubeHub'" in queries
+    assert len(triggers) == 8 and queries.count("durable_inbox") == 1 and "hub = 'KubeHub'" in queries
     assert "queue = 'orders'" in queries  # %ORDERS_QUEUE% resolved from the app settings
+    assert "entity = 'jobs'" in queries and "p.hub = 'telemetry'" in queries and "c.grp = '$default'" in queries
+    assert "'overcast_shop_orders..'" in queries and "eventgrid_deliveries" in queries
     assert scaled["spec"]["minReplicaCount"] == 0  # every trigger has a signal: scales to zero
     assert auth["spec"]["secretTargetRef"][0]["key"] == "AzureWebJobsStorage"
 

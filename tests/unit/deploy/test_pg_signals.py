@@ -128,5 +128,71 @@ def test_every_query_in_the_generated_manifests_runs(database: tuple[str, Storag
     url, backend = database
     backend.open_state().close()  # the first store opened migrates the schema
     [scaled] = [d for d in kube_manifests if d["kind"] == "ScaledObject"]
-    values = [count(url, t["metadata"]["query"]) for t in scaled["spec"]["triggers"]]
-    assert values == [0, 0, 1, 0]  # only the timer that never ran asks for a pod
+    values = {t["name"].split("-", 1)[1]: count(url, t["metadata"]["query"]) for t in scaled["spec"]["triggers"]}
+    # Only the timer that never ran and the change feed without leases ask for a pod.
+    assert values == {"durable-kubehub": 0, "blobs-uploads-images-name": 0, "timer-nightly": 1, "queue-orders": 0,
+                      "service-bus-jobs": 0, "event-hub-telemetry-default": 0, "cosmos-shop-orders": 1,
+                      "event-grid": 0}
+
+
+def test_servicebus_active_counts_takeable_messages_and_dead_letters(database: tuple[str, StorageBackend]) -> None:
+    from overcast.backends.servicebus_store import OutgoingMessage
+
+    url, backend = database
+    bus = backend.open_servicebus()
+    bus.ensure("jobs", "queue")
+    bus.send("jobs", [OutgoingMessage(b"1"), OutgoingMessage(b"2"), OutgoingMessage(b"3")])
+    active, dead = pg_signals.servicebus_active("jobs", False), pg_signals.servicebus_active("jobs", True)
+    assert (count(url, active), count(url, dead)) == (3, 0)
+    [locked, to_dead] = bus.receive("jobs", 2)  # locked messages are being processed, not waiting
+    assert count(url, active) == 1
+    assert bus.dead_letter("jobs", to_dead.lock_token, "Bad", "test")
+    assert (count(url, active), count(url, dead)) == (1, 1)
+    assert bus.settle("jobs", [locked.lock_token], "abandon") == [True]  # back to waiting
+    assert count(url, active) == 2
+    bus.close()
+
+
+def test_eventhub_lag_counts_events_past_the_groups_checkpoints(database: tuple[str, StorageBackend]) -> None:
+    from overcast.backends.eventhubs_store import EventData
+
+    url, backend = database
+    hubs = backend.open_eventhubs()
+    hubs.ensure_hub("telemetry", 2, ["audit"])
+    for _ in range(3):
+        hubs.send("telemetry", [EventData(b"x")], partition_id="0")
+    hubs.send("telemetry", [EventData(b"y"), EventData(b"z")], partition_id="1")
+    lag = pg_signals.eventhub_lag("telemetry", "$default")
+    assert count(url, lag) == 5
+    hubs.set_checkpoint("telemetry", "$Default", "0", 1, "0")  # events 0 and 1 of partition 0 done
+    assert count(url, lag) == 3
+    assert count(url, pg_signals.eventhub_lag("telemetry", "audit")) == 5  # another group keeps its own place
+    hubs.close()
+
+
+def test_cosmos_lag_counts_changes_after_each_ranges_lease(database: tuple[str, StorageBackend]) -> None:
+    url, backend = database
+    docs = backend.open_documents()
+    prefix = "overcast_shop_orders.."
+    query = pg_signals.cosmos_lag("shop", "orders", "shop", "leases", prefix)
+    docs.create_container("shop", "orders", "/id", 1)
+    docs.create_container("shop", "leases", "/id", 1)
+    for n in range(3):
+        docs.write("shop", "orders", {"id": f"o{n}"})
+    assert count(url, query) == 1  # no lease yet: the trigger must start to create them
+    docs.write("shop", "leases", {"id": f"{prefix}0", "LeaseToken": "0", "ContinuationToken": "0", "Owner": None})
+    assert count(url, query) == 3
+    first = docs.read_feed("shop", "orders", None, 0, 10)[0]  # the lease's owner handled the first change
+    docs.write("shop", "leases", {"id": f"{prefix}0", "LeaseToken": "0", "ContinuationToken": str(first.sequence),
+                                  "Owner": "pod-1"})
+    assert count(url, query) == 2
+    docs.close()
+
+
+def test_eventgrid_pending_counts_unrouted_events(database: tuple[str, StorageBackend]) -> None:
+    url, backend = database
+    grid = backend.open_eventgrid()
+    assert count(url, pg_signals.eventgrid_pending()) == 0
+    grid.publish("orders", ['{"id": "1"}', '{"id": "2"}'])
+    assert count(url, pg_signals.eventgrid_pending()) == 2
+    grid.close()

@@ -48,3 +48,24 @@ def nightly(timer: func.TimerRequest) -> None:
 @app.warm_up_trigger("warmupContext")
 def warmup(warmupContext: WarmUpContext) -> None:
     pass
+
+
+@app.service_bus_queue_trigger(arg_name="msg", queue_name="jobs", connection="ServiceBusConnection")
+def jobs(msg: func.ServiceBusMessage) -> None:
+    pass
+
+
+@app.event_hub_message_trigger(arg_name="event", event_hub_name="telemetry", connection="EventHubConnection")
+def telemetry(event: func.EventHubEvent) -> None:
+    pass
+
+
+@app.cosmos_db_trigger(arg_name="docs", database_name="shop", container_name="orders", connection="CosmosConnection",
+                       create_lease_container_if_not_exists=True)
+def changes(docs: func.DocumentList) -> None:
+    pass
+
+
+@app.event_grid_trigger(arg_name="event")
+def on_event(event: func.EventGridEvent) -> None:
+    pass
