@@ -3,8 +3,9 @@
 Each binding is checked by its kind (:mod:`overcast.kinds`): its connection resolved for the kind's service, the
 kind's own problems, and whether the kind plays the role asked of it. A function with a problem is put in error;
 the others load. A connection whose setting is missing entirely (a freshly cloned app has no git-ignored
-``local.settings.json``) uses the embedded store for Service Bus, Event Hubs and Cosmos DB: that is said once per
-service and setting, so the user knows where their messages and documents live.
+``local.settings.json``) or holds an emulator's connection string uses the embedded store for Service Bus, Event
+Hubs and Cosmos DB: that is said once per service and setting, so the user knows where their messages and documents
+live.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Collection, Mapping
 
 from overcast.app.index import AppIndex
-from overcast.config.connections import resolve_connection
+from overcast.config.connections import EMBEDDED, resolve_connection
 from overcast.kinds import kind_of
 
 log = logging.getLogger("overcast.host.startup")
@@ -30,9 +31,19 @@ def defaulted_notice(service: str, setting: str, functions: list[str]) -> str:
     )
 
 
+def emulator_notice(service: str, setting: str, functions: list[str]) -> str:
+    """The start line for a setting holding an emulator's connection string the embedded store stands in for."""
+    what = _SERVICE_NAMES.get(service, service)
+    return (
+        f"App setting '{setting}' holds the {what} emulator's connection string: {what} for "
+        f"{', '.join(sorted(functions))} uses Overcast's embedded store (no emulator needed)."
+    )
+
+
 def check_bindings(index: AppIndex, environ: Mapping[str, str], backends: Collection[str]) -> list[str]:
     """Puts functions whose bindings cannot work in error; returns the start lines for defaulted connections."""
     defaulted: dict[tuple[str, str], list[str]] = {}
+    emulated: dict[tuple[str, str], list[str]] = {}
     for spec in index.functions:
         if spec.in_error:
             continue
@@ -43,8 +54,9 @@ def check_bindings(index: AppIndex, environ: Mapping[str, str], backends: Collec
                 problem = connection.problem(spec.name, binding.name, backends)
                 if problem:
                     spec.errors.append(problem)
-                elif connection.defaulted:
-                    names = defaulted.setdefault((kind.service, connection.setting), [])
+                elif kind.service in _SERVICE_NAMES and connection.kind == EMBEDDED:
+                    said = defaulted if connection.defaulted else emulated
+                    names = said.setdefault((kind.service, connection.setting), [])
                     if spec.name not in names:
                         names.append(spec.name)
             spec.errors += kind.problems(binding, environ)
@@ -59,4 +71,5 @@ def check_bindings(index: AppIndex, environ: Mapping[str, str], backends: Collec
             warning = kind_of(spec.trigger.type).start_warning(spec)
             if warning:
                 log.warning("%s", warning)
-    return [defaulted_notice(service, setting, names) for (service, setting), names in defaulted.items()]
+    return ([defaulted_notice(service, setting, names) for (service, setting), names in defaulted.items()]
+            + [emulator_notice(service, setting, names) for (service, setting), names in emulated.items()])

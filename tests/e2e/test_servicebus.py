@@ -196,5 +196,6 @@ def test_a_real_namespace_is_a_clear_function_error(start_host, marker_dir: Path
     emulator = {"MARKER_DIR": str(marker_dir), "ServiceBusConnection": "Endpoint=sb://localhost;"
                 "SharedAccessKeyName=RootManageSharedAccessKey;SharedAccessKey=SAS_KEY_VALUE;UseDevelopmentEmulator=true;"}
     other = start_host(APP, env=emulator)
+    other.wait_for("App setting 'ServiceBusConnection' holds the Service Bus emulator's connection string")
     bus(other, "send", "orders", '{"kind": "emulator"}')
     wait_until(lambda: len(markers(marker_dir, "orders")) == 1, what="the message through the emulator string")

@@ -11,7 +11,7 @@ import pytest
 from overcast import kinds
 from overcast.app.index import AppIndex
 from overcast.app.spec import BindingSpec, FunctionSpec
-from overcast.binding_checks import check_bindings, defaulted_notice
+from overcast.binding_checks import check_bindings, defaulted_notice, emulator_notice
 from overcast.kinds import BindingKind
 
 
@@ -53,9 +53,11 @@ def test_a_missing_setting_is_one_line_naming_every_function(bus_kind: None) -> 
     ("Endpoint=sb://contoso.servicebus.windows.net/;SharedAccessKeyName=RootManageSharedAccessKey;"
      "SharedAccessKey=abc=", True),
 ])
-def test_an_existing_setting_is_not_announced(bus_kind: None, value: str, in_error: bool) -> None:
+def test_an_emulator_string_is_announced_and_a_real_namespace_is_an_error(bus_kind: None, value: str,
+                                                                          in_error: bool) -> None:
     index = AppIndex("v2", [_function("Receive", _bus("msg", "in", "Bus", trigger=True))])
-    assert check_bindings(index, {"Bus": value}, ["embedded"]) == []
+    lines = check_bindings(index, {"Bus": value}, ["embedded"])
+    assert lines == ([] if in_error else [emulator_notice("servicebus", "Bus", ["Receive"])])
     assert bool(index.functions[0].errors) is in_error
     assert "abc=" not in " ".join(index.functions[0].errors)
 
