@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from store_helpers import FakeClock
 
 from overcast.backends.base import Clock
 from overcast.backends.registry import BACKENDS, BackendTarget, StorageBackend, open_backend
+from tests.contract.store_helpers import FakeClock
 
 # The walkthrough of docs/architecture.md, proved: the memory backend's registry line under a second name is all
 # it takes for every contract to run on a "new" backend.
@@ -114,7 +114,7 @@ def storage(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) ->
     if case.kind != "postgresql":
         yield Storage(case, tmp_path / "data", connection, clock)
         return
-    from pg_schemas import private_schema
+    from tests.contract.pg_schemas import private_schema
 
     # Each test in a schema of its own: tests (and helpers running the suites at once) never see each other's rows.
     with private_schema(connection) as url:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import ALIAS, BACKEND_CASES, BackendCase, require_server
 
 from overcast.backends.registry import BACKENDS
+from tests.contract.conftest import ALIAS, BACKEND_CASES, BackendCase, require_server
 
 SERVER = BackendCase("server-backend", "server-backend", server="OVERCAST_TEST_SERVER_URL")
 

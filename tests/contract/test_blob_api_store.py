@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import Storage
-from store_helpers import FakeClock
 
 from overcast.backends.blob_api_store import (
     BlobApiStore,
@@ -18,6 +16,8 @@ from overcast.backends.blob_api_store import (
     SignedIdentifier,
 )
 from overcast.errors import BlobApiRefusal
+from tests.contract.conftest import Storage
+from tests.contract.store_helpers import FakeClock
 
 NONE = Conditions()
 

@@ -13,14 +13,14 @@ from datetime import timezone
 from pathlib import Path
 
 import pytest
-import store_helpers
-from conftest import Storage
-from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import BlobStore, open_blob_store
 from overcast.backends.base import BlobProperties, utc
 from overcast.backends.sqlite.blobs import SqliteBlobStore
 from overcast.errors import StoreError
+from tests.contract import store_helpers
+from tests.contract.conftest import Storage
+from tests.contract.store_helpers import FakeClock, race_processes, race_threads
 
 MIB = 1024 * 1024
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import Storage
-from store_helpers import START, FakeClock, race_processes, race_threads
 
 from overcast.backends.documents_store import UNDEFINED, DocumentStore
 from overcast.errors import DocumentConflict, DocumentInvalid, DocumentNotFound, DocumentPrecondition
+from tests.contract.conftest import Storage
+from tests.contract.store_helpers import START, FakeClock, race_processes, race_threads
 
 DB, COLL = "shop", "orders"
 

@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Storage
-from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import open_queue_store
 from overcast.durable.store import (
@@ -53,9 +51,12 @@ from overcast.durable.store import (
 from overcast.durable.store.backends import open_durable_store
 from overcast.durable.store.backends.sqlite import SqliteDurableStore
 from overcast.errors import StoreError
+from tests.contract.conftest import Storage
+from tests.contract.store_helpers import FakeClock, race_processes, race_threads
 
 HUB = "TestHub"
-HERE = Path(__file__).parent
+# The repository's root: a child process imports this module as ``tests.contract.test_durable_store`` from it.
+ROOT = Path(__file__).resolve().parents[2]
 
 # EventType values of §2.2 used below.
 STARTED, COMPLETED_EVENT, TERMINATED_EVENT, SCHEDULED, TASK_DONE = 0, 1, 3, 4, 5
@@ -82,8 +83,8 @@ class Backend:
     def child_setup(self) -> str:
         """Python statements that bind ``store`` (real clock) and the toy engine in another process."""
         setup = self.storage.child_setup(
-            "open_durable", "import sys", f"sys.path.insert(0, {str(HERE)!r})",
-            "from test_durable_store import toy_worker",
+            "open_durable", "import sys", f"sys.path.insert(0, {str(ROOT)!r})",
+            "from tests.contract.test_durable_store import toy_worker",
         )
         assert setup is not None, f"the {self.name} store lives in one process"
         return setup

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import store_helpers
-from conftest import Storage
-from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends.eventgrid_store import EventGridStore, Route, Router
 from overcast.errors import StoreError
+from tests.contract import store_helpers
+from tests.contract.conftest import Storage
+from tests.contract.store_helpers import FakeClock, race_processes, race_threads
 
 Backend = store_helpers.Backend[EventGridStore]
 DAY = 86_400.0

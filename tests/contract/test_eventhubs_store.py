@@ -9,9 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import store_helpers
-from conftest import Storage
-from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends.eventhubs_store import (
     DEFAULT_CONSUMER_GROUP,
@@ -21,6 +18,9 @@ from overcast.backends.eventhubs_store import (
     partition_hash,
 )
 from overcast.errors import StoreError
+from tests.contract import store_helpers
+from tests.contract.conftest import Storage
+from tests.contract.store_helpers import FakeClock, race_processes, race_threads
 
 Backend = store_helpers.Backend[EventHubsStore]
 

@@ -11,13 +11,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import store_helpers
-from conftest import Storage
-from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import LeaseStore, open_lease_store
 from overcast.backends.sqlite.leases import SqliteLeaseStore
 from overcast.errors import StoreError
+from tests.contract import store_helpers
+from tests.contract.conftest import Storage
+from tests.contract.store_helpers import FakeClock, race_processes, race_threads
 
 Backend = store_helpers.Backend[LeaseStore]
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import Storage
-from store_helpers import FakeClock, race_threads
 
 from overcast.backends.base import QueueBackend
 from overcast.backends.queue_service_store import CreateOutcome, MessageProblem, QueueServiceStore, UpdatedMessage
 from overcast.errors import StoreError
+from tests.contract.conftest import Storage
+from tests.contract.store_helpers import FakeClock, race_threads
 
 
 @pytest.fixture

@@ -13,14 +13,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-import store_helpers
-from conftest import Storage
-from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import QueueBackend, open_queue_store
 from overcast.backends.base import QueuedMessage
 from overcast.backends.sqlite.queues import SqliteQueueStore
 from overcast.errors import PayloadTooLargeError, StoreError
+from tests.contract import store_helpers
+from tests.contract.conftest import Storage
+from tests.contract.store_helpers import FakeClock, race_processes, race_threads
 
 SEVEN_DAYS = timedelta(days=7)
 

@@ -8,9 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-import store_helpers
-from conftest import Storage
-from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends.servicebus_store import (
     EXPIRED_REASON,
@@ -26,6 +23,9 @@ from overcast.backends.servicebus_store import (
     subscription_path,
 )
 from overcast.errors import StoreError
+from tests.contract import store_helpers
+from tests.contract.conftest import Storage
+from tests.contract.store_helpers import FakeClock, race_processes, race_threads
 
 Backend = store_helpers.Backend[ServiceBusBackend]
 

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import store_helpers
-from conftest import Storage
 
 from overcast.backends import StateStore, open_state_store
 from overcast.backends.sqlite import SqliteStateStore
 from overcast.errors import StoreError
+from tests.contract import store_helpers
+from tests.contract.conftest import Storage
 
 Backend = store_helpers.Backend[StateStore]
 

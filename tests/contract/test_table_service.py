@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import Storage
-from store_helpers import race_threads
 
 from overcast.backends.base import TableStore
 from overcast.backends.table_service_store import (
@@ -23,6 +21,8 @@ from overcast.backends.table_service_store import (
     WriteKind,
 )
 from overcast.errors import StoreError
+from tests.contract.conftest import Storage
+from tests.contract.store_helpers import race_threads
 
 INSERT, REPLACE, MERGE = WriteKind.INSERT, WriteKind.REPLACE, WriteKind.MERGE
 UPSERT_REPLACE, UPSERT_MERGE, DELETE = WriteKind.UPSERT_REPLACE, WriteKind.UPSERT_MERGE, WriteKind.DELETE

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import store_helpers
-from conftest import Storage
-from store_helpers import FakeClock, race_processes, race_threads
 
 from overcast.backends import TableStore, open_table_store
 from overcast.backends.sqlite.tables import SqliteTableStore
 from overcast.errors import StoreError
+from tests.contract import store_helpers
+from tests.contract.conftest import Storage
+from tests.contract.store_helpers import FakeClock, race_processes, race_threads
 
 # Pages of the SQLite query: tests that must cross a page boundary use more rows than this.
 SQLITE_PAGE = 500

@@ -1,6 +1,6 @@
-"""Fixtures of the end-to-end tests. Helpers live in ``hosting`` (a unique module name: test folders each have a
-conftest.py, and tests import helpers by module name)."""
+"""Fixtures of the end-to-end tests. Helpers live in :mod:`tests.e2e.hosting`; tests import them by that full name
+(``tests/`` is a package, so two folders' ``conftest.py`` or helpers never share a module name)."""
 
-from hosting import start_host
+from tests.e2e.hosting import start_host
 
 __all__ = ["start_host"]

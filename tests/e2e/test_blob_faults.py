@@ -17,11 +17,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_blobs_tables import FAST_SCAN, put_blob
-from test_queues import wait_until
 
 from overcast.backends import open_blob_store, open_state_store
 from overcast.triggers.blob_receipts import STALE_CLAIM_SECONDS
+from tests.e2e.test_blobs_tables import FAST_SCAN, put_blob
+from tests.e2e.test_queues import wait_until
 
 pytestmark = pytest.mark.e2e
 HOST_ID = "blobfaults"

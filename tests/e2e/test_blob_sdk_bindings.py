@@ -10,8 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 from azure.storage.blob import BlobServiceClient
-from hosting import free_port
-from test_queues import markers, wait_until
+
+from tests.e2e.hosting import free_port
+from tests.e2e.test_queues import markers, wait_until
 
 pytestmark = pytest.mark.e2e
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="

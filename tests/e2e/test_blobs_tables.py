@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from hosting import run_overcast
-from test_queues import cli, markers, wait_until
+
+from tests.e2e.hosting import run_overcast
+from tests.e2e.test_queues import cli, markers, wait_until
 
 pytestmark = pytest.mark.e2e
 FAST_SCAN = {"OVERCAST_BLOB_SCAN_SECONDS": "0.3"}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from hosting import APPS, free_port, run_overcast
+
+from tests.e2e.hosting import APPS, free_port, run_overcast
 
 pytestmark = pytest.mark.e2e
 

@@ -59,7 +59,7 @@ def test_keys_survive_a_restart(start_host, tmp_path: Path) -> None:
 def test_hsts_and_custom_headers(start_host, tmp_path: Path) -> None:
     import shutil
 
-    from hosting import APPS
+    from tests.e2e.hosting import APPS
 
     app = tmp_path / "app"
     shutil.copytree(APPS / "basic", app)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hosting import free_port, run_overcast
-from test_queues import cli, wait_until
+
+from tests.e2e.hosting import free_port, run_overcast
+from tests.e2e.test_queues import cli, wait_until
 
 pytestmark = pytest.mark.e2e
 

@@ -11,7 +11,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from hosting import APPS, RunningHost, run_overcast
+from tests.e2e.hosting import APPS, RunningHost, run_overcast
 
 APP = APPS / "cosmos"
 

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_queues import cli, markers, wait_until
+
+from tests.e2e.test_queues import cli, markers, wait_until
 
 pytestmark = pytest.mark.e2e
 DEEP = "nested too deeply to read"

@@ -11,8 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from hosting import run_overcast
-from test_queues import wait_until
+
+from tests.e2e.hosting import run_overcast
+from tests.e2e.test_queues import wait_until
 
 pytestmark = pytest.mark.e2e
 HUB = "OvercastTests"

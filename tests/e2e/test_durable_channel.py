@@ -11,9 +11,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from forwarder import forward
-from test_durable import finished, start, status
-from test_queues import wait_until
+
+from tests.e2e.forwarder import forward
+from tests.e2e.test_durable import finished, start, status
+from tests.e2e.test_queues import wait_until
 
 pytestmark = pytest.mark.e2e
 OLD = "/runtime/webhooks/durabletask/rpc"  # the keyless prefix before the fix

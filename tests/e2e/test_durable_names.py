@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from hosting import APPS, free_port, run_overcast
+
+from tests.e2e.hosting import APPS, free_port, run_overcast
 
 pytestmark = pytest.mark.e2e
 API = "/runtime/webhooks/durabletask"

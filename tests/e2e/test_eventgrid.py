@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hosting import run_overcast
+
+from tests.e2e.hosting import run_overcast
 
 pytestmark = pytest.mark.e2e
 WEBHOOK = "/runtime/webhooks/eventgrid"
@@ -242,7 +243,7 @@ def eventgrid(app_dir: Path, data_dir: Path, *args: str) -> str:
 
 
 def test_cli_publishes_and_a_restart_loses_no_delivery(start_host, marker_dir: Path, tmp_path: Path) -> None:
-    from hosting import APPS
+    from tests.e2e.hosting import APPS
 
     app, data = APPS / "eventgrid", tmp_path / "data"
     # published while no host runs: the events wait in the store
@@ -293,7 +294,7 @@ def test_webhook_subscriptions_get_event_grid_deliveries(start_host, marker_dir:
                                                          remote_topic) -> None:
     import shutil
 
-    from hosting import APPS
+    from tests.e2e.hosting import APPS
 
     url, received = remote_topic
     app = tmp_path / "app"
@@ -347,8 +348,9 @@ def test_blobs_written_with_the_storage_sdk_publish_blob_events(start_host, mark
     """The Blob REST API's own operations (put, put block list, delete) publish to the account's topic too, so an
     SDK upload drives ``blob_trigger(source="EventGrid")`` as on Azure."""
     from azure.storage.blob import BlobBlock, BlobServiceClient
-    from hosting import free_port
-    from test_storage_endpoints import connection
+
+    from tests.e2e.hosting import free_port
+    from tests.e2e.test_storage_endpoints import connection
 
     port = free_port()
     env = {"MARKER_DIR": str(marker_dir), "OVERCAST_STORAGE_ENDPOINTS": "on", "OVERCAST_BLOB_PORT": str(port),

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from hosting import run_overcast
+
+from tests.e2e.hosting import run_overcast
 
 pytestmark = pytest.mark.e2e
 
@@ -215,7 +216,7 @@ def test_checkpoints_survive_a_restart(start_host, marker_dir: Path, tmp_path: P
 
 
 def test_a_bad_hub_config_stops_the_start_with_one_line(tmp_path: Path) -> None:
-    from hosting import APPS
+    from tests.e2e.hosting import APPS
 
     bad = tmp_path / "bad.json"
     bad.write_text('{"UserConfig": {"NamespaceConfig": [{"Entities": [{"Name": "orders", "PartitionCount": 99}]}]}}')

@@ -9,7 +9,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory):
-    from hosting import APPS, RunningHost
+    from tests.e2e.hosting import APPS, RunningHost
 
     running = RunningHost(APPS / "basic", tmp_path_factory.mktemp("data"), ["--no-auth"],
                           {"MARKER_FILE": str(tmp_path_factory.mktemp("m") / "marker")})

@@ -8,8 +8,8 @@ import shutil
 import time
 from pathlib import Path
 
-from hosting import APPS, free_port, run_overcast
-from pg_cluster import private_database, query, server
+from tests.e2e.hosting import APPS, free_port, run_overcast
+from tests.e2e.pg_cluster import private_database, query, server
 
 
 def _app(tmp_path: Path, provider: dict[str, str]) -> Path:

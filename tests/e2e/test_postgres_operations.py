@@ -8,8 +8,9 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
-from hosting import APPS, free_port, run_overcast
-from pg_cluster import ThrowawayCluster, enqueue, private_database, query, queued_json, server
+
+from tests.e2e.hosting import APPS, free_port, run_overcast
+from tests.e2e.pg_cluster import ThrowawayCluster, enqueue, private_database, query, queued_json, server
 
 APP = str(APPS / "pg_scale")
 

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator
 from itertools import pairwise
 
 import pytest
-from hosting import APPS, RunningHost
-from pg_cluster import enqueue, keys_of, private_database, query, queued_json, server
+
+from tests.e2e.hosting import APPS, RunningHost
+from tests.e2e.pg_cluster import enqueue, keys_of, private_database, query, queued_json, server
 
 APP = APPS / "pg_scale"
 HOST_ID = "pgscale-e2e"

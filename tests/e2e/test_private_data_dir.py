@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hosting import run_overcast
-from test_queues import wait_until
+
+from tests.e2e.hosting import run_overcast
+from tests.e2e.test_queues import wait_until
 
 pytestmark = pytest.mark.e2e
 

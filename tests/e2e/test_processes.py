@@ -10,7 +10,8 @@ import time
 
 import httpx
 import pytest
-from hosting import APPS
+
+from tests.e2e.hosting import APPS
 
 pytestmark = pytest.mark.e2e
 

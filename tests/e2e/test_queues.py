@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 
 import pytest
-from hosting import APPS, run_overcast
+
+from tests.e2e.hosting import APPS, run_overcast
 
 pytestmark = pytest.mark.e2e
 

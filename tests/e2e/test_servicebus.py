@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
-from hosting import APPS, run_overcast
-from test_queues import markers, wait_until
+
+from tests.e2e.hosting import APPS, run_overcast
+from tests.e2e.test_queues import markers, wait_until
 
 pytestmark = pytest.mark.e2e
 APP = "servicebus"

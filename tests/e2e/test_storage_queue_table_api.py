@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from azure.data.tables import TableClient
 from azure.storage.queue import QueueClient, TextBase64DecodePolicy, TextBase64EncodePolicy
-from hosting import free_port
-from test_queues import markers, wait_until
+
+from tests.e2e.hosting import free_port
+from tests.e2e.test_queues import markers, wait_until
 
 pytestmark = pytest.mark.e2e
 KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="

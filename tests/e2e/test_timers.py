@@ -9,7 +9,8 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from test_queues import markers, wait_until
+
+from tests.e2e.test_queues import markers, wait_until
 
 pytestmark = pytest.mark.e2e
 HOST_ID = "timertests"

@@ -9,7 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hosting import APPS
+
+from tests.e2e.hosting import APPS
 
 pytestmark = pytest.mark.e2e
 

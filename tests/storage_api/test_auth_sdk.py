@@ -18,6 +18,7 @@ from azure.storage.blob import (
     generate_blob_sas,
     generate_container_sas,
 )
+
 from tests.storage_api.conftest import ACCOUNT, KEY, Target
 
 

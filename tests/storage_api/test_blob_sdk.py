@@ -28,6 +28,7 @@ from azure.storage.blob import (
     ContentSettings,
     generate_container_sas,
 )
+
 from tests.storage_api.conftest import ACCOUNT, KEY, Target
 
 

@@ -10,6 +10,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobBlock, BlobType, ContentSettings
 from azure.storage.blob.aio import BlobServiceClient
+
 from tests.storage_api.conftest import Target
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
+
 from tests.unit.deploy.conftest import CONNECTION, KUBE_APP, run_manifests
 
 KUBERNETES = kubernetes_validate.latest_version()

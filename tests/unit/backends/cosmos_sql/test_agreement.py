@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.unit.backends.cosmos_sql.corpus import generated, sqlite_table
 
 from overcast.backends.cosmos_sql import compile_sqlite, evaluate, parse_query
+from tests.unit.backends.cosmos_sql.corpus import generated, sqlite_table
 
 DOCS = generated()
 

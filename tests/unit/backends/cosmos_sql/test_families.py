@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.unit.backends.cosmos_sql.corpus import FAMILIES, sqlite_table
 
 from overcast.backends.cosmos_sql import compile_sqlite, evaluate
+from tests.unit.backends.cosmos_sql.corpus import FAMILIES, sqlite_table
 
 ANDERSEN, WAKEFIELD = FAMILIES
 ALL_CHILDREN = [*ANDERSEN["children"], *WAKEFIELD["children"]]

@@ -11,12 +11,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.unit.backends.cosmos_sql.corpus import FAMILIES
-from tests.unit.backends.cosmos_sql.test_agreement import DOCS, QUERIES, _canonical, _normal
-from tests.unit.backends.cosmos_sql.test_families import CASES
 
 from overcast.backends.cosmos_sql import compile_postgresql, evaluate, parse_query
 from overcast.backends.cosmos_sql.postgresql import like_posix
+from tests.unit.backends.cosmos_sql.corpus import FAMILIES
+from tests.unit.backends.cosmos_sql.test_agreement import DOCS, QUERIES, _canonical, _normal
+from tests.unit.backends.cosmos_sql.test_families import CASES
 
 CI_POSTGRES = "postgresql://postgres@127.0.0.1:5432/test"
 
