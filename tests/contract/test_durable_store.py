@@ -973,7 +973,7 @@ def test_a_killed_process_loses_nothing_and_its_work_resumes(backend: Backend) -
                                                 activities=work))
     child = (
         backend.child_setup()
-        + "from test_durable_store import HUB, ev, TASK_DONE, complete, lease_next\n"
+        + "from tests.contract.test_durable_store import HUB, ev, TASK_DONE, complete, lease_next\n"
         "a, b = store.lease_activities(HUB, 'doomed', 600, max_items=2)\n"
         "assert complete(store, a, ev(TASK_DONE, TaskScheduledId=a.task_id, Result='\"a\"'))\n"
         "assert lease_next(store, HUB, 'doomed', 600) is not None\n"
@@ -1030,7 +1030,7 @@ def test_another_process_write_calls_the_wake_up_hook(backend: Backend) -> None:
     stop = store.on_change(woke.set)
     try:
         child = backend.child_setup() + (
-            "from test_durable_store import HUB, orchestration\n"
+            "from tests.contract.test_durable_store import HUB, orchestration\n"
             "store.create_instance(HUB, orchestration('from-afar'))\n"
             "store.close()\n"
         )
