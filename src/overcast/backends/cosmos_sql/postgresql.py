@@ -10,9 +10,10 @@ import json
 from collections.abc import Mapping
 
 from overcast.backends.cosmos_sql.compiled import Binder, CompiledQuery, Shape, Template
+from overcast.backends.cosmos_sql.dialect import ALL_KINDS, DEFINED, CompilerTools, Loc, Sx
 from overcast.backends.cosmos_sql.evaluate import Parameters
-from overcast.backends.cosmos_sql.sqlgen import ALL_KINDS, DEFINED, Compiler, Loc, Sx, compile_with
 from overcast.backends.cosmos_sql.sqlite import SqliteDialect
+from overcast.backends.cosmos_sql.statement import compile_with
 from overcast.backends.cosmos_sql.syntax import Query
 
 _POSIX_SPECIAL = set("\\^$.|?*+()[]{}")
@@ -60,7 +61,7 @@ class PostgresDialect(SqliteDialect):
     def check(self, sql: str, query: Query) -> None:
         pass  # PostgreSQL's limits (max_stack_depth) are far above the parser's nesting limit
 
-    def static(self, compiler: Compiler, kind: str, source: Binder) -> Sx:
+    def static(self, compiler: CompilerTools, kind: str, source: Binder) -> Sx:
         if kind == "boolean":
             return Sx(f"{compiler.bind(lambda params: bool(source(params)))}::boolean", frozenset({kind}))
         return Sx(f"{compiler.bind(lambda params: self.bind_json(source(params)))}::jsonb", frozenset({kind}),
@@ -114,11 +115,11 @@ class PostgresDialect(SqliteDialect):
     def select_element(self, alias: str) -> list[str]:
         return ["NULL", f"{alias}.value"]
 
-    def path(self, compiler: Compiler, loc: Loc) -> str:
+    def path(self, compiler: CompilerTools, loc: Loc) -> str:
         steps = [str(step) for step in loc.steps]
         return f"{compiler.constant(steps)}::text[]"
 
-    def each(self, compiler: Compiler, source: Sx, alias: str) -> str:
+    def each(self, compiler: CompilerTools, source: Sx, alias: str) -> str:
         # jsonb_array_elements raises on anything but an array: give it an empty one instead.
         array = self._json(source)
         return (f"jsonb_array_elements(CASE WHEN jsonb_typeof({array}) = 'array' THEN {array} "
@@ -136,7 +137,7 @@ class PostgresDialect(SqliteDialect):
             return f"{self.native(left, kind)} {sql_op} {self.native(right, kind)}"
         return f"{self._json(left)} {sql_op} {self._json(right)}"
 
-    def like(self, compiler: Compiler, value: Sx, pattern: Binder) -> str:
+    def like(self, compiler: CompilerTools, value: Sx, pattern: Binder) -> str:
         regex = compiler.bind(lambda params: like_posix(*pattern(params)))  # type: ignore[misc]
         return f"{self.native(value, 'string')} ~ {regex}"
 
@@ -147,7 +148,7 @@ class PostgresDialect(SqliteDialect):
             return f"mod({left}, NULLIF({right}, 0))"
         return f"({left} {op} {right})"
 
-    def aggregate_columns(self, compiler: Compiler, name: str, arg: Sx) -> list[str]:
+    def aggregate_columns(self, compiler: CompilerTools, name: str, arg: Sx) -> list[str]:
         def when(kinds: frozenset[str] | str, then: str) -> str:
             test = compiler.is_kind(arg, kinds)
             return "NULL" if test == compiler.F else then if test == compiler.T else f"CASE WHEN {test} THEN {then} END"
@@ -176,7 +177,7 @@ class PostgresDialect(SqliteDialect):
     def is_object(self, alias: str) -> str:
         return f"jsonb_typeof({alias}.value) = 'object'"
 
-    def member(self, compiler: Compiler, alias: str, key: str) -> Sx:
+    def member(self, compiler: CompilerTools, alias: str, key: str) -> Sx:
         value = f"(CASE WHEN {self.is_object(alias)} THEN {alias}.value -> {compiler.constant(key)}::text END)"
         return Sx(value, ALL_KINDS, tag=f"jsonb_typeof({value})", json=True)
 

@@ -1,27 +1,20 @@
-"""The SQL compiler's core, shared by the SQLite and PostgreSQL dialects: every Cosmos DB expression becomes an
-``Sx``, a SQL value with what is known of its kind, so that the statement keeps Cosmos DB's semantics (undefined
-vs null, no comparison across kinds, three-valued logic) and the database filters, sorts and pages the rows.
-
-Values in SQL: strings as text, numbers as numbers, booleans as 1/0, arrays and objects as JSON text, null and
-undefined as NULL, told apart by the kind. A kind is static (a literal or a parameter: the compiled text depends on
-the parameters' kinds, never on their values, which are always bound), read from the JSON (``tag``: the database's
-JSON type of a path), or "maybe": a value of one kind, or NULL for undefined (a comparison, a function).
+"""The SQL compiler's core, shared by the SQLite and PostgreSQL dialects: ``Compiler`` turns every Cosmos DB
+expression and condition into an ``Sx`` (``dialect``), so that the statement keeps Cosmos DB's semantics (undefined
+vs null, no comparison across kinds, three-valued logic) and the database filters, sorts and pages the rows. The
+statement around them (FROM, JOIN, WHERE, ORDER BY, paging) and its cache are ``statement``'s.
 
 A condition is compiled "for truth" where only true passes (the WHERE clause, and AND / OR under it): there the
 cheap value test comes first and the kind check second, so most rows are decided by one JSON lookup."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
-from overcast.backends.cosmos_sql.compiled import Binder, Column, CompiledQuery, Shape, Template, bind, shape
-from overcast.backends.cosmos_sql.evaluate import Parameters, normalize_parameters
-from overcast.backends.cosmos_sql.parser import outside_subset, parse_query
+from overcast.backends.cosmos_sql.compiled import Binder, Shape
+from overcast.backends.cosmos_sql.dialect import ALL_KINDS, Dialect, Loc, Sx
+from overcast.backends.cosmos_sql.expression_parser import outside_subset
 from overcast.backends.cosmos_sql.syntax import (
-    ROOT,
     Aggregate,
     ArrayLit,
     Between,
@@ -37,117 +30,14 @@ from overcast.backends.cosmos_sql.syntax import (
     Prop,
     Query,
     Ref,
-    SelectStar,
     Unary,
 )
 from overcast.backends.cosmos_sql.values import RANK, UNDEFINED
 from overcast.errors import QueryError
 
-ALL_KINDS = frozenset(RANK)
-DEFINED = ALL_KINDS - {"undefined"}
 _EQUALITY_KINDS = frozenset({"null", "boolean", "number", "string", "array", "object"})
 _ORDER_KINDS = frozenset({"null", "boolean", "number", "string"})
 _SQL_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-
-
-@dataclass(frozen=True)
-class Loc:
-    """Where a value is in a document: ``doc`` (SQL of the JSON column) and a path, either static (``steps``
-    from the root) or after a JOIN element's own path (``element``: the json_each alias)."""
-
-    doc: str
-    steps: tuple[str | int, ...]
-    element: str | None = None
-
-
-@dataclass(frozen=True)
-class Sx:
-    value: str
-    kinds: frozenset[str]
-    tag: str | None = None  # SQL of the JSON type, for values read from a document
-    loc: Loc | None = None
-    static: Shape | None = None  # the parameter's or literal's shape
-    source: Binder | None = None  # the static value, from the parameters
-    json: bool = False  # the SQL value is the database's JSON type (PostgreSQL's jsonb), not a native one
-
-
-class Dialect:
-    """What differs between databases; ``sqlgen`` writes everything else."""
-
-    tags: Mapping[str, tuple[str, ...]]  # kind → the database's JSON type names
-    true = "1"
-    false = "0"
-
-    def static(self, compiler: Compiler, kind: str, source: Binder) -> Sx:
-        """A literal's or parameter's SQL (bound) for a boolean, number, string, array or object."""
-        raise NotImplementedError
-
-    def is_true(self, sx: Sx) -> str:
-        """SQL: a value read from a document (``sx.tag`` set) is the boolean true."""
-        raise NotImplementedError
-
-    def as_boolean(self, sx: Sx) -> str:
-        """SQL: a value read from a document as a three-valued boolean (NULL unless it is a boolean)."""
-        raise NotImplementedError
-
-    def native(self, sx: Sx, kind: str) -> str:
-        """The value as the database's own type for ``kind`` (only used where the kind is checked first)."""
-        return sx.value
-
-    def sort_keys(self, sx: Sx) -> list[str]:
-        return [sx.value]
-
-    def exact_equality(self, static: Shape) -> bool:
-        """Whether ``document value = static`` is false for every document value of another kind."""
-        raise NotImplementedError
-
-    def check(self, sql: str, query: Query) -> None:
-        """Refuse (``QueryError``) a statement the database could not parse, before the store runs it."""
-
-    def placeholder(self, name: str) -> str:
-        raise NotImplementedError
-
-    def extract(self, loc: Loc, path: str) -> str:
-        raise NotImplementedError
-
-    def json_type(self, loc: Loc, path: str) -> str:
-        raise NotImplementedError
-
-    def element(self, alias: str) -> tuple[str, str]:
-        """(value, tag) SQL of a json_each row."""
-        raise NotImplementedError
-
-    def path(self, compiler: Compiler, loc: Loc) -> str:
-        raise NotImplementedError
-
-    def each(self, compiler: Compiler, source: Sx, alias: str) -> str:
-        """A table of the elements of the array ``source`` (a FROM item), aliased."""
-        raise NotImplementedError
-
-    def bind_json(self, value: object) -> object:
-        raise NotImplementedError
-
-    def compare(self, op: str, kind: str, left: Sx, right: Sx) -> str:
-        raise NotImplementedError
-
-    def call(self, compiler: Compiler, name: str, args: list[Sx], expr: Call) -> Sx:
-        raise NotImplementedError
-
-    def like(self, compiler: Compiler, value: Sx, pattern: Binder) -> str:
-        raise NotImplementedError
-
-    def arithmetic(self, op: str, left: str, right: str) -> str:
-        raise NotImplementedError
-
-    def aggregate_columns(self, compiler: Compiler, name: str, arg: Sx) -> list[str]:
-        raise NotImplementedError
-
-    def select_document(self, doc: str) -> str:
-        return doc
-
-    def select_element(self, alias: str) -> list[str]:
-        value, tag = self.element(alias)
-        return [tag, value]
 
 
 @dataclass
@@ -443,107 +333,3 @@ class Compiler:
         literal or parameter the dialect's equality cannot confuse with another kind)."""
         static = right.static if left.tag is not None else left.static if right.tag is not None else None
         return op == "=" and static is not None and self.dialect.exact_equality(static)
-
-    # --- the statement ---------------------------------------------------------------------------------------------
-    def statement(self, source: str, scope: str) -> Template:
-        query = self.query
-        tables = [f"{source} AS cq_t"]
-        conditions = [f"({scope})"] if scope else []
-        selected: list[str] = []
-        columns: list[Column] = []
-        if query.source is None:
-            self.aliases[query.alias] = Sx(self.doc, frozenset({"object"}), loc=Loc(self.doc, ()), json=True)
-        else:
-            self.aliases[ROOT] = Sx(self.doc, frozenset({"object"}), loc=Loc(self.doc, ()), json=True)
-            self.join(query.alias, query.source, tables, conditions)
-        for join in query.joins:
-            self.join(join.alias, join.source, tables, conditions)
-        if query.where is not None:
-            conditions.append(self.condition(query.where, truth=True))
-        paged = not query.distinct and not query.aggregates
-        if query.aggregates:
-            for agg in query.aggregates:
-                parts = self.dialect.aggregate_columns(self, agg.name, self.expr(agg.arg))
-                selected.extend(parts)
-                columns.append(Column("aggregate", aggregate=agg.name, width=len(parts)))
-        else:
-            if query.source is None:
-                selected.append(self.dialect.select_document(self.document or self.doc))
-                columns.append(Column("document", query.alias))
-            if not isinstance(query.select, SelectStar) or query.source is not None:
-                for index, alias in enumerate(query.aliases[1:] if query.source is None else query.aliases):
-                    parts = self.dialect.select_element(f"cq_j{index}")
-                    selected.extend(parts)
-                    columns.append(Column("element", alias, width=len(parts)))
-        if not query.alias:  # SELECT without FROM: one row (the select list is computed from no document)
-            return Template(query, "SELECT 1", tuple(self.binders), (), True)
-        sql = f"SELECT {', '.join(selected)} FROM {', '.join(tables)}"
-        if conditions:
-            sql += " WHERE " + " AND ".join(conditions)
-        if query.order_by and not query.aggregates:
-            sql += " ORDER BY " + ", ".join(self.sort(spec.expr, spec.descending) for spec in query.order_by)
-        if paged:
-            sql += self.paging()
-        return Template(query, sql, tuple(self.binders), tuple(columns), paged)
-
-    def join(self, alias: str, source: Expr, tables: list[str], conditions: list[str]) -> None:
-        array = self.expr(source)
-        if array.loc is None:
-            raise outside_subset("a JOIN / IN over a value that is not a document path (in the store's SQL)",
-                                 getattr(source, "pos", 0))
-        name = f"cq_j{len(self.aliases) - 1}"
-        tables.append(self.dialect.each(self, array, name))
-        conditions.append(self.is_kind(array, "array"))
-        self.aliases[alias] = self.located(Loc(array.loc.doc, (), name))
-
-    def sort(self, expr: Expr, descending: bool) -> str:
-        sx = self.expr(expr)
-        direction = " DESC" if descending else ""
-        ranks = " ".join(f"WHEN {self.is_kind(sx, kind)} THEN {rank}" for kind, rank in RANK.items()
-                         if kind in sx.kinds)
-        rank = f"(CASE {ranks} END){direction}, " if len(sx.kinds) > 1 else ""
-        return rank + ", ".join(f"{key}{direction}" for key in self.dialect.sort_keys(sx))
-
-    def paging(self) -> str:
-        from overcast.backends.cosmos_sql.evaluate import count_value
-
-        query = self.query
-        if query.top is None and query.limit is None:
-            return ""
-        top, offset, limit = query.top, query.offset, query.limit
-
-        def count(params: Mapping[str, Any]) -> int:
-            values = [v for v in (count_value(top, params, "TOP"), count_value(limit, params, "LIMIT"))
-                      if v is not None]
-            return min(values)
-
-        text = f" LIMIT {self.bind(count)}"
-        if offset is not None:
-            text += f" OFFSET {self.bind(lambda params: count_value(offset, params, 'OFFSET'))}"
-        return text
-
-
-def compile_with(dialect: Dialect, templates: dict[tuple[object, ...], Template], query: Query | str,
-                 parameters: Parameters, json_column: str, table: str, scope: str,
-                 string_columns: Mapping[str, str] | None, document_column: str | None = None) -> CompiledQuery:
-    """Bind the cached statement for (query, table, columns, the parameters' shapes), compiling it once."""
-    params = normalize_parameters(parameters)
-    shapes = tuple([(name, shape(params[name])) for name in (sorted(params) if len(params) > 1 else params)])
-    columns = tuple(sorted(string_columns.items()) if len(string_columns) > 1 else string_columns.items()) \
-        if string_columns else ()
-    key = (query, json_column, table, scope, columns, shapes, document_column)
-    template = templates.get(key)
-    if template is None:
-        for column in (json_column, document_column or "x", *(name for _, name in columns)):
-            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", column):
-                raise QueryError(f"the column name {column!r} is not a plain SQL name")
-        parsed = parse_query(query) if isinstance(query, str) else query
-        quoted = {name: f'cq_t."{column}"' for name, column in columns}
-        document = f'cq_t."{document_column}"' if document_column else ""
-        compiler = Compiler(parsed, dialect, dict(shapes), f'cq_t."{json_column}"', quoted, document)
-        template = compiler.statement(table, scope)
-        dialect.check(template.sql, parsed)
-        if len(templates) >= 512:
-            templates.clear()
-        templates[key] = template
-    return bind(template, params)

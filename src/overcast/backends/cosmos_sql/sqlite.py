@@ -11,9 +11,10 @@ from functools import lru_cache
 from typing import Any
 
 from overcast.backends.cosmos_sql.compiled import Binder, CompiledQuery, Shape, Template
+from overcast.backends.cosmos_sql.dialect import ALL_KINDS, DEFINED, CompilerTools, Dialect, Loc, Sx
 from overcast.backends.cosmos_sql.evaluate import Parameters
-from overcast.backends.cosmos_sql.parser import outside_subset
-from overcast.backends.cosmos_sql.sqlgen import ALL_KINDS, DEFINED, Compiler, Dialect, Loc, Sx, compile_with
+from overcast.backends.cosmos_sql.expression_parser import outside_subset
+from overcast.backends.cosmos_sql.statement import compile_with
 from overcast.backends.cosmos_sql.syntax import Call, Query
 from overcast.errors import QueryError
 
@@ -91,7 +92,7 @@ class SqliteDialect(Dialect):
         except sqlite3.Error:
             pass
 
-    def static(self, compiler: Compiler, kind: str, source: Binder) -> Sx:
+    def static(self, compiler: CompilerTools, kind: str, source: Binder) -> Sx:
         if kind == "boolean":
             return Sx(compiler.bind(lambda params: 1 if source(params) else 0), frozenset({kind}))
         if kind in ("array", "object"):
@@ -113,13 +114,13 @@ class SqliteDialect(Dialect):
     def element(self, alias: str) -> tuple[str, str]:
         return f"{alias}.value", f"{alias}.type"
 
-    def path(self, compiler: Compiler, loc: Loc) -> str:
+    def path(self, compiler: CompilerTools, loc: Loc) -> str:
         suffix = json_path(loc.steps)
         if loc.element is None:
             return compiler.constant("$" + suffix)
         return f"({loc.element}.fullkey || {compiler.constant(suffix)})" if suffix else f"{loc.element}.fullkey"
 
-    def each(self, compiler: Compiler, source: Sx, alias: str) -> str:
+    def each(self, compiler: CompilerTools, source: Sx, alias: str) -> str:
         if source.loc is not None:
             return f"json_each({source.loc.doc}, {self.path(compiler, source.loc)}) AS {alias}"
         return f"json_each({source.value}) AS {alias}"
@@ -131,7 +132,7 @@ class SqliteDialect(Dialect):
         sql_op = {"=": "=", "!=": "<>"}.get(op, op)
         return f"{left.value} {sql_op} {right.value}"
 
-    def like(self, compiler: Compiler, value: Sx, pattern: Binder) -> str:
+    def like(self, compiler: CompilerTools, value: Sx, pattern: Binder) -> str:
         return f"{value.value} GLOB {compiler.bind(lambda params: like_glob(*pattern(params)))}"  # type: ignore[misc]
 
     def arithmetic(self, op: str, left: str, right: str) -> str:
@@ -141,7 +142,7 @@ class SqliteDialect(Dialect):
             return f"mod({left}, {right})"
         return f"({left} {op} {right})"
 
-    def aggregate_columns(self, compiler: Compiler, name: str, arg: Sx) -> list[str]:
+    def aggregate_columns(self, compiler: CompilerTools, name: str, arg: Sx) -> list[str]:
         def when(kinds: frozenset[str] | str, then: str) -> str:
             test = compiler.is_kind(arg, kinds)
             return "NULL" if test == compiler.F else then if test == compiler.T else f"CASE WHEN {test} THEN {then} END"
@@ -154,7 +155,7 @@ class SqliteDialect(Dialect):
         return [f"MAX({when('null', '1')})", *(f"{name}({when(kind, arg.value)})"
                                                 for kind in ("boolean", "number", "string"))]
 
-    def call(self, compiler: Compiler, name: str, args: list[Sx], expr: Call) -> Sx:
+    def call(self, compiler: CompilerTools, name: str, args: list[Sx], expr: Call) -> Sx:
         boolean = frozenset({"boolean"})
         if name == "IS_DEFINED":
             return Sx(compiler.definite(compiler.is_kind(args[0], DEFINED)), boolean)
@@ -192,21 +193,21 @@ class SqliteDialect(Dialect):
     def is_object(self, alias: str) -> str:
         return f"{alias}.type = 'object'"
 
-    def member(self, compiler: Compiler, alias: str, key: str) -> Sx:
+    def member(self, compiler: CompilerTools, alias: str, key: str) -> Sx:
         """Property ``key`` of a json_each element, undefined unless the element is an object."""
         path = compiler.constant("$" + json_path((key,)))
         object_ = self.is_object(alias)
         return Sx(f"(CASE WHEN {object_} THEN json_extract({alias}.value, {path}) END)", ALL_KINDS,
                   tag=f"(CASE WHEN {object_} THEN json_type({alias}.value, {path}) END)", json=True)
 
-    def flag(self, compiler: Compiler, arg: Sx, expr: Call) -> str | None:
+    def flag(self, compiler: CompilerTools, arg: Sx, expr: Call) -> str | None:
         """A function's optional boolean argument: its SQL (1/0), None when it is not a boolean (the call is
         undefined); it must be a literal or a parameter."""
         if arg.static is None:
             raise outside_subset(f"{expr.name} with a computed third argument (in the store's SQL)", expr.pos)
         return arg.value if arg.static[0] == "boolean" else None
 
-    def array_contains(self, compiler: Compiler, args: list[Sx], expr: Call) -> Sx:
+    def array_contains(self, compiler: CompilerTools, args: list[Sx], expr: Call) -> Sx:
         array, item = args[0], args[1]
         alias = f"cq_e{len(compiler.binders)}"
         value, tag = self.element(alias)
@@ -223,7 +224,7 @@ class SqliteDialect(Dialect):
         return compiler.maybe(f"EXISTS (SELECT 1 FROM {source} WHERE {test})", compiler.is_kind(array, "array"),
                               "boolean")
 
-    def partial(self, compiler: Compiler, alias: str, item: Sx) -> str:
+    def partial(self, compiler: CompilerTools, alias: str, item: Sx) -> str:
         """An element that is an object with every property of ``item`` (a literal or parameter object)."""
         assert item.static is not None and item.source is not None
         tests = [self.is_object(alias)]
