@@ -23,6 +23,7 @@ from overcast.backends.blob_store import BlobProperties as BlobProperties
 from overcast.backends.blob_store import BlobStore as BlobStore
 from overcast.backends.blob_store import blob_properties as blob_properties
 from overcast.backends.blob_store import new_etag as new_etag
+from overcast.backends.changes import ChangeSource
 from overcast.backends.edm import plain_properties
 from overcast.backends.names import validate_entity_key
 from overcast.errors import StoreError
@@ -176,8 +177,9 @@ class QueueAdmin(Protocol):
         ...
 
 
-class QueueBackend(QueueStore, QueueAdmin, Protocol):
-    """A queue store with its admin operations: what every backend implements and ``open_queue_store`` returns."""
+class QueueBackend(QueueStore, QueueAdmin, ChangeSource, Protocol):
+    """A queue store with its admin operations: what every backend implements and ``open_queue_store`` returns.
+    Its changes (:mod:`overcast.backends.changes`) are named by queue: a message added or made visible again."""
 
 
 # -- Blobs (in overcast.backends.blob_store, re-exported here) ------------------------------------------

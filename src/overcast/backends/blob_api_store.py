@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from overcast.backends.blob_store import BlobProperties, BlobStore
+from overcast.backends.changes import ChangeSource
 
 Doc = dict[str, Any]  # the JSON document of a container's or blob's extra properties
 LeaseAction = Literal["acquire", "renew", "change", "release", "break"]
@@ -168,8 +169,9 @@ class BlobApiTx(Protocol):
     def unstage(self, container: str, name: str) -> None: ...
 
 
-class BlobApiStore(BlobStore, Protocol):
-    """A blob store with the Blob API's operations (implemented by :class:`overcast.backends.blob_api.BlobApi`)."""
+class BlobApiStore(BlobStore, ChangeSource, Protocol):
+    """A blob store with the Blob API's operations (implemented by :class:`overcast.backends.blob_api.BlobApi`).
+    Its changes (:mod:`overcast.backends.changes`) are named by container: a blob written (binding or API)."""
 
     def transaction(self) -> AbstractContextManager[BlobApiTx]: ...
 

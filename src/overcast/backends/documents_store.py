@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
+from overcast.backends.changes import ChangeSource
 from overcast.errors import DocumentConflict, DocumentInvalid, DocumentNotFound, DocumentPrecondition
 
 Document = dict[str, Any]
@@ -65,10 +66,11 @@ class FeedItem:
     document: Document
 
 
-class DocumentStore(Protocol):
+class DocumentStore(ChangeSource, Protocol):
     """Databases, containers and items; every method is atomic and safe across threads (and processes, for
     backends whose data is shared). ``partition_key`` arguments are the partition key value (a string, number,
-    boolean, None for JSON null, or :data:`UNDEFINED`)."""
+    boolean, None for JSON null, or :data:`UNDEFINED`). Its changes (:mod:`overcast.backends.changes`) are named
+    ``<database>/<container>``: an item written (the container's change feed moved)."""
 
     def create_container(self, database: str, container: str,
                          partition_key_path: str = DEFAULT_PARTITION_KEY_PATH,

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from overcast.backends.changes import ChangeSource
 from overcast.errors import StoreError
 
 MAX_CLAIM = 256  # deliveries per claim
@@ -89,8 +90,9 @@ def check_claim(limit: int, lease: float) -> None:
         raise StoreError(f"A delivery lease must be more than 0 seconds, got {lease!r}.")
 
 
-class EventGridStore(Protocol):
-    """Safe to call from several threads and (for backends that reopen) several processes."""
+class EventGridStore(ChangeSource, Protocol):
+    """Safe to call from several threads and (for backends that reopen) several processes. Its changes
+    (:mod:`overcast.backends.changes`) are named by topic: events published, or deliveries routed from them."""
 
     def publish(self, topic: str, events: Sequence[str]) -> int:
         """Append events (JSON text, one event each) to the topic's inbox; how many were added."""

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from overcast.backends.changes import ChangeSource
 from overcast.errors import StoreError
 
 DEFAULT_CONSUMER_GROUP = "$Default"
@@ -98,8 +99,9 @@ class Ownership:
     expired: bool
 
 
-class EventHubsStore(Protocol):
-    """Event hubs on one backend. Every method is atomic and safe across threads and processes."""
+class EventHubsStore(ChangeSource, Protocol):
+    """Event hubs on one backend. Every method is atomic and safe across threads and processes. Its changes
+    (:mod:`overcast.backends.changes`) are named ``<hub key>/<partition id>``: events appended to a partition."""
 
     def ensure_hub(self, hub: str, partition_count: int, consumer_groups: Sequence[str] = (),
                    retention: float = DEFAULT_RETENTION) -> HubInfo:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Final, Literal, Protocol
 
+from overcast.backends.changes import ChangeSource
 from overcast.backends.servicebus_filter import correlation_filter, parse_sql_action, parse_sql_filter
 
 EntityKind = Literal["queue", "topic", "subscription"]
@@ -211,8 +212,9 @@ class ServiceBusAdmin(Protocol):
     def close(self) -> None: ...
 
 
-class ServiceBusBackend(ServiceBusStore, ServiceBusSessions, ServiceBusAdmin, Protocol):
-    """What ``open_servicebus`` returns."""
+class ServiceBusBackend(ServiceBusStore, ServiceBusSessions, ServiceBusAdmin, ChangeSource, Protocol):
+    """What ``open_servicebus`` returns. Its changes (:mod:`overcast.backends.changes`) are named by the entity path
+    sent to (a queue or a topic; a subscription for a resubmit or an abandon): messages available now."""
 
 
 # -- helpers every backend shares ---------------------------------------------------------------------------------

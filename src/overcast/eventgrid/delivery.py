@@ -4,8 +4,9 @@ repeats nothing.
 
 One :class:`EventGridService` per instance: it fans the inbox out (every instance may; the store routes each event
 once), claims due deliveries under a lease, runs each (a function of this app, or an HTTP POST to a webhook) and
-settles it: completed, rescheduled, or dead-lettered. Writes through this instance wake it at once; others are
-seen at the next poll (``OVERCAST_EVENTGRID_POLL_SECONDS``).
+settles it: completed, rescheduled, or dead-lettered. Writes through this instance wake it at once, and so do
+other instances' on a store that reports them (:mod:`overcast.backends.changes`: PostgreSQL's NOTIFY); otherwise
+they are seen at the next poll (``OVERCAST_EVENTGRID_POLL_SECONDS``).
 """
 
 from __future__ import annotations

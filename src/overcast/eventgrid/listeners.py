@@ -10,6 +10,7 @@ from overcast.app.spec import FunctionSpec
 from overcast.backends.blob_events import BLOB_EVENTS_KEY, STORAGE_TOPIC
 from overcast.eventgrid.config import check_functions, load_config
 from overcast.eventgrid.delivery import EventGridService, blob_subscription, is_event_grid_blob_trigger
+from overcast.eventgrid.kind import WAKE_NAME
 from overcast.eventgrid.webhook import webhooks
 
 if TYPE_CHECKING:
@@ -37,5 +38,7 @@ def eventgrid_app_listeners(specs: list[FunctionSpec], context: ListenerContext)
     else:
         stores.state.delete(BLOB_EVENTS_KEY)
     service = EventGridService(config, {s.name: s for s in specs}, context, store)
+    # Another instance's publish (or routing) wakes this one's delivery loop (the in-process ones already do).
+    context.stores.watch(store, lambda _topic: WAKE_NAME)
     context.webhooks.update(webhooks(service, context.settings.body_limit))
     return [service]

@@ -2,7 +2,9 @@
 host's shared blob-trigger queue, so failures retry with queue semantics and end in ``webjobs-blobtrigger-poison``.
 
 Detection. Blobs written by this instance's output bindings are notified at once. Every other write (another
-instance, ``overcast blob put``) is found by a scan of each watched container every ``scan_interval`` seconds: one
+instance, ``overcast blob put``, the Blob API) is found by a scan of the watched containers, run at once when the
+store reports a write to one of them (:mod:`overcast.backends.changes`: PostgreSQL's NOTIFY; at most every
+``MIN_SCAN_GAP_SECONDS`` under a stream of writes) and every ``scan_interval`` seconds anyway: one
 instance at a time holds the container's scan lease, and only blobs modified since the last complete scan (kept
 in the StateStore, so downtime is caught up after a restart) are looked at. Receipts make each version trigger
 each function once. The stored scan time never passes a blob whose claim is still pending elsewhere (see
@@ -32,7 +34,7 @@ from overcast.triggers.loop import MessageLoop, Prepared
 from overcast.triggers.messages import Delivery
 from overcast.triggers.queue_options import QueueOptions
 from overcast.triggers.storage_queue import StorageQueueSource, queue_policy
-from overcast.triggers.wakeup import Wakeups
+from overcast.triggers.wakeup import Wakeups, same_name
 
 if TYPE_CHECKING:
     from overcast.triggers.manager import ListenerContext
@@ -45,6 +47,10 @@ SCAN_LEASE_SECONDS = 30.0
 # A write commits a little after it reads the clock; looking this far back keeps such writes from slipping between
 # two scans (receipts stop the repeats).
 SCAN_OVERLAP_SECONDS = 2.0
+# A scan lists the container: under a stream of writes reported by the store, scans start at most this often (the
+# reports meanwhile are folded into the next scan).
+MIN_SCAN_GAP_SECONDS = 0.25
+SCAN_WAKE_KEY = "blobscan"  # the scanner's wake-up (overcast.triggers.wakeup)
 
 
 def blob_queue_options(queues: QueueOptions, section: Mapping[str, Any], cpu_count: int) -> QueueOptions:
@@ -132,11 +138,14 @@ class BlobTriggers:
         self._clock = clock
         self._stopping = False
         self.scan_interval = scan_interval  # OVERCAST_BLOB_SCAN_SECONDS, validated once in Settings
-        self._wake = asyncio.Event()
 
     @property
     def containers(self) -> list[str]:
         return sorted({w.pattern.container for w in self._watches})
+
+    def wake_key(self, container: str) -> str | None:
+        """The scanner's wake-up when the store reports a write to a watched ``container`` (None for others)."""
+        return SCAN_WAKE_KEY if container in self.containers else None
 
     def notify_written(self, props: BlobProperties) -> None:
         """Called (blocking, on the store pool) after an output binding of this instance wrote a blob."""
@@ -150,14 +159,17 @@ class BlobTriggers:
     async def run(self) -> None:
         """Scan until stopped; never raises (a failed scan is logged and tried again next time)."""
         while not self._stopping:
+            started = time.monotonic()
             for container in self.containers:
                 try:
                     if await self._io(self.scan, container):
                         self._wakeups.wake(self._receipts.queue)
                 except Exception:
                     log.exception("Scanning container '%s' for new blobs failed; retrying.", container)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.scan_interval)
+            await self._wakeups.wait(SCAN_WAKE_KEY, self.scan_interval)
+            gap = MIN_SCAN_GAP_SECONDS - (time.monotonic() - started)
+            if gap > 0 and not self._stopping:
+                await asyncio.sleep(gap)
         # A restarted instance (new owner) would otherwise wait out the lease before its first scan.
         for container in self.containers:
             with contextlib.suppress(Exception):
@@ -165,7 +177,7 @@ class BlobTriggers:
 
     def stop(self) -> None:
         self._stopping = True
-        self._wake.set()
+        self._wakeups.wake(SCAN_WAKE_KEY)
 
     async def drain(self) -> None:
         """Scans hold no work in flight: the shared queue's listener drains the invocations."""
@@ -234,4 +246,8 @@ def blob_listeners(specs: list[FunctionSpec], context: ListenerContext) -> list[
     triggers = BlobTriggers(watches, stores.blobs, stores.state, stores.leases, receipts, listener, context.wakeups,
                             context.io, context.host_id, context.owner(), context.settings.knobs.blob_scan_seconds)
     context.blob_observers.append(triggers.notify_written)
+    # Another instance's blob write (binding or Blob API) starts a scan of its container at once; its receipt
+    # messages on the shared queue wake this instance's queue listener.
+    stores.watch(stores.connection.blob_api, triggers.wake_key)
+    stores.watch(stores.queues, same_name)
     return [triggers, listener]

@@ -4,7 +4,8 @@ Each function's listener balances the range leases with the other instances (:mo
 reads each range it holds after the lease's continuation, invokes the function with up to
 ``maxItemsPerInvocation`` documents, and checkpoints the lease after the invocation whether it succeeded or not (a
 retry policy retries first), as Azure does. It polls every ``feedPollDelay``; a write through an output binding of
-this instance wakes it at once (another instance's writes are seen at the next poll).
+this instance wakes it at once, and so does another instance's write on a store that reports it
+(:mod:`overcast.backends.changes`: PostgreSQL's NOTIFY).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from overcast.app.spec import BindingSpec, FunctionSpec, RetrySpec
 from overcast.backends.documents_store import DocumentStore
 from overcast.bindings import cosmos
-from overcast.bindings.cosmos_kind import wake_name
+from overcast.bindings.cosmos_kind import WAKE_PREFIX, wake_name
 from overcast.errors import OvercastError
 from overcast.invoke.model import Invocation, Result
 from overcast.invoke.retry import invoke_with_retry
@@ -264,6 +265,8 @@ def cosmos_listeners(specs: list[FunctionSpec], context: ListenerContext) -> lis
     """A change feed listener per Cosmos DB triggered function, and one wake-up relay per watched container."""
     store = context.stores.connection.documents
     relays: dict[str, FeedRelay] = {}
+    # Another instance's write to a watched container wakes its relay (names are "<database>/<container>").
+    context.stores.watch(store, lambda name: WAKE_PREFIX + name if WAKE_PREFIX + name in relays else None)
     listeners: list[Any] = []
     for spec in specs:
         binding = spec.trigger

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from overcast.app.spec import FunctionSpec
 from overcast.backends.eventhubs_store import DEFAULT_CONSUMER_GROUP, EventHubsStore, HubInfo, Ownership
+from overcast.bindings.eventhub import wakeup_name
 from overcast.bindings.eventhub_hubs import HubDirectory, hub_directory
 from overcast.invoke.model import Invocation, Result
 from overcast.triggers.eventhubs_options import EventHubOptions, eventhub_options
@@ -178,6 +179,12 @@ def namespace_of(connection_value: str) -> str:
     return host or "localhost"
 
 
+def partition_wake_key(name: str) -> str:
+    """The pump's wake-up of a change the store reports as ``<hub>/<partition id>`` (hub names have no '/')."""
+    hub, _, partition = name.rpartition("/")
+    return wakeup_name(hub, partition)
+
+
 def eventhub_listeners(specs: list[FunctionSpec], context: ListenerContext) -> list[Any]:
     """The listeners of the eventHub kind: one processor per function (ConfigError for bad settings: exit 3)."""
     import os
@@ -189,6 +196,7 @@ def eventhub_listeners(specs: list[FunctionSpec], context: ListenerContext) -> l
     install()
     store = context.stores.connection.consumer_eventhubs
     directory = hub_directory(store)
+    context.stores.watch(store, partition_wake_key)  # another instance's send wakes the partition's pump
     listeners: list[Any] = []
     for spec in specs:
         trigger = spec.trigger

@@ -16,13 +16,14 @@ from typing import Any, TypeVar
 from overcast.app.index import AppIndex, parse_retry
 from overcast.app.spec import FunctionSpec, RetrySpec
 from overcast.backends.base import BlobProperties, BlobStore, LeaseStore, QueueBackend, StateStore
+from overcast.backends.changes import EVERYTHING, ChangeSource
 from overcast.backends.pool import ConnectionStores
 from overcast.config.settings import Settings
 from overcast.invoke.dispatcher import Dispatcher
 from overcast.invoke.model import Invocation, Result
 from overcast.kinds import Need, import_string, kind_of
 from overcast.triggers.queue_options import QueueOptions, queue_options
-from overcast.triggers.wakeup import Wakeups
+from overcast.triggers.wakeup import Wakeups, same_name
 
 log = logging.getLogger("overcast.host.triggers")
 T = TypeVar("T")
@@ -75,10 +76,9 @@ class Stores:
     # The queue listeners' receives and settles get their own connection (and its lock) when queue outputs share
     # the process, so an output's enqueue never waits behind a consumer's statement (bench/queue_enqueue_under_load.py).
     separate_consumer: bool = False
-    # Where a server backend's queue store reports other instances' enqueues (``on_enqueue``, PostgreSQL's NOTIFY):
-    # the listener of that queue wakes at once instead of at its next poll.
+    # Where the stores' reports of other instances' writes (``watch``) wake the listeners.
     wakeups: Wakeups | None = None
-    _watching: bool = False
+    _watched: set[int] = field(default_factory=set)
 
     @property
     def state(self) -> StateStore:
@@ -91,12 +91,27 @@ class Stores:
     @property
     def consumer_queues(self) -> QueueBackend:
         store = self.connection.consumer_queues if self.separate_consumer else self.connection.queues
-        if not self._watching and self.wakeups is not None:
-            self._watching = True
-            watch = getattr(store, "on_enqueue", None)  # only stores shared across machines have it
-            if watch is not None:
-                watch(self.wakeups.wake)
+        self.watch(store, same_name)
         return store
+
+    def watch(self, store: ChangeSource, key_of: Callable[[str], str | None]) -> None:
+        """Wake the listener waiting on ``key_of(name)`` when an instance reports a write under ``name`` in
+        ``store`` (:mod:`overcast.backends.changes`; ``key_of`` returns None for a name no listener here waits on);
+        every listener when the reports had a gap. Once per store object; it ends when the store is closed."""
+        wakeups = self.wakeups
+        if wakeups is None or id(store) in self._watched:
+            return
+        self._watched.add(id(store))
+
+        def changed(name: str) -> None:
+            if name == EVERYTHING:
+                wakeups.wake_all()
+                return
+            key = key_of(name)
+            if key is not None:
+                wakeups.wake(key)
+
+        store.watch_changes(changed)
 
     @property
     def leases(self) -> LeaseStore:

@@ -11,7 +11,7 @@ from overcast.backends.servicebus_store import QUEUE, SUBSCRIPTION, split_dead_l
 from overcast.bindings.servicebus_config import load_entities
 from overcast.triggers.loop import MessageLoop
 from overcast.triggers.messages import LoopPolicy
-from overcast.triggers.servicebus import ServiceBusMessages, ServiceBusSource, entity_path
+from overcast.triggers.servicebus import ServiceBusMessages, ServiceBusSource, entity_path, wake_key
 from overcast.triggers.servicebus_options import ServiceBusOptions, servicebus_options
 from overcast.triggers.servicebus_sessions import SessionListener
 
@@ -36,6 +36,7 @@ def servicebus_listeners(specs: list[FunctionSpec], context: ListenerContext) ->
     """The listeners of the serviceBus kind: the app's declared entities first, then one per function."""
     store = context.stores.connection.servicebus
     store.declare(load_entities(context.settings.script_root))
+    context.stores.watch(store, wake_key)  # another instance's send wakes the entity's listener (a topic's: its subs)
     options = servicebus_options(context.settings.host_json.section("extensions", "serviceBus"))
     listeners: list[Any] = []
     for spec in specs:

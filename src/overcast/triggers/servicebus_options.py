@@ -68,4 +68,13 @@ def servicebus_options(section: Mapping[str, Any], cores: int | None = None) -> 
         min_message_batch_size=smallest,
         max_batch_wait_time=_span(section, "maxBatchWaitTime", 30.0),
         session_idle_timeout=_span(section, "sessionIdleTimeout", DEFAULT_SESSION_IDLE),
+        max_polling_interval=_polling(section),
     )
+
+
+def _polling(section: Mapping[str, Any]) -> float:
+    """``maxPollingInterval``: Overcast's own (as for storage queues), the longest wait between empty receives."""
+    value = _span(section, "maxPollingInterval", 1.0)
+    if value <= 0:
+        raise ConfigError(f"{_where('maxPollingInterval')} must be longer than zero, got {value} s.")
+    return value

@@ -1,10 +1,16 @@
-"""In-process wake-ups: a write through this instance (an output binding, a poison move) wakes the listener of
-that queue or container at once instead of at its next poll."""
+"""Wake-ups by name: a write through this instance (an output binding, a poison move), or another instance's write
+reported by a shared store (:mod:`overcast.backends.changes`, wired by ``Stores.watch``), wakes the listener waiting on
+that name at once instead of at its next poll."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+
+
+def same_name(name: str) -> str:
+    """The wake-up key of a change a store reports under the name its listeners wait on (a queue's name)."""
+    return name
 
 
 class Wakeups:
@@ -35,6 +41,19 @@ class Wakeups:
         else:
             with contextlib.suppress(RuntimeError):  # the loop is closing
                 loop.call_soon_threadsafe(lambda: self._event(name).set())
+
+    def wake_all(self) -> None:
+        """Wake every listener (anything may have changed: a store's reports had a gap). Safe from any thread."""
+        loop = self._loop
+        if loop is None:
+            return
+
+        def set_all() -> None:
+            for event in list(self._events.values()):
+                event.set()
+
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            loop.call_soon_threadsafe(set_all)
 
     async def wait(self, name: str, timeout: float) -> None:
         event = self._event(name)

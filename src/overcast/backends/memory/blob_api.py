@@ -10,6 +10,7 @@ from overcast.backends.base import BlobProperties, blob_properties
 from overcast.backends.base import new_etag as make_etag
 from overcast.backends.blob_api import BlobApi, new_container_doc
 from overcast.backends.blob_api_store import Doc
+from overcast.backends.changes import HeardInProcess
 from overcast.backends.memory.blobs import MemoryBlobStore
 from overcast.backends.memory.common import Clock
 
@@ -89,7 +90,7 @@ class _Tx:
         self.store._blocks.pop((container, name), None)
 
 
-class MemoryBlobApiStore(BlobApi, MemoryBlobStore):
+class MemoryBlobApiStore(BlobApi, MemoryBlobStore, HeardInProcess):
     """Implements BlobApiStore. Changes of a failed operation are not rolled back: every rule is checked before the
     first change (the generic operations check, then write)."""
 

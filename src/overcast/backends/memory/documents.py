@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from overcast.backends import documents_store as ds
+from overcast.backends.changes import HeardInProcess
 from overcast.backends.documents_store import ContainerInfo, Document, FeedItem, WriteMode
 from overcast.backends.memory.common import Clock, MemoryStore
 
@@ -30,7 +31,7 @@ class _Container:
     created: int = 0  # items ever created (numbers the _rid)
 
 
-class MemoryDocumentStore(MemoryStore):
+class MemoryDocumentStore(MemoryStore, HeardInProcess):
     kind = "document store"
 
     def __init__(self, clock: Clock = time.time) -> None:

@@ -7,6 +7,7 @@ import itertools
 import time
 from collections.abc import Sequence
 
+from overcast.backends.changes import HeardInProcess
 from overcast.backends.eventgrid_store import (
     DeadLetter,
     Delivery,
@@ -19,7 +20,7 @@ from overcast.backends.eventgrid_store import (
 from overcast.backends.memory.common import Clock, MemoryStore
 
 
-class MemoryEventGridStore(MemoryStore):
+class MemoryEventGridStore(MemoryStore, HeardInProcess):
     """Implements EventGridStore."""
 
     kind = "event grid store"

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from overcast.backends.base import utc
+from overcast.backends.changes import HeardInProcess
 from overcast.backends.eventhubs_store import (
     DEFAULT_RETENTION,
     Checkpoint,
@@ -49,7 +50,7 @@ class _Hub:
         return HubInfo(self.name, len(self.partitions), sorted_groups(self.groups), self.retention, utc(self.created))
 
 
-class MemoryEventHubsStore(MemoryStore):
+class MemoryEventHubsStore(MemoryStore, HeardInProcess):
     kind = "event hubs store"
 
     def __init__(self, clock: Clock = time.time) -> None:

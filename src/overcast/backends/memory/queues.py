@@ -17,6 +17,7 @@ from overcast.backends.base import (
     new_pop_receipt,
     utc,
 )
+from overcast.backends.changes import HeardInProcess
 from overcast.backends.memory.common import Clock, MemoryStore
 from overcast.backends.names import (
     check_count,
@@ -46,7 +47,7 @@ class _Message:
                              utc(self.visible), receipt)
 
 
-class MemoryQueueStore(MemoryStore):
+class MemoryQueueStore(MemoryStore, HeardInProcess):
     """Implements QueueStore and QueueAdmin. Receives scan the queue: fine for tests and modest backlogs."""
 
     kind = "queue store"

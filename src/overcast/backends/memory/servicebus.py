@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from overcast.backends.base import Clock
+from overcast.backends.changes import HeardInProcess
 from overcast.backends.memory.common import MemoryStore
 from overcast.backends.servicebus_store import (
     EXPIRED_DESCRIPTION,
@@ -61,7 +62,7 @@ class _Row:
             self.reason, self.description, self.source)
 
 
-class MemoryServiceBusStore(MemoryStore):
+class MemoryServiceBusStore(MemoryStore, HeardInProcess):
     """Implements ServiceBusBackend under one lock."""
 
     kind = "Service Bus store"

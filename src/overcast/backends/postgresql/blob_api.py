@@ -19,8 +19,9 @@ from overcast.backends.base import BlobProperties, Clock, blob_properties
 from overcast.backends.base import new_etag as make_etag
 from overcast.backends.blob_api import BlobApi, new_container_doc
 from overcast.backends.blob_api_store import Doc
-from overcast.backends.postgresql.blobs import _LOCK, CHUNK, PostgresBlobStore
+from overcast.backends.postgresql.blobs import _LOCK, CHANNEL, CHUNK, PostgresBlobStore
 from overcast.backends.postgresql.database import prefix_upper_bound
+from overcast.backends.postgresql.notify import NotifyingStore, notify
 
 _COLUMNS = "b.container, b.name, b.length, b.etag, b.last_modified, b.content_type, b.metadata, b.content"
 _JOIN = ("FROM blobs b LEFT JOIN blob_api_docs d ON d.container = b.container AND d.name = b.name AND "
@@ -120,6 +121,7 @@ class _Tx:
             "INSERT INTO blob_api_docs (container, name, etag, doc) VALUES (%s, %s, %s, %s) ON CONFLICT "
             "(container, name) DO UPDATE SET etag = excluded.etag, doc = excluded.doc",
             (container, name, etag, json.dumps(doc)))
+        notify(self.conn, CHANNEL, container)  # blob triggers of every instance scan the container at commit
         return blob_properties(container, name, length, etag, modified, content_type, metadata)
 
     def drop_blob(self, container: str, name: str) -> None:
@@ -155,8 +157,10 @@ class _Tx:
         self.conn.execute("DELETE FROM blob_api_blocks WHERE container = %s AND name = %s", (container, name))
 
 
-class PostgresBlobApiStore(BlobApi, PostgresBlobStore):
+class PostgresBlobApiStore(BlobApi, PostgresBlobStore, NotifyingStore):
     """Implements BlobApiStore (and BlobStore, on the bindings' rows)."""
+
+    channel = CHANNEL
 
     def __init__(self, url: str, clock: Clock = time.time) -> None:
         super().__init__(url, clock)

@@ -18,10 +18,12 @@ from typing import Any
 from overcast.backends.base import BlobProperties, Clock, blob_properties, new_etag
 from overcast.backends.names import check_text, validate_blob_name, validate_container_name, validate_metadata
 from overcast.backends.postgresql.database import PostgresDatabase, prefix_upper_bound
+from overcast.backends.postgresql.notify import notify
 
 CHUNK = 1 << 20
 _COLUMNS = "container, name, length, etag, last_modified, content_type, metadata"
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext(%s))"
+CHANNEL = "overcast_blobs"  # NOTIFY'd with the container of each blob written (overcast.backends.changes)
 
 
 def _properties(row: Sequence[Any]) -> BlobProperties:
@@ -71,6 +73,7 @@ class PostgresBlobStore(PostgresDatabase):
             )
             if old is not None:
                 conn.execute("DELETE FROM blob_chunks WHERE content = %s", (old[1],))
+            notify(conn, CHANNEL, container)
             conn.execute("COMMIT")
         return blob_properties(container, name, len(view), etag, now, content_type, checked)
 

@@ -17,7 +17,7 @@ import psycopg
 from overcast.backends import documents_store as ds
 from overcast.backends.base import Clock
 from overcast.backends.documents_store import ContainerInfo, Document, FeedItem, WriteMode
-from overcast.backends.postgresql.database import PostgresDatabase
+from overcast.backends.postgresql.notify import NotifyingStore
 
 Conn = psycopg.Connection[Any]
 _CONTAINER = ("SELECT c.rid, c.pk_path, c.ranges, c.seq, c.created, d.rid FROM cosmos_containers c "
@@ -29,10 +29,11 @@ def _loads(text: str) -> Document:
     return found
 
 
-class PostgresDocumentStore(PostgresDatabase):
+class PostgresDocumentStore(NotifyingStore):
     """Implements DocumentStore."""
 
     kind = "document store"
+    channel = "overcast_documents"
 
     def __init__(self, url: str, clock: Clock = time.time) -> None:
         super().__init__(url)
@@ -121,6 +122,7 @@ class PostgresDocumentStore(PostgresDatabase):
                 (database, container, partition, item_id, ds.feed_range_of(partition, ranges), sequence, now,
                  etag, rid, text, text),
             )
+            self._changed(conn, f"{database}/{container}")
         return stored
 
     @staticmethod

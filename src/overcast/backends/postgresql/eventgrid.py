@@ -21,7 +21,7 @@ from overcast.backends.eventgrid_store import (
     check_topic,
     new_delivery_id,
 )
-from overcast.backends.postgresql.database import PostgresDatabase
+from overcast.backends.postgresql.notify import NotifyingStore
 
 _COLUMNS = "id, topic, subscription, event, published, expires, due, attempts, last_error, last_status"
 
@@ -32,10 +32,11 @@ def _delivery(row: Sequence[Any], receipt: str | None = None) -> Delivery:
                     float(due), int(attempts), str(error), None if status is None else int(status), receipt)
 
 
-class PostgresEventGridStore(PostgresDatabase):
+class PostgresEventGridStore(NotifyingStore):
     """Implements EventGridStore."""
 
     kind = "event grid store"
+    channel = "overcast_eventgrid"
 
     def __init__(self, url: str, clock: Clock = time.time) -> None:
         super().__init__(url)
@@ -52,6 +53,7 @@ class PostgresEventGridStore(PostgresDatabase):
             with conn.cursor() as cursor:
                 cursor.executemany("INSERT INTO eventgrid_inbox (topic, event, published) VALUES (%s, %s, %s)",
                                    [(topic, event, now) for event in rows])
+            self._changed(conn, topic)
             conn.execute("COMMIT")
         return len(rows)
 
@@ -75,6 +77,8 @@ class PostgresEventGridStore(PostgresDatabase):
                         "due) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", rows)
                 if taken:
                     cursor.execute("DELETE FROM eventgrid_inbox WHERE seq <= %s", (taken[-1][0],))
+            for topic in sorted({row[2] for row in rows}):  # deliveries any instance may claim now
+                self._changed(conn, topic)
             conn.execute("COMMIT")
         return len(taken)
 

@@ -30,7 +30,7 @@ from overcast.backends.eventhubs_store import (
     target_partition,
 )
 from overcast.backends.names import check_text
-from overcast.backends.postgresql.database import PostgresDatabase
+from overcast.backends.postgresql.notify import NotifyingStore
 from overcast.errors import StoreError
 
 _EVENT_COLUMNS = "part, seq, off, enqueued, body, props, pkey"
@@ -58,10 +58,11 @@ def _partition_order(key: str) -> tuple[int, str]:
     return (int(key), "") if key.isdigit() else (1 << 30, key)
 
 
-class PostgresEventHubsStore(PostgresDatabase):
+class PostgresEventHubsStore(NotifyingStore):
     """Implements EventHubsStore."""
 
     kind = "event hubs store"
+    channel = "overcast_eventhubs"
 
     def __init__(self, url: str, clock: Clock = time.time) -> None:
         super().__init__(url)
@@ -163,6 +164,8 @@ class PostgresEventHubsStore(PostgresDatabase):
                 conn.execute("UPDATE eh_partitions SET next_seq = %s, next_offset = %s WHERE hub = %s AND part = %s",
                              (seq, offset, key, index))
                 self._expire(conn, key, index, now - info.retention)
+            for index in positions:
+                self._changed(conn, f"{key}/{index}")
             conn.execute("COMMIT")
         return stored
 

@@ -11,7 +11,7 @@ the queue's name in its transaction, so listeners on other instances wake within
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import psycopg
@@ -33,7 +33,7 @@ from overcast.backends.names import (
     check_visibility,
     validate_queue_name,
 )
-from overcast.backends.postgresql.database import PostgresDatabase
+from overcast.backends.postgresql.notify import NotifyingStore
 
 Conn = psycopg.Connection[Any]
 CHANNEL = "overcast_queue"
@@ -62,27 +62,15 @@ def _message(row: Sequence[Any], receipt: str | None) -> QueuedMessage:
     return QueuedMessage(str(mid), bytes(body), int(count), utc(inserted), utc(expires), utc(visible), receipt)
 
 
-class PostgresQueueStore(PostgresDatabase):
+class PostgresQueueStore(NotifyingStore):
     """Implements QueueStore and QueueAdmin. One connection and lock per store; open one per process."""
 
     kind = "queue store"
+    channel = CHANNEL
 
     def __init__(self, url: str, clock: Clock = time.time) -> None:
         super().__init__(url)
         self._clock = clock
-        self._unwatch: list[Callable[[], None]] = []
-
-    def on_enqueue(self, callback: Callable[[str], None]) -> None:
-        """Call ``callback(queue)`` (from a listening thread) after any instance adds a message, until ``close``."""
-        from overcast.backends.postgresql.notify import notifications
-
-        self._unwatch.append(notifications(self.url, CHANNEL).subscribe(callback))
-
-    def close(self) -> None:
-        unwatch, self._unwatch = self._unwatch, []
-        for stop in unwatch:
-            stop()
-        super().close()
 
     @staticmethod
     def _lock_queue(conn: Conn, queue: str) -> None:
@@ -155,7 +143,7 @@ class PostgresQueueStore(PostgresDatabase):
                 (now + visibility_timeout, receipt, message_id, queue, pop_receipt, now),
             )
             if cursor.rowcount == 1 and visibility_timeout == 0:
-                conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, queue))
+                self._changed(conn, queue)
         return receipt if cursor.rowcount == 1 else None
 
     def move(self, queue: str, message_id: str, pop_receipt: str, to_queue: str) -> bool:

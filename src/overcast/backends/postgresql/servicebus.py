@@ -17,7 +17,7 @@ from typing import Any, Literal
 import psycopg
 
 from overcast.backends.base import Clock
-from overcast.backends.postgresql.database import PostgresDatabase
+from overcast.backends.postgresql.notify import NotifyingStore
 from overcast.backends.servicebus_store import (
     DEAD_LETTER_SUFFIX,
     EXPIRED_DESCRIPTION,
@@ -66,10 +66,11 @@ def _view(path: str, row: Sequence[Any], now: float) -> BusMessage:
                       locked_until if held else None, reason, desc, src)
 
 
-class PostgresServiceBusStore(PostgresDatabase):
+class PostgresServiceBusStore(NotifyingStore):
     """Implements ServiceBusBackend. One connection and lock per store; open one per process."""
 
     kind = "Service Bus store"
+    channel = "overcast_servicebus"
 
     def __init__(self, url: str, clock: Clock = time.time) -> None:
         super().__init__(url)
@@ -173,6 +174,7 @@ class PostgresServiceBusStore(PostgresDatabase):
                     numbers.append(0)
                 else:
                     numbers.append(self._append(conn, entity, message, now))
+            self._changed(conn, path)  # a topic's subscriptions' listeners wait on the topic's name
             conn.execute("COMMIT")
         return numbers
 
@@ -280,6 +282,7 @@ class PostgresServiceBusStore(PostgresDatabase):
                 else:
                     conn.execute("UPDATE sb_messages SET token = NULL, locked_until = NULL WHERE entity = %s "
                                  "AND seq = %s", (entity.path, seq))
+                    self._changed(conn, entity.path)  # abandoned: another instance's receiver may take it now
                 done.append(True)
             conn.execute("COMMIT")
         return done
@@ -409,5 +412,7 @@ class PostgresServiceBusStore(PostgresDatabase):
                 conn.execute("DELETE FROM sb_messages WHERE entity = %s AND seq = %s", (base, seq))
                 message = replace(decode_message(props, bytes(body)), scheduled_enqueue_time=None)
                 self._append(conn, entity, message, now)  # type: ignore[arg-type]  # checked above
+            if chosen and entity is not None:
+                self._changed(conn, base)
             conn.execute("COMMIT")
         return len(chosen) if entity is not None else 0

@@ -21,6 +21,7 @@ from overcast.backends.base import BlobProperties, Clock, blob_properties
 from overcast.backends.base import new_etag as make_etag
 from overcast.backends.blob_api import BlobApi, new_container_doc
 from overcast.backends.blob_api_store import Doc
+from overcast.backends.changes import HeardInProcess
 from overcast.backends.sqlite.blobs import SqliteBlobStore
 from overcast.backends.sqlite.state import prefix_upper_bound
 from overcast.errors import StoreError
@@ -159,7 +160,7 @@ class _Tx:
         self.conn.execute("DELETE FROM blob_api_blocks WHERE container = ? AND name = ?", (container, name))
 
 
-class SqliteBlobApiStore(BlobApi, SqliteBlobStore):
+class SqliteBlobApiStore(BlobApi, SqliteBlobStore, HeardInProcess):
     """Implements BlobApiStore (and BlobStore, on the same rows as the bindings' SqliteBlobStore)."""
 
     def __init__(self, path: Path, blob_root: Path, clock: Clock = time.time) -> None:

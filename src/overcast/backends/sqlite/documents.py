@@ -16,6 +16,7 @@ from typing import Any
 
 from overcast.backends import documents_store as ds
 from overcast.backends.base import Clock
+from overcast.backends.changes import HeardInProcess
 from overcast.backends.documents_store import ContainerInfo, Document, FeedItem, WriteMode
 from overcast.backends.sqlite.state import SCHEMA, SqliteDatabase
 
@@ -39,7 +40,7 @@ def _loads(text: str) -> Document:
     return found
 
 
-class SqliteDocumentStore(SqliteDatabase):
+class SqliteDocumentStore(SqliteDatabase, HeardInProcess):
     """Implements DocumentStore."""
 
     kind = "document store"

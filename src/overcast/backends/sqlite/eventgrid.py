@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from overcast.backends.base import Clock
+from overcast.backends.changes import HeardInProcess
 from overcast.backends.eventgrid_store import (
     DeadLetter,
     Delivery,
@@ -48,7 +49,7 @@ def _delivery(row: Sequence[Any], receipt: str | None = None, **changes: Any) ->
     return delivery
 
 
-class SqliteEventGridStore(SqliteDatabase):
+class SqliteEventGridStore(SqliteDatabase, HeardInProcess):
     """Implements EventGridStore."""
 
     kind = "event grid store"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from overcast.backends.base import Clock, utc
+from overcast.backends.changes import HeardInProcess
 from overcast.backends.eventhubs_store import (
     DEFAULT_RETENTION,
     Checkpoint,
@@ -68,7 +69,7 @@ def _partition_order(key: str) -> tuple[int, str]:
     return (int(key), "") if key.isdigit() else (1 << 30, key)
 
 
-class SqliteEventHubsStore(SqliteDatabase):
+class SqliteEventHubsStore(SqliteDatabase, HeardInProcess):
     """Implements EventHubsStore."""
 
     kind = "event hubs store"

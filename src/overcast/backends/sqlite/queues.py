@@ -24,6 +24,7 @@ from overcast.backends.base import (
     new_pop_receipt,
     utc,
 )
+from overcast.backends.changes import HeardInProcess
 from overcast.backends.names import (
     check_count,
     check_message_size,
@@ -55,7 +56,7 @@ def _message(row: tuple[Any, ...], receipt: str | None) -> QueuedMessage:
     return QueuedMessage(str(mid), bytes(body), int(count), utc(inserted), utc(expires), utc(visible), receipt)
 
 
-class SqliteQueueStore(SqliteDatabase):
+class SqliteQueueStore(SqliteDatabase, HeardInProcess):
     """Implements QueueStore and QueueAdmin. One connection and lock per store; open one per process."""
 
     kind = "queue store"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from overcast.backends.base import Clock
+from overcast.backends.changes import HeardInProcess
 from overcast.backends.servicebus_store import (
     DEAD_LETTER_SUFFIX,
     EXPIRED_DESCRIPTION,
@@ -77,7 +78,7 @@ def _view(path: str, row: Sequence[Any], now: float) -> BusMessage:
                       locked_until if held else None, reason, desc, src)
 
 
-class SqliteServiceBusStore(SqliteDatabase):
+class SqliteServiceBusStore(SqliteDatabase, HeardInProcess):
     """Implements ServiceBusBackend. One connection and lock per store; open one per process."""
 
     kind = "Service Bus store"

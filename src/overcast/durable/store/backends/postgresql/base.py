@@ -79,9 +79,9 @@ class DurableDatabase(PostgresDatabase):
 
     def on_change(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` (from the listener's thread) when any instance commits durable work."""
-        from overcast.backends.postgresql.notify import notifications
+        from overcast.backends.postgresql.notify import listener
 
-        return notifications(self.url, CHANNEL).subscribe(lambda _payload: callback())
+        return listener(self.url).subscribe(CHANNEL, lambda _payload: callback())
 
     @staticmethod
     def _lock_hub(conn: Conn, hub: str) -> None:
