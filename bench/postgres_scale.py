@@ -16,10 +16,14 @@ k instances work through them; window from the first episode to the last complet
 
 Latency (one instance, ``--functions receive``): this process enqueues ``{"sent": time.time()}`` through the
 store, as another instance would (no in-process wake-up: the listener is woken by LISTEN/NOTIFY); the function
-appends now - sent (same clock) to a file.
+appends now - sent (same clock) to a file. The same for a Service Bus queue, an Event Hubs partition and a blob
+trigger's container (``bench/apps/{servicebus,eventhubs,blob}_bench``): a send, an append or a blob written through
+the store by this process, one every ``WAKE_SPACING`` s (longer than a blob scan's minimum gap), each printed with
+its ratio to the queue's p50 of the same run. ``--only-latency`` skips the throughput and durable runs.
 
     OVERCAST_TEST_POSTGRES=postgresql://postgres@127.0.0.1:5432/test python bench/postgres_scale.py \
-        [--messages 6000] [--orchestrations 200] [--instances 1 2 4] [--samples 200]
+        [--messages 6000] [--orchestrations 200] [--instances 1 2 4] [--samples 200] [--wake-samples 60] \
+        [--only-latency]
 
 Targets (issue 12): queues >= 0.3 of raw with one instance; cross-instance enqueue -> start p50 < 10 ms.
 """
@@ -64,6 +68,7 @@ LATENCY_QUEUE = "bench-latency"
 BATCH = 16  # host.json batchSize default: what the listener claims at once
 TARGET_RAW_RATIO = 0.3
 TARGET_P50_MS = 10.0
+WAKE_SPACING = 0.3  # s between two writes of the Service Bus / Event Hubs / blob latency runs
 BODY = base64.b64encode(b"x" * 64)
 
 
@@ -233,6 +238,50 @@ def latency(target: Target, samples: int, tmp: Path) -> list[float]:
         store.close()
 
 
+def write_servicebus(url: str) -> tuple[Callable[[bytes], None], Callable[[], None]]:
+    from overcast.backends.servicebus_store import OutgoingMessage
+
+    store = open_store("postgresql", Path("."), url, "open_servicebus")
+    return (lambda body: store.send("bench-latency", [OutgoingMessage(body)])), store.close
+
+
+def write_eventhubs(url: str) -> tuple[Callable[[bytes], None], Callable[[], None]]:
+    from overcast.backends.eventhubs_store import EventData
+
+    store = open_store("postgresql", Path("."), url, "open_eventhubs")
+    return (lambda body: store.send("bench-latency", [EventData(body)])), store.close
+
+
+def write_blob(url: str) -> tuple[Callable[[bytes], None], Callable[[], None]]:
+    store = open_store("postgresql", Path("."), url, "open_blob_api")
+    return (lambda body: store.put("bench", f"{uuid.uuid4()}.json", body)), store.close
+
+
+# kind: (the bench app, its function that records the latency, the writer another instance would be)
+WAKE_KINDS: dict[str, tuple[str, str, Callable[[str], tuple[Callable[[bytes], None], Callable[[], None]]]]] = {
+    "Service Bus queue": ("servicebus_bench", "receive", write_servicebus),
+    "Event Hubs partition": ("eventhubs_bench", "receive", write_eventhubs),
+    "blob trigger": ("blob_bench", "on_blob", write_blob),
+}
+
+
+def wake_latency(target: Target, kind: str, samples: int, tmp: Path) -> list[float]:
+    """Another process's write -> the function's start, for one trigger kind on PostgreSQL."""
+    app, function, writer = WAKE_KINDS[kind]
+    marker = tmp / f"wake-{uuid.uuid4().hex[:6]}"
+    marker.mkdir()
+    with instances(target, APPS / app, 1, [function], {"BENCH_MARKER_DIR": str(marker)}):
+        time.sleep(2.0)  # the listener has created its entity / hub and is idle
+        write, close = writer(target.url)
+        try:
+            for _ in range(samples + 5):
+                write(json.dumps({"sent": time.time()}).encode())
+                time.sleep(WAKE_SPACING)
+        finally:
+            close()
+        return read_numbers(marker / "latency", samples + 5)[5:]
+
+
 def rows(label: str, measure: Callable[[int], float], counts: list[int], unit: str, base: float,
          base_name: str) -> dict[int, float]:
     found = {}
@@ -249,6 +298,8 @@ def main() -> int:
     parser.add_argument("--orchestrations", type=int, default=200)
     parser.add_argument("--instances", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--samples", type=int, default=200)
+    parser.add_argument("--wake-samples", type=int, default=60)
+    parser.add_argument("--only-latency", action="store_true", help="skip the throughput and durable runs")
     args = parser.parse_args()
     server = os.environ.get("OVERCAST_TEST_POSTGRES", "")
     if not server:
@@ -257,6 +308,9 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="overcast-pg-scale-"))
     print(command_line())
     with schema(server) as url:
+        if args.only_latency:
+            print_latencies(Target("postgresql", tmp, url), args, tmp)
+            return 0
         raw = raw_rate(url, args.messages)
         print(f"queues: raw SKIP LOCKED claim+delete, one connection: {raw:,.0f} msg/s", flush=True)
         pg = Target("postgresql", tmp, url)
@@ -272,16 +326,27 @@ def main() -> int:
         for k in args.instances[1:]:
             rate = durable_rate(lite, args.orchestrations, k)
             print(f"  SQLite     x{k}: {rate:8,.1f} orch/s", flush=True)
-        values = latency(pg, args.samples, tmp)
-    print("cross-instance enqueue -> function start (PostgreSQL, LISTEN/NOTIFY):")
-    print(latency_line("latency", values, 8, count=True))
-    p50 = percentile(values, 50)
+        p50 = print_latencies(pg, args, tmp)
     ratio = pg_queue[args.instances[0]] / raw
     print(f"target: queues x{args.instances[0]} >= {TARGET_RAW_RATIO} of raw: {ratio:.2f} "
           f"{'PASS' if ratio >= TARGET_RAW_RATIO else 'FAIL'}; p50 < {TARGET_P50_MS} ms: {p50:.2f} ms "
           f"{'PASS' if p50 < TARGET_P50_MS else 'FAIL'}")
     print(f"logs: {tmp}")
     return 0
+
+
+def print_latencies(pg: Target, args: argparse.Namespace, tmp: Path) -> float:
+    """Cross-instance write -> function start for a storage queue, then each other kind against it; the queue's
+    p50 (ms)."""
+    values = latency(pg, args.samples, tmp)
+    print("cross-instance write -> function start (PostgreSQL, LISTEN/NOTIFY):", flush=True)
+    print(latency_line("storage queue", values, 20, count=True), flush=True)
+    p50 = percentile(values, 50)
+    for kind in WAKE_KINDS:
+        found = wake_latency(pg, kind, args.wake_samples, tmp)
+        print(f"{latency_line(kind, found, 20, count=True)}  (p50 {percentile(found, 50) / p50:.2f} of the "
+              f"storage queue's)", flush=True)
+    return p50
 
 
 if __name__ == "__main__":
