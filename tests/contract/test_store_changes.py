@@ -12,13 +12,13 @@ from collections.abc import Callable
 from contextlib import closing
 
 import pytest
-from conftest import Storage
 
 from overcast.backends.blob_api_store import BlobWrite, Conditions
 from overcast.backends.changes import EVERYTHING, ChangeSource, HeardInProcess
 from overcast.backends.eventhubs_store import EventData
 from overcast.backends.registry import StorageBackend
 from overcast.backends.servicebus_store import SUBSCRIPTION, OutgoingMessage
+from tests.contract.conftest import Storage
 
 WAIT_S = 15.0  # how long a report may take to arrive before the test fails (a bound, not a speed check)
 

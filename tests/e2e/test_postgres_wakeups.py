@@ -14,8 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hosting import RunningHost
-from pg_cluster import private_database, server
+
+from tests.e2e.hosting import RunningHost
+from tests.e2e.pg_cluster import private_database, server
 
 SLOW_POLL = "600"  # s: every listener's poll interval
 BOUND = 5.0  # s: the longest a run may take after the write (a wake-up takes milliseconds; a poll, minutes)
