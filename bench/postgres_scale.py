@@ -19,11 +19,12 @@ store, as another instance would (no in-process wake-up: the listener is woken b
 appends now - sent (same clock) to a file. The same for a Service Bus queue, an Event Hubs partition and a blob
 trigger's container (``bench/apps/{servicebus,eventhubs,blob}_bench``): a send, an append or a blob written through
 the store by this process, one every ``WAKE_SPACING`` s (longer than a blob scan's minimum gap), each printed with
-its ratio to the queue's p50 of the same run. ``--only-latency`` skips the throughput and durable runs.
+its ratio to the queue's p50 of the same run. ``--only-latency`` skips the throughput and durable runs;
+``--only-durable`` runs only the durable ones.
 
     OVERCAST_TEST_POSTGRES=postgresql://postgres@127.0.0.1:5432/test python bench/postgres_scale.py \
         [--messages 6000] [--orchestrations 200] [--instances 1 2 4] [--samples 200] [--wake-samples 60] \
-        [--only-latency]
+        [--only-latency | --only-durable]
 
 Targets (issue 12): queues >= 0.3 of raw with one instance; cross-instance enqueue -> start p50 < 10 ms.
 """
@@ -292,6 +293,17 @@ def rows(label: str, measure: Callable[[int], float], counts: list[int], unit: s
     return found
 
 
+def print_durable(pg: Target, lite: Target, args: argparse.Namespace) -> None:
+    print("durable HelloSequence5:", flush=True)
+    lite_durable = durable_rate(lite, args.orchestrations, 1)
+    print(f"  SQLite     x1: {lite_durable:8,.1f} orch/s", flush=True)
+    rows("PostgreSQL", lambda k: durable_rate(pg, args.orchestrations, k), args.instances, "orch/s",
+         lite_durable, "SQLite x1")
+    for k in args.instances[1:]:
+        rate = durable_rate(lite, args.orchestrations, k)
+        print(f"  SQLite     x{k}: {rate:8,.1f} orch/s", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--messages", type=int, default=6000)
@@ -300,6 +312,7 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--wake-samples", type=int, default=60)
     parser.add_argument("--only-latency", action="store_true", help="skip the throughput and durable runs")
+    parser.add_argument("--only-durable", action="store_true", help="run only the durable HelloSequence5 runs")
     args = parser.parse_args()
     server = os.environ.get("OVERCAST_TEST_POSTGRES", "")
     if not server:
@@ -311,6 +324,9 @@ def main() -> int:
         if args.only_latency:
             print_latencies(Target("postgresql", tmp, url), args, tmp)
             return 0
+        if args.only_durable:
+            print_durable(Target("postgresql", tmp, url), Target("embedded", tmp), args)
+            return 0
         raw = raw_rate(url, args.messages)
         print(f"queues: raw SKIP LOCKED claim+delete, one connection: {raw:,.0f} msg/s", flush=True)
         pg = Target("postgresql", tmp, url)
@@ -318,14 +334,7 @@ def main() -> int:
                         "raw")
         lite = Target("embedded", tmp)
         rows("SQLite    ", lambda k: queue_rate(lite, args.messages, k), args.instances, "msg/s", raw, "raw")
-        print("durable HelloSequence5:", flush=True)
-        lite_durable = durable_rate(lite, args.orchestrations, 1)
-        print(f"  SQLite     x1: {lite_durable:8,.1f} orch/s", flush=True)
-        rows("PostgreSQL", lambda k: durable_rate(pg, args.orchestrations, k), args.instances, "orch/s",
-             lite_durable, "SQLite x1")
-        for k in args.instances[1:]:
-            rate = durable_rate(lite, args.orchestrations, k)
-            print(f"  SQLite     x{k}: {rate:8,.1f} orch/s", flush=True)
+        print_durable(pg, lite, args)
         p50 = print_latencies(pg, args, tmp)
     ratio = pg_queue[args.instances[0]] / raw
     print(f"target: queues x{args.instances[0]} >= {TARGET_RAW_RATIO} of raw: {ratio:.2f} "

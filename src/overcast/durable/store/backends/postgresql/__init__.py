@@ -17,7 +17,7 @@ __all__ = ["PostgresDurableStore"]
 
 
 class PostgresDurableStore(InstanceTables, OrchestrationTables, WorkTables):
-    """Implements DurableStore over one connection (and lock); open one per process.
+    """Implements DurableStore over a few connections (:mod:`.lanes`); open one per process.
 
     Every multi-step write is one transaction (under the hub's advisory lock where it reads before writing), so
     instances on many machines share a task hub safely, and an instance killed at any moment leaves either all of a

@@ -19,7 +19,6 @@ from typing import Any
 import psycopg
 
 from overcast.backends.base import Clock
-from overcast.backends.postgresql.database import PostgresDatabase
 from overcast.durable.store import (
     ACTIVE_STATUSES,
     PENDING,
@@ -32,27 +31,47 @@ from overcast.durable.store import (
     ParentRef,
     is_entity_id,
 )
-from overcast.durable.store.backends.common import decode_event, wakes_suspended
+from overcast.durable.store.backends.common import decode_event, new_token, wakes_suspended
+from overcast.durable.store.backends.postgresql.lanes import LanedDatabase
 
 Conn = psycopg.Connection[Any]
 CHANNEL = "overcast_durable"
-_CLAIM_TRIES = 8  # candidates skipped because another instance took them first, before this poll gives up
 INSTANCE_COLUMNS = (
     "hub, instance_id, name, version, execution_id, status, input, output, custom_status, created, updated, "
     "parent_instance_id, parent_execution_id, parent_task_id, parent_name, history_length"
 )
 MESSAGE_COLUMNS = "id, instance_id, execution_id, event, visible, created"
 
-# The instance whose oldest due message waits longest, among those no unexpired lease holds; a Suspended
-# instance only for a message that wakes it. The inbox index gives the order.
-CLAIMABLE = (
-    "SELECT m.instance_id FROM durable_inbox m "
+# Leases the instances (or entities) whose oldest due messages wait longest, among those no unexpired lease holds; a
+# Suspended instance only for a message that wakes it. One statement (its own transaction), so an idle poll costs one
+# round trip and a busy one takes a whole batch. It locks nothing but the lease rows it writes, in instance id order:
+# two claims that meet on the same rows wait in one order, never in a cycle (locking the inbox rows too deadlocked with
+# commits deleting them). A row another claim took first fails the WHERE of the upsert and is not returned; the
+# ``picked`` column says how many were tried, so the caller tries again past those. Each lease gets its own token,
+# chosen by its rank in the batch.
+CLAIM = (
+    "WITH due AS (SELECT m.instance_id, m.visible, m.id FROM durable_inbox m "
     "LEFT JOIN durable_leases l ON l.hub = m.hub AND l.instance_id = m.instance_id "
     "LEFT JOIN durable_instances i ON i.hub = m.hub AND i.instance_id = m.instance_id "
-    "WHERE m.hub = %s AND m.is_entity = %s AND m.visible <= %s AND (l.expires IS NULL OR l.expires <= %s) "
-    "AND (m.wakes OR i.status IS NULL OR i.status <> 'Suspended') "
-    "ORDER BY m.visible, m.id LIMIT 1"
+    "WHERE m.hub = %(hub)s AND m.is_entity = %(entities)s AND m.visible <= %(now)s "
+    "AND (l.expires IS NULL OR l.expires <= %(now)s) AND (m.wakes OR i.status IS NULL OR i.status <> 'Suspended') "
+    "AND NOT (m.instance_id = ANY(%(skip)s)) ORDER BY m.visible, m.id LIMIT %(scan)s), "
+    "picked AS (SELECT instance_id, row_number() OVER (ORDER BY min(visible), min(id)) AS n FROM due "
+    "GROUP BY instance_id ORDER BY n LIMIT %(count)s), "
+    "taken AS (INSERT INTO durable_leases (hub, instance_id, owner, token, expires) "
+    "SELECT %(hub)s, instance_id, %(owner)s, (%(tokens)s::text[])[n], %(expires)s FROM picked ORDER BY instance_id "
+    "ON CONFLICT (hub, instance_id) DO UPDATE SET owner = excluded.owner, token = excluded.token, "
+    "expires = excluded.expires WHERE durable_leases.expires <= %(now)s RETURNING instance_id, token) "
+    "SELECT p.instance_id, t.token FROM picked p LEFT JOIN taken t ON t.instance_id = p.instance_id"
 )
+# The due messages of each leased instance, oldest first, at most ``limit`` each (the inbox target index serves it).
+LEASED_MESSAGES = (
+    "SELECT m.id, m.instance_id, m.execution_id, m.event, m.visible, m.created FROM unnest(%s::text[]) AS t(target) "
+    "CROSS JOIN LATERAL (SELECT id, instance_id, execution_id, event, visible, created FROM durable_inbox "
+    "WHERE hub = %s AND instance_id = t.target AND visible <= %s ORDER BY visible, id LIMIT %s) AS m"
+)
+_CLAIM_TRIES = 4  # claims that lost candidates to other instances, before this poll gives up
+_SCAN_PER_LEASE = 4  # due messages looked at per lease wanted: an instance with many due messages takes several
 
 
 def instance_record(row: Sequence[Any]) -> InstanceRecord:
@@ -68,8 +87,9 @@ def inbox_message(row: Sequence[Any]) -> InboxMessage:
     return InboxMessage(int(mid), instance_id, execution_id, decode_event(event), float(visible), float(created))
 
 
-class DurableDatabase(PostgresDatabase):
-    """The connection, the clock and the shared writes; the store's parts subclass it (see the package)."""
+class DurableDatabase(LanedDatabase):
+    """The connections (a few lanes, see :mod:`.lanes`), the clock and the shared writes; the store's parts subclass
+    it (see the package)."""
 
     kind = "durable store"
 
@@ -84,10 +104,16 @@ class DurableDatabase(PostgresDatabase):
         return listener(self.url).subscribe(CHANNEL, lambda _payload: callback())
 
     @staticmethod
-    def _lock_hub(conn: Conn, hub: str) -> None:
-        """Begin a transaction holding the hub's lock (released at COMMIT or ROLLBACK)."""
+    def _lock_hub(conn: Conn, hub: str, shared: bool = False) -> None:
+        """Begin a transaction holding the hub's lock (released at COMMIT or ROLLBACK).
+
+        ``shared``: for a commit that reads and writes only what its lease guards (its own instance, new messages and
+        activities). Such commits run side by side; create and purge, which read then write any instance of the hub,
+        take the lock alone and so still never slip between a commit's check and its write.
+        """
         conn.execute("BEGIN")
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"overcast.durable:{hub}",))
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        conn.execute(f"SELECT {function}(hashtext(%s))", (f"overcast.durable:{hub}",))
 
     @staticmethod
     def _notify(conn: Conn, hub: str) -> None:
@@ -115,6 +141,19 @@ class DurableDatabase(PostgresDatabase):
              visible, bool(wakes_suspended(message.event)), now),
         ).fetchone()
         return int(row[0]) if row else 0
+
+    @staticmethod
+    def _deliver_many(conn: Conn, hub: str, messages: Sequence[tuple[NewMessage, str]], now: float) -> None:
+        """``_deliver`` for several messages, without their ids: nothing to wait for, so it rides in a pipeline."""
+        if not messages:
+            return
+        conn.cursor().executemany(
+            "INSERT INTO durable_inbox (hub, instance_id, is_entity, execution_id, event, visible, wakes, created) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [(hub, message.instance_id, bool(is_entity_id(message.instance_id)), message.execution_id, event,
+              now if message.visible_at is None else message.visible_at, bool(wakes_suspended(message.event)), now)
+             for message, event in messages],
+        )
 
     def _drop(self, conn: Conn, hub: str, instance_ids: Sequence[str], *, lease: bool) -> None:
         """Delete instances with their history, inbox and activities (and leases when ``lease``)."""
@@ -150,65 +189,57 @@ class DurableDatabase(PostgresDatabase):
                                     start.input, None, None, now, now, parent, 0)
 
     def _claim(
-        self, conn: Conn, hub: str, entities: bool, owner: str, duration: float, limit: int, token: str
-    ) -> tuple[str, float, tuple[InboxMessage, ...]] | None:
-        """Lease the next claimable instance or entity: (id, expiry, due messages), or None.
+        self, conn: Conn, hub: str, entities: bool, owner: str, duration: float, count: int
+    ) -> list[tuple[str, str, float]]:
+        """Lease up to ``count`` claimable instances or entities: their (id, token, expiry), oldest due message first.
 
-        On success a transaction is left open (holding the new lease's row) for the caller to read more and COMMIT.
+        Each try is one statement, committed when it returns. Candidates another instance leased first are skipped
+        and the next ones tried, a few times at most: instances polling at once do not all come back empty-handed.
         """
-        # An idle engine polls often: find out without a transaction that there is nothing to claim.
-        probe_now = self._clock()
-        if conn.execute(CLAIMABLE, (hub, entities, probe_now, probe_now)).fetchone() is None:
-            return None
-        conn.execute("BEGIN")
-        claimed = self._claim_locked(conn, hub, entities, owner, duration, limit, token)
-        if claimed is None:
-            conn.execute("ROLLBACK")
-        return claimed
-
-    def _claim_locked(
-        self, conn: Conn, hub: str, entities: bool, owner: str, duration: float, limit: int, token: str
-    ) -> tuple[str, float, tuple[InboxMessage, ...]] | None:
-        """``_claim`` inside a transaction the caller holds (and commits).
-
-        No hub lock: the lease is taken by one conditional upsert (only when absent or expired), so instances
-        claiming at once each get a different one; a candidate another instance took first is skipped. A commit
-        locks its lease row, so a lease is never taken over in the middle of its holder's commit.
-        """
+        taken: list[tuple[str, str, float]] = []
         skipped: list[str] = []
         for _ in range(_CLAIM_TRIES):
             now = self._clock()
-            query = CLAIMABLE if not skipped else CLAIMABLE.replace(
-                "ORDER BY", "AND NOT (m.instance_id = ANY(%s)) ORDER BY")
-            args: tuple[object, ...] = (hub, entities, now, now) + ((skipped,) if skipped else ())
-            row = conn.execute(query, args).fetchone()
-            if row is None:
-                return None
-            target, expires = str(row[0]), now + duration
-            taken = conn.execute(
-                "INSERT INTO durable_leases (hub, instance_id, owner, token, expires) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (hub, instance_id) DO UPDATE SET owner = excluded.owner, token = excluded.token, "
-                "expires = excluded.expires WHERE durable_leases.expires <= %s",
-                (hub, target, owner, token, expires, now),
-            ).rowcount
-            if taken != 1:
-                skipped.append(target)
-                continue
-            rows = conn.execute(
-                f"SELECT {MESSAGE_COLUMNS} FROM durable_inbox WHERE hub = %s AND instance_id = %s AND visible <= %s "
-                f"ORDER BY visible, id LIMIT %s",
-                (hub, target, now, limit),
-            ).fetchall()
-            return target, expires, tuple(inbox_message(r) for r in rows)
-        return None
+            expires = now + duration
+            wanted = count - len(taken)
+            tokens = [new_token() for _ in range(wanted)]
+            rows = conn.execute(CLAIM, {
+                "hub": hub, "entities": entities, "now": now, "scan": wanted * _SCAN_PER_LEASE, "count": wanted,
+                "owner": owner, "tokens": tokens, "expires": expires, "skip": skipped,
+            }).fetchall()
+            rank = {token: n for n, token in enumerate(tokens)}
+            won = sorted(((str(target), str(token)) for target, token in rows if token is not None),
+                         key=lambda row: rank[row[1]])
+            taken.extend((target, token, expires) for target, token in won)
+            lost = [str(target) for target, token in rows if token is None]
+            if not lost or len(taken) >= count:
+                break
+            skipped.extend(lost)
+        return taken
+
+    def _leased_messages(
+        self, conn: Conn, hub: str, targets: Sequence[str], limit: int
+    ) -> dict[str, list[InboxMessage]]:
+        """The due messages of the leased ``targets`` (at most ``limit`` each), oldest first."""
+        found: dict[str, list[InboxMessage]] = {target: [] for target in targets}
+        rows = conn.execute(LEASED_MESSAGES, (list(targets), hub, self._clock(), limit)).fetchall()
+        for row in rows:
+            found[str(row[1])].append(inbox_message(row))
+        for messages in found.values():
+            messages.sort(key=lambda m: (m.visible_at, m.id))
+        return found
 
     def _holds(self, conn: Conn, lease: Lease) -> bool:
         """Whether the lease is still ours, locking its row until the transaction ends (no takeover meanwhile)."""
-        row = conn.execute(
+        return self._holds_cursor(conn, lease).fetchone() is not None
+
+    @staticmethod
+    def _holds_cursor(conn: Conn, lease: Lease) -> psycopg.Cursor[Any]:
+        """``_holds`` as a query sent but not yet waited for (one row if held): it rides in a pipeline."""
+        return conn.execute(
             "SELECT 1 FROM durable_leases WHERE hub = %s AND instance_id = %s AND token = %s FOR UPDATE",
             (lease.hub, lease.instance_id, lease.token),
-        ).fetchone()
-        return row is not None
+        )
 
     def _finish(self, conn: Conn, lease: Lease, consumed: Sequence[int]) -> None:
         """Delete the consumed messages (only this instance's) and release the lease."""

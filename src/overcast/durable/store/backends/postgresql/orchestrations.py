@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from overcast.durable.store import EpisodeCommit, InstanceRecord, Lease, NewMessage, OrchestrationLease
+from overcast.durable.store import EpisodeCommit, EventDict, InstanceRecord, Lease, NewMessage, OrchestrationLease
 from overcast.durable.store.backends.common import (
     check_commit,
     check_hub,
     check_lease_request,
     check_message,
+    decode_event,
     encode_event,
     encoded_start,
-    new_token,
     same_version,
 )
-from overcast.durable.store.backends.postgresql.base import Conn, DurableDatabase
+from overcast.durable.store.backends.postgresql.base import INSTANCE_COLUMNS, Conn, DurableDatabase, instance_record
 
 
 class OrchestrationTables(DurableDatabase):
@@ -34,22 +34,30 @@ class OrchestrationTables(DurableDatabase):
     ) -> list[OrchestrationLease]:
         check_lease_request(hub, owner, duration, max_messages, "messages")
         check_lease_request(hub, owner, duration, max_instances, "instances")
-        leases: list[OrchestrationLease] = []
         with self._connection("lease orchestrations") as conn:
-            token = new_token()
-            claimed = self._claim(conn, hub, False, owner, duration, max_messages, token)
-            while claimed is not None:
-                target, expires, messages = claimed
-                instance = self._instance(conn, hub, target)
-                history = tuple(self._history(conn, hub, target))
-                leases.append(OrchestrationLease(hub, target, owner, token, expires, messages, instance, history))
-                if len(leases) >= max_instances:
-                    break
-                token = new_token()
-                claimed = self._claim_locked(conn, hub, False, owner, duration, max_messages, token)
-            if leases:
-                conn.execute("COMMIT")
-        return leases
+            claimed = self._claim(conn, hub, False, owner, duration, max_instances)
+            if not claimed:
+                return []
+            # The leases are committed: what follows reads what they guard, in one round trip. Nobody else commits
+            # an episode of these instances now; a create or purge meanwhile fails the episode's commit (same_version).
+            targets = [target for target, _, _ in claimed]
+            with conn.pipeline():
+                instances = conn.execute(
+                    f"SELECT {INSTANCE_COLUMNS} FROM durable_instances WHERE hub = %s AND instance_id = ANY(%s)",
+                    (hub, targets))
+                histories = conn.execute(
+                    "SELECT instance_id, event FROM durable_history WHERE hub = %s AND instance_id = ANY(%s) "
+                    "ORDER BY instance_id, seq", (hub, targets))
+                messages = self._leased_messages(conn, hub, targets, max_messages)
+                records = {record.instance_id: record for record in map(instance_record, instances.fetchall())}
+                events: dict[str, list[EventDict]] = {target: [] for target in targets}
+                for instance_id, text in histories.fetchall():
+                    events[str(instance_id)].append(decode_event(text))
+        return [
+            OrchestrationLease(hub, target, owner, token, expires, tuple(messages[target]), records.get(target),
+                               tuple(events[target]))
+            for target, token, expires in claimed
+        ]
 
     def commit_episode(self, lease: OrchestrationLease, commit: EpisodeCommit) -> bool:
         check_commit(lease, commit)
@@ -58,29 +66,34 @@ class OrchestrationTables(DurableDatabase):
         starts = [(start, *encoded_start(start)) for start in commit.start]
         hub = lease.hub
         with self._connection(f"commit an episode of instance {lease.instance_id!r}") as conn:
-            self._lock_hub(conn, hub)
-            now = self._clock()
-            if not self._holds(conn, lease):
+            # Two round trips: the checks (lease held and locked, instance unchanged), then every write and COMMIT.
+            with conn.pipeline():
+                # Creating sub-orchestrations reads then writes other instances: that takes the hub alone.
+                self._lock_hub(conn, hub, shared=not starts)
+                now = self._clock()
+                held = self._holds_cursor(conn, lease)
+                current = self._instance(conn, hub, lease.instance_id)
+                holds = held.fetchone() is not None
+            if not holds:
                 conn.execute("ROLLBACK")
                 return False
-            current = self._instance(conn, hub, lease.instance_id)
             if not same_version(current, lease.instance):
                 # Purged, replaced or rewritten behind the lease: this episode's view is stale. Free the instance.
                 self._finish(conn, lease, ())
                 conn.execute("COMMIT")
                 return False
-            if current is not None:
-                self._write_instance(conn, current, commit, events, now)
-            for message, event in messages:
-                self._deliver(conn, hub, message, event, now)
-            for start, started, conflict in starts:
-                created, _ = self._create(conn, hub, start, started, now)
-                if not created and start.on_conflict is not None and conflict is not None:
-                    self._deliver(conn, hub, start.on_conflict, conflict, now)
-            self._finish(conn, lease, commit.consumed)
-            if messages or starts or commit.activities:
-                self._notify(conn, hub)
-            conn.execute("COMMIT")
+            with conn.pipeline():
+                if current is not None:
+                    self._write_instance(conn, current, commit, events, now)
+                self._deliver_many(conn, hub, messages, now)
+                for start, started, conflict in starts:
+                    created, _ = self._create(conn, hub, start, started, now)
+                    if not created and start.on_conflict is not None and conflict is not None:
+                        self._deliver(conn, hub, start.on_conflict, conflict, now)
+                self._finish(conn, lease, commit.consumed)
+                if messages or starts or commit.activities:
+                    self._notify(conn, hub)
+                conn.execute("COMMIT")
         return True
 
     def _write_instance(

@@ -13,6 +13,7 @@ from overcast.durable.store import (
     EventDict,
     NewMessage,
     Page,
+    is_entity_id,
 )
 from overcast.durable.store.backends.common import (
     check_hub,
@@ -22,6 +23,7 @@ from overcast.durable.store.backends.common import (
     decode_continuation,
     new_token,
     page_of,
+    wakes_suspended,
 )
 from overcast.durable.store.backends.postgresql.base import DurableDatabase
 from overcast.errors import StoreError
@@ -86,38 +88,44 @@ class WorkTables(DurableDatabase):
             checked.append((item, message, check_message(message)))
         if not checked:
             return []
-        answers: list[bool] = []
-        with self._connection(f"complete {len(checked)} activities") as conn:
+        with self._connection(f"complete {len(checked)} activities") as conn, conn.pipeline():
+            # One round trip: each result is delivered only if its work item was still this lease's to delete.
             conn.execute("BEGIN")
             now = self._clock()
-            for item, message, event in checked:
-                deleted = conn.execute(
-                    "DELETE FROM durable_activities WHERE id = %s AND hub = %s AND token = %s",
-                    (item.id, item.hub, item.token),
-                ).rowcount
-                if deleted == 1:
-                    self._deliver(conn, item.hub, message, event, now)
-                answers.append(deleted == 1)
-            if any(answers):
-                self._notify(conn, checked[0][0].hub)
+            cursors = [
+                conn.execute(
+                    "WITH gone AS (DELETE FROM durable_activities WHERE id = %s AND hub = %s AND token = %s "
+                    "RETURNING 1) INSERT INTO durable_inbox (hub, instance_id, is_entity, execution_id, event, "
+                    "visible, wakes, created) SELECT %s, %s, %s, %s, %s, %s, %s, %s FROM gone RETURNING id",
+                    (item.id, item.hub, item.token, item.hub, message.instance_id,
+                     bool(is_entity_id(message.instance_id)), message.execution_id, event,
+                     now if message.visible_at is None else message.visible_at,
+                     bool(wakes_suspended(message.event)), now),
+                )
+                for item, message, event in checked
+            ]
+            # Sent before the answers are known (they come with the COMMIT): when every lease was lost, a rare case,
+            # the wake-up finds nothing.
+            self._notify(conn, checked[0][0].hub)
             conn.execute("COMMIT")
+            answers = [cursor.fetchone() is not None for cursor in cursors]
         return answers
 
     # -- entities ---------------------------------------------------------------------------------------------
 
     def lease_next_entity(self, hub: str, owner: str, duration: float, max_messages: int = 100) -> EntityLease | None:
         check_lease_request(hub, owner, duration, max_messages, "messages")
-        token = new_token()
         with self._connection("lease an entity") as conn:
-            claimed = self._claim(conn, hub, True, owner, duration, max_messages, token)
-            if claimed is None:
+            claimed = self._claim(conn, hub, True, owner, duration, 1)
+            if not claimed:
                 return None
-            target, expires, messages = claimed
-            row = conn.execute(
-                "SELECT state FROM durable_entities WHERE hub = %s AND entity_id = %s", (hub, target)
-            ).fetchone()
-            conn.execute("COMMIT")
-        return EntityLease(hub, target, owner, token, expires, messages, None if row is None else str(row[0]))
+            [(target, token, expires)] = claimed
+            with conn.pipeline():
+                state = conn.execute(
+                    "SELECT state FROM durable_entities WHERE hub = %s AND entity_id = %s", (hub, target))
+                messages = self._leased_messages(conn, hub, [target], max_messages)[target]
+                row = state.fetchone()
+        return EntityLease(hub, target, owner, token, expires, tuple(messages), None if row is None else str(row[0]))
 
     def commit_entity_batch(
         self, lease: EntityLease, consumed: Sequence[int], state: str | None, messages: Sequence[NewMessage] = ()
@@ -125,25 +133,27 @@ class WorkTables(DurableDatabase):
         encoded = [(message, check_message(message)) for message in messages]
         key = (lease.hub, lease.instance_id)
         with self._connection(f"commit a batch of entity {lease.instance_id!r}") as conn:
-            self._lock_hub(conn, lease.hub)
-            now = self._clock()
-            if not self._holds(conn, lease):
+            with conn.pipeline():
+                self._lock_hub(conn, lease.hub, shared=True)  # writes only what its lease guards, and new messages
+                now = self._clock()
+                holds = self._holds(conn, lease)
+            if not holds:
                 conn.execute("ROLLBACK")
                 return False
-            if state is None:
-                conn.execute("DELETE FROM durable_entities WHERE hub = %s AND entity_id = %s", key)
-            else:
-                conn.execute(
-                    "INSERT INTO durable_entities (hub, entity_id, state, updated) VALUES (%s, %s, %s, %s) "
-                    "ON CONFLICT (hub, entity_id) DO UPDATE SET state = excluded.state, updated = excluded.updated",
-                    (*key, state, now),
-                )
-            for message, event in encoded:
-                self._deliver(conn, lease.hub, message, event, now)
-            self._finish(conn, lease, consumed)
-            if encoded:
-                self._notify(conn, lease.hub)
-            conn.execute("COMMIT")
+            with conn.pipeline():
+                if state is None:
+                    conn.execute("DELETE FROM durable_entities WHERE hub = %s AND entity_id = %s", key)
+                else:
+                    conn.execute(
+                        "INSERT INTO durable_entities (hub, entity_id, state, updated) VALUES (%s, %s, %s, %s) "
+                        "ON CONFLICT (hub, entity_id) DO UPDATE SET state = excluded.state, updated = excluded.updated",
+                        (*key, state, now),
+                    )
+                self._deliver_many(conn, lease.hub, encoded, now)
+                self._finish(conn, lease, consumed)
+                if encoded:
+                    self._notify(conn, lease.hub)
+                conn.execute("COMMIT")
         return True
 
     def get_entity(self, hub: str, entity_id: str) -> EntityRecord | None:
