@@ -485,7 +485,7 @@ def test_open_table_store_uses_the_data_folder(tmp_path: Path) -> None:
 
 
 def test_sqlite_page_size_is_the_one_the_tests_cross() -> None:
-    from overcast.backends.sqlite.tables import _PAGE
+    from overcast.backends.sql.tables import _PAGE  # the SQLite and PostgreSQL stores' shared core
 
     assert _PAGE == SQLITE_PAGE
 

@@ -37,6 +37,7 @@ _PROTOCOLS = {"overcast.backends.base", "overcast.backends.names", "overcast.bac
               "overcast.backends.blob_api_rules",
               "overcast.backends.documents_store", "overcast.backends.changes"}
 _QUERIES = {"overcast.backends.cosmos_sql"}  # the document stores run Cosmos DB SQL through it
+_SQL = {"overcast.backends.sql"}  # the cores the SQLite and PostgreSQL stores share
 _DURABLE = {"overcast.durable", "overcast.durable.core", "overcast.durable.api", "overcast.durable.store",
             "overcast.durable.store.backends"}
 _BELOW_HOST = {"overcast", "overcast.app", "overcast.backends", "overcast.invoke", "overcast.kinds",
@@ -70,13 +71,15 @@ RULES: dict[str, set[str]] = {
     # registry nor another backend. Backends name the durable store protocol in their signatures.
     "overcast.backends": {"overcast.errors", "overcast.durable.store"},
     "overcast.backends.sqlite": {"overcast.errors", "overcast.durable.store", "overcast.durable.store.backends.sqlite",
-                                 *_PROTOCOLS, *_QUERIES},
+                                 *_PROTOCOLS, *_QUERIES, *_SQL},
     "overcast.backends.memory": {"overcast.errors", "overcast.durable.store", "overcast.durable.store.backends.memory",
                                  *_PROTOCOLS, *_QUERIES},
     # The Cosmos DB SQL query subset: pure (no store, no I/O); the document stores call it.
     "overcast.backends.cosmos_sql": {"overcast.errors"},
     "overcast.backends.postgresql": {"overcast.errors", "overcast.durable.store",
-                                     "overcast.durable.store.backends.postgresql", *_PROTOCOLS, *_QUERIES},
+                                     "overcast.durable.store.backends.postgresql", *_PROTOCOLS, *_QUERIES, *_SQL},
+    # What the SQLite and PostgreSQL stores share where their logic is the same: on the protocols only.
+    "overcast.backends.sql": {"overcast.errors", *_PROTOCOLS},
     # Running functions.
     "overcast.invoke": {"overcast.app", "overcast.observe", *_BASE},
     # The table of binding kinds: its entries are import strings, so it imports no kind's code.

@@ -1,117 +1,27 @@
-"""PostgresTableStore: Azure Tables entities keyed by (table, PartitionKey, RowKey).
-
-Queries page through the primary key (the Azure order: the keys are ``COLLATE "C"``) and apply the caller's
-predicate between pages, outside the lock, as the SQLite store does.
-"""
+"""PostgresTableStore: Azure Tables entities keyed by (table, PartitionKey, RowKey) (the keys are ``COLLATE "C"``:
+the Azure order); the statements are the shared :class:`~overcast.backends.sql.tables.TableStoreCore`'s."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from typing import Any
 
 import psycopg
 
-from overcast.backends.base import Clock, Entity, EntityPredicate, decode_entity, encode_entity
-from overcast.backends.names import check_count, validate_entity_key, validate_entity_keys, validate_table_name
+from overcast.backends.base import Clock
 from overcast.backends.postgresql.database import PostgresDatabase
-from overcast.errors import StoreError
+from overcast.backends.sql.tables import TableStoreCore
 
 Conn = psycopg.Connection[Any]
-_PAGE = 500
 
 
-class PostgresTableStore(PostgresDatabase):
+class PostgresTableStore(PostgresDatabase, TableStoreCore[Conn]):
     """Implements TableStore."""
 
     kind = "table store"
+    placeholder = "%s"
 
     def __init__(self, url: str, clock: Clock = time.time) -> None:
         super().__init__(url)
         self._clock = clock
 
-    @staticmethod
-    def _lock_table(conn: Conn, key: str) -> None:
-        """Begin a transaction holding the table's advisory lock (for operations that check, then write)."""
-        conn.execute("BEGIN")
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"overcast.table:{key}",))
-
-    def insert(self, table: str, entity: Mapping[str, Any]) -> None:
-        key = validate_table_name(table).lower()
-        partition_key, row_key, properties = encode_entity(table, entity)
-        with self._connection(f"insert into table '{table}'") as conn:
-            cursor = conn.execute(
-                "INSERT INTO table_entities (tbl, pk, rk, properties, timestamp) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT DO NOTHING",
-                (key, partition_key, row_key, properties, self._clock()),
-            )
-        if cursor.rowcount != 1:
-            raise StoreError(
-                f"Table '{table}' already has an entity with PartitionKey {partition_key!r} and RowKey "
-                f"{row_key!r}; use a new RowKey, or upsert to replace it."
-            )
-
-    def upsert(self, table: str, entity: Mapping[str, Any]) -> None:
-        key = validate_table_name(table).lower()
-        partition_key, row_key, properties = encode_entity(table, entity)
-        with self._connection(f"write to table '{table}'") as conn:
-            conn.execute(
-                "INSERT INTO table_entities (tbl, pk, rk, properties, timestamp) VALUES (%s, %s, %s, %s, %s) "
-                "ON CONFLICT (tbl, pk, rk) DO UPDATE SET properties = excluded.properties, "
-                "timestamp = excluded.timestamp",
-                (key, partition_key, row_key, properties, self._clock()),
-            )
-
-    def get(self, table: str, partition_key: str, row_key: str) -> Entity | None:
-        key = validate_table_name(table).lower()
-        validate_entity_keys(table, partition_key, row_key)
-        with self._connection(f"read from table '{table}'") as conn:
-            row = conn.execute(
-                "SELECT properties, timestamp FROM table_entities WHERE tbl = %s AND pk = %s AND rk = %s",
-                (key, partition_key, row_key),
-            ).fetchone()
-        return None if row is None else decode_entity(partition_key, row_key, row[0], row[1])
-
-    def query(self, table: str, predicate: EntityPredicate | None = None, partition_key: str | None = None,
-              take: int | None = None) -> list[Entity]:
-        key = validate_table_name(table).lower()
-        if partition_key is not None:
-            validate_entity_key("PartitionKey", partition_key, table)
-        if take is not None:
-            check_count("take", take)
-        where, args = "tbl = %s", [key]
-        if partition_key is not None:
-            where, args = where + " AND pk = %s", [*args, partition_key]
-        found: list[Entity] = []
-        after: tuple[str, str] | None = None
-        while True:
-            page_where, page_args = where, list(args)
-            if after is not None:
-                page_where += " AND (pk, rk) > (%s, %s)"
-                page_args += after
-            # Without a predicate the rows still needed bound the page; with one, any page may hold no match.
-            limit = _PAGE if predicate is not None or take is None else min(_PAGE, take - len(found))
-            with self._connection(f"query table '{table}'") as conn:
-                rows = conn.execute(
-                    f"SELECT pk, rk, properties, timestamp FROM table_entities WHERE {page_where} "
-                    f"ORDER BY pk, rk LIMIT %s",
-                    (*page_args, limit),
-                ).fetchall()
-            for pk, rk, properties, timestamp in rows:
-                entity = decode_entity(pk, rk, properties, timestamp)
-                if predicate is None or predicate(entity):
-                    found.append(entity)
-                    if take is not None and len(found) >= take:
-                        return found
-            if len(rows) < limit:
-                return found
-            after = (rows[-1][0], rows[-1][1])
-
-    def delete(self, table: str, partition_key: str, row_key: str) -> bool:
-        key = validate_table_name(table).lower()
-        validate_entity_keys(table, partition_key, row_key)
-        with self._connection(f"delete from table '{table}'") as conn:
-            cursor = conn.execute(
-                "DELETE FROM table_entities WHERE tbl = %s AND pk = %s AND rk = %s", (key, partition_key, row_key)
-            )
-        return cursor.rowcount == 1

@@ -1,30 +1,24 @@
-"""SqliteTableStore: Azure Tables entities in ``overcast.db``, keyed by (table, PartitionKey, RowKey).
-
-Queries page through the primary key (which is the Azure order) and apply the caller's predicate between pages,
-outside the lock: a slow predicate never holds up other threads, and a large table is never loaded at once.
-"""
+"""SqliteTableStore: Azure Tables entities in ``overcast.db``; the statements are the shared
+:class:`~overcast.backends.sql.tables.TableStoreCore`'s."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
-from overcast.backends.base import Clock, Entity, EntityPredicate, decode_entity, encode_entity
-from overcast.backends.names import check_count, validate_entity_key, validate_entity_keys, validate_table_name
+from overcast.backends.base import Clock
+from overcast.backends.sql.tables import TableStoreCore
 from overcast.backends.sqlite.state import SCHEMA, SqliteDatabase
-from overcast.errors import StoreError
 
 TABLE_SCHEMA = [
     # tbl is the lower-cased table name: Azure table names ignore case.
     "CREATE TABLE IF NOT EXISTS table_entities (tbl TEXT NOT NULL, pk TEXT NOT NULL, rk TEXT NOT NULL, "
     "properties TEXT NOT NULL, timestamp REAL NOT NULL, PRIMARY KEY (tbl, pk, rk)) WITHOUT ROWID",
 ]
-_PAGE = 500
 
 
-class SqliteTableStore(SqliteDatabase):
+class SqliteTableStore(SqliteDatabase, TableStoreCore[sqlite3.Connection]):
     """Implements TableStore."""
 
     kind = "table store"
@@ -33,81 +27,3 @@ class SqliteTableStore(SqliteDatabase):
         super().__init__(path, [*SCHEMA, *TABLE_SCHEMA])
         self._clock = clock
 
-    def insert(self, table: str, entity: Mapping[str, Any]) -> None:
-        key = validate_table_name(table).lower()
-        partition_key, row_key, properties = encode_entity(table, entity)
-        with self._connection(f"insert into table '{table}'") as conn:
-            cursor = conn.execute(
-                "INSERT OR IGNORE INTO table_entities (tbl, pk, rk, properties, timestamp) VALUES (?, ?, ?, ?, ?)",
-                (key, partition_key, row_key, properties, self._clock()),
-            )
-        if cursor.rowcount != 1:
-            raise StoreError(
-                f"Table '{table}' already has an entity with PartitionKey {partition_key!r} and RowKey "
-                f"{row_key!r}; use a new RowKey, or upsert to replace it."
-            )
-
-    def upsert(self, table: str, entity: Mapping[str, Any]) -> None:
-        key = validate_table_name(table).lower()
-        partition_key, row_key, properties = encode_entity(table, entity)
-        with self._connection(f"write to table '{table}'") as conn:
-            conn.execute(
-                "INSERT INTO table_entities (tbl, pk, rk, properties, timestamp) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (tbl, pk, rk) DO UPDATE SET properties = excluded.properties, "
-                "timestamp = excluded.timestamp",
-                (key, partition_key, row_key, properties, self._clock()),
-            )
-
-    def get(self, table: str, partition_key: str, row_key: str) -> Entity | None:
-        key = validate_table_name(table).lower()
-        validate_entity_keys(table, partition_key, row_key)
-        with self._connection(f"read from table '{table}'") as conn:
-            row = conn.execute(
-                "SELECT properties, timestamp FROM table_entities WHERE tbl = ? AND pk = ? AND rk = ?",
-                (key, partition_key, row_key),
-            ).fetchone()
-        return None if row is None else decode_entity(partition_key, row_key, row[0], row[1])
-
-    def query(self, table: str, predicate: EntityPredicate | None = None, partition_key: str | None = None,
-              take: int | None = None) -> list[Entity]:
-        key = validate_table_name(table).lower()
-        if partition_key is not None:
-            validate_entity_key("PartitionKey", partition_key, table)
-        if take is not None:
-            check_count("take", take)
-        where, args = "tbl = ?", [key]
-        if partition_key is not None:
-            where, args = where + " AND pk = ?", [*args, partition_key]
-        found: list[Entity] = []
-        after: tuple[str, str] | None = None
-        while True:
-            page_where, page_args = where, list(args)
-            if after is not None:
-                page_where += " AND (pk, rk) > (?, ?)"
-                page_args += after
-            # Without a predicate the rows still needed bound the page; with one, any page may hold no match.
-            limit = _PAGE if predicate is not None or take is None else min(_PAGE, take - len(found))
-            with self._connection(f"query table '{table}'") as conn:
-                rows = conn.execute(
-                    f"SELECT pk, rk, properties, timestamp FROM table_entities WHERE {page_where} "
-                    f"ORDER BY pk, rk LIMIT ?",
-                    (*page_args, limit),
-                ).fetchall()
-            for pk, rk, properties, timestamp in rows:
-                entity = decode_entity(pk, rk, properties, timestamp)
-                if predicate is None or predicate(entity):
-                    found.append(entity)
-                    if take is not None and len(found) >= take:
-                        return found
-            if len(rows) < limit:
-                return found
-            after = (rows[-1][0], rows[-1][1])
-
-    def delete(self, table: str, partition_key: str, row_key: str) -> bool:
-        key = validate_table_name(table).lower()
-        validate_entity_keys(table, partition_key, row_key)
-        with self._connection(f"delete from table '{table}'") as conn:
-            cursor = conn.execute(
-                "DELETE FROM table_entities WHERE tbl = ? AND pk = ? AND rk = ?", (key, partition_key, row_key)
-            )
-        return cursor.rowcount == 1
