@@ -1,9 +1,11 @@
 """Three ``overcast start`` processes, three data folders, one PostgreSQL database: the work is shared, each piece
 runs once, timers fire once per occurrence, durable activities spread over the instances, keys made by one instance
-open the others, and a killed instance's messages are finished by the others after their visibility timeout."""
+open the others, and a killed instance's messages and orchestrations are finished by the others after their
+visibility timeout or lease."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -106,3 +108,30 @@ def test_a_killed_instances_messages_are_finished_by_the_others(start_host, data
     time.sleep(1)
     done = {item["body"] for item in queued_json(database, "done")}
     assert done == {f"k{i}" for i in range(total)}  # nothing lost (a killed run may repeat, as on Azure)
+
+
+def test_a_killed_instances_orchestrations_are_finished_by_the_others_once(start_host, database: str) -> None:
+    env = _env(database, OVERCAST_DURABLE_LEASE_SECONDS="3")
+    hosts = [start_host("pg_scale", env=env, ready=False) for _ in range(3)]
+    for host in hosts:
+        host.wait_ready(timeout=60)
+    master = keys_of(APP, hosts[0].data_dir, env)["master"]
+    victim = int(hosts[0].client.get("/api/whoami", params={"code": master}).text)
+    total = 60
+    ids = hosts[1].client.post(f"/api/chains/{total}").json()
+    assert len(ids) == total
+
+    def completed() -> int:
+        return int(query(database, "SELECT count(*) FROM durable_instances WHERE status = 'Completed'")[0][0])
+
+    _wait("orchestrations in progress", lambda: completed() >= 5, timeout=60)
+    hosts[0].proc.send_signal(signal.SIGKILL)  # the supervisor first, so that nothing restarts the instance
+    os.kill(victim, signal.SIGKILL)
+    _wait("every orchestration", lambda: completed() == total, timeout=180)
+    outputs = query(database, "SELECT instance_id, output FROM durable_instances")
+    assert {row[0]: json.loads(row[1]) for row in outputs} == {i: [0, 1, 2, 3] for i in ids}
+    # Each episode was committed once: four activities scheduled and four results in every history, whoever ran it.
+    kinds = query(database, "SELECT instance_id, event::jsonb->>'EventType', count(*) FROM durable_history "
+                            "WHERE event::jsonb->>'EventType' IN ('4', '5') GROUP BY 1, 2")
+    assert {(row[0], row[1]): row[2] for row in kinds} == {(i, kind): 4 for i in ids for kind in ("4", "5")}
+    assert query(database, "SELECT count(*) FROM durable_inbox")[0][0] == 0

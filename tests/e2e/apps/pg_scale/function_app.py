@@ -61,3 +61,20 @@ def fan_out(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped
 def which_process(index: int) -> dict[str, int]:
     time.sleep(0.01)  # long enough for the instances to share the work
     return {"index": index, "pid": os.getpid()}
+
+
+@app.route(route="chains/{count}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@app.durable_client_input(client_name="client")
+async def chains(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    """Start ``count`` chains (instance ids chain-0, chain-1, ...)."""
+    ids = [await client.start_new("chain", f"chain-{n}", None) for n in range(int(req.route_params["count"]))]
+    return func.HttpResponse(json.dumps(ids), mimetype="application/json")
+
+
+@app.orchestration_trigger(context_name="context")
+def chain(context: df.DurableOrchestrationContext):  # type: ignore[no-untyped-def]
+    """Four activities one after another: five episodes, each a commit an instance may be killed in the middle of."""
+    results = []
+    for step in range(4):
+        results.append((yield context.call_activity("which_process", step)))
+    return [item["index"] for item in results]
