@@ -138,6 +138,9 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
         "CREATE INDEX cosmos_items_feed ON cosmos_items (db, coll, seq)",
         "CREATE INDEX cosmos_items_range_feed ON cosmos_items (db, coll, rng, seq)",
     ]),
+    (8, "Durable: the few Suspended instances, for the claim to skip (the one index a planner always picks for it)", [
+        "CREATE INDEX durable_instances_suspended ON durable_instances (hub, instance_id) WHERE status = 'Suspended'",
+    ]),
 ]
 LATEST = MIGRATIONS[-1][0]
 _VERSION_TABLE = (

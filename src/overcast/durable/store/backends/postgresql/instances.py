@@ -59,9 +59,9 @@ class InstanceTables(DurableDatabase):
         with self._connection(f"create instance {start.instance_id!r}") as conn:
             self._lock_hub(conn, hub)
             result = self._create(conn, hub, start, started, self._clock())
-            if result[0]:
-                self._notify(conn, hub)
             conn.execute("COMMIT")
+        if result[0]:
+            self._wake_others(hub)
         return result
 
     def get_instance(self, hub: str, instance_id: str) -> InstanceRecord | None:

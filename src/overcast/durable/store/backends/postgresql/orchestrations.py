@@ -23,10 +23,8 @@ class OrchestrationTables(DurableDatabase):
         check_hub(hub)
         event = check_message(message)
         with self._connection(f"send a message to {message.instance_id!r}") as conn:
-            conn.execute("BEGIN")
             mid = self._deliver(conn, hub, message, event, self._clock())
-            self._notify(conn, hub)
-            conn.execute("COMMIT")
+        self._wake_others(hub)
         return mid
 
     def lease_orchestrations(
@@ -45,9 +43,11 @@ class OrchestrationTables(DurableDatabase):
                 instances = conn.execute(
                     f"SELECT {INSTANCE_COLUMNS} FROM durable_instances WHERE hub = %s AND instance_id = ANY(%s)",
                     (hub, targets))
+                # Per instance on the full key (as the messages): the same plan at any table size or statistics.
                 histories = conn.execute(
-                    "SELECT instance_id, event FROM durable_history WHERE hub = %s AND instance_id = ANY(%s) "
-                    "ORDER BY instance_id, seq", (hub, targets))
+                    "SELECT t.target, h.event FROM unnest(%s::text[]) AS t(target) CROSS JOIN LATERAL ("
+                    "SELECT event, seq FROM durable_history WHERE hub = %s AND instance_id = t.target) AS h "
+                    "ORDER BY t.target, h.seq", (targets, hub))
                 messages = self._leased_messages(conn, hub, targets, max_messages)
                 records = {record.instance_id: record for record in map(instance_record, instances.fetchall())}
                 events: dict[str, list[EventDict]] = {target: [] for target in targets}
@@ -91,9 +91,9 @@ class OrchestrationTables(DurableDatabase):
                     if not created and start.on_conflict is not None and conflict is not None:
                         self._deliver(conn, hub, start.on_conflict, conflict, now)
                 self._finish(conn, lease, commit.consumed)
-                if messages or starts or commit.activities:
-                    self._notify(conn, hub)
                 conn.execute("COMMIT")
+        if messages or starts or commit.activities:
+            self._wake_others(hub)
         return True
 
     def _write_instance(
@@ -131,14 +131,12 @@ class OrchestrationTables(DurableDatabase):
 
     def release_lease(self, lease: Lease) -> None:
         with self._connection(f"release the lease on {lease.instance_id!r}") as conn:
-            conn.execute("BEGIN")
             released = conn.execute(
                 "DELETE FROM durable_leases WHERE hub = %s AND instance_id = %s AND token = %s",
                 (lease.hub, lease.instance_id, lease.token),
             ).rowcount
-            if released:
-                self._notify(conn, lease.hub)  # its waiting messages are claimable again
-            conn.execute("COMMIT")
+        if released:
+            self._wake_others(lease.hub)  # its waiting messages are claimable again
 
     def next_due_time(self, hub: str) -> float | None:
         check_hub(hub)

@@ -77,8 +77,8 @@ class WorkTables(DurableDatabase):
                 "AND token = %s",
                 (self._clock() + delay, item.id, item.hub, item.token),
             )
-            if cursor.rowcount == 1 and delay == 0:
-                self._notify(conn, item.hub)
+        if cursor.rowcount == 1 and delay == 0:
+            self._wake_others(item.hub)
         return cursor.rowcount == 1
 
     def complete_activities(self, results: Sequence[tuple[ActivityWorkItem, EventDict]]) -> list[bool]:
@@ -104,11 +104,10 @@ class WorkTables(DurableDatabase):
                 )
                 for item, message, event in checked
             ]
-            # Sent before the answers are known (they come with the COMMIT): when every lease was lost, a rare case,
-            # the wake-up finds nothing.
-            self._notify(conn, checked[0][0].hub)
             conn.execute("COMMIT")
             answers = [cursor.fetchone() is not None for cursor in cursors]
+        if any(answers):
+            self._wake_others(checked[0][0].hub)
         return answers
 
     # -- entities ---------------------------------------------------------------------------------------------
@@ -151,9 +150,9 @@ class WorkTables(DurableDatabase):
                     )
                 self._deliver_many(conn, lease.hub, encoded, now)
                 self._finish(conn, lease, consumed)
-                if encoded:
-                    self._notify(conn, lease.hub)
                 conn.execute("COMMIT")
+        if encoded:
+            self._wake_others(lease.hub)
         return True
 
     def get_entity(self, hub: str, entity_id: str) -> EntityRecord | None:
