@@ -23,6 +23,7 @@ from psycopg.pq import TransactionStatus
 
 from overcast.backends.postgresql.messages import explain, redact
 from overcast.backends.postgresql.schema import ensure_schema
+from overcast.backends.sql.keyrange import prefix_upper_bound as prefix_upper_bound  # re-exported: blobs, durable
 from overcast.errors import StoreError
 
 CONNECT_TIMEOUT_S = 5
@@ -126,21 +127,3 @@ class PostgresDatabase:
             if conn is not None and os.getpid() == self._pid:
                 with suppress(psycopg.Error):
                     conn.close()
-
-
-def prefix_upper_bound(prefix: str) -> str | None:
-    """The smallest string greater than every string that starts with ``prefix`` (None: no bound).
-
-    Keys are ``COLLATE "C"`` (code point order), so ``prefix <= key < bound`` selects exactly the keys with that
-    literal prefix on the primary key index (LIKE would need escaping).
-    """
-    chars = list(prefix)
-    while chars:
-        code = ord(chars[-1]) + 1
-        if 0xD800 <= code <= 0xDFFF:
-            code = 0xE000  # surrogates cannot be stored in UTF-8; the next valid code point bounds the range
-        if code <= 0x10FFFF:
-            chars[-1] = chr(code)
-            return "".join(chars)
-        chars.pop()
-    return None

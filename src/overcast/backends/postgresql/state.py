@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 
-from overcast.backends.postgresql.database import PostgresDatabase, prefix_upper_bound
+from overcast.backends.postgresql.database import PostgresDatabase
+from overcast.backends.sql.keyrange import prefix_upper_bound
 
 
 def _encode(value: str) -> bytes:

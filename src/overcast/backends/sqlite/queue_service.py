@@ -1,51 +1,23 @@
-"""SqliteQueueService: the SQLite queue store with queues as objects (metadata, listing) for the Queue API.
-
-It works on the queue store's own tables (``queues``, ``queue_messages``), so a message put through the API is the
-message a queue trigger of any instance receives. Metadata lives beside them in ``queue_metadata``; a queue made by
-an output binding simply has none. A stale metadata row (its queue deleted by an older writer) is overwritten when
-the queue is created again.
-"""
+"""SqliteQueueService: the SQLite queue store with queues as objects (metadata, listing) for the Queue API; the
+statements are the shared :class:`~overcast.backends.sql.queue_service.QueueServiceCore`'s."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
-from collections.abc import Mapping
 from pathlib import Path
 
-from overcast.backends.base import Clock, QueuedMessage, expiry, new_pop_receipt, utc
-from overcast.backends.names import (
-    check_count,
-    check_message_size,
-    check_message_times,
-    check_visibility,
-    validate_queue_name,
-)
-from overcast.backends.queue_service_store import (
-    MAX_LIST,
-    CreateOutcome,
-    MessageProblem,
-    QueueInfo,
-    QueueProperties,
-    UpdatedMessage,
-    check_metadata,
-    frozen_metadata,
-    same_metadata,
-)
+from overcast.backends.base import Clock
+from overcast.backends.names import validate_queue_name
+from overcast.backends.sql.queue_service import QueueServiceCore
 from overcast.backends.sqlite.queues import SqliteQueueStore
-from overcast.backends.sqlite.state import prefix_upper_bound
 
 QUEUE_SERVICE_SCHEMA = [
     "CREATE TABLE IF NOT EXISTS queue_metadata (name TEXT PRIMARY KEY, metadata TEXT NOT NULL)",
 ]
 
 
-def _metadata(text: str | None) -> dict[str, str]:
-    return {} if text is None else dict(json.loads(text))
-
-
-class SqliteQueueService(SqliteQueueStore):
+class SqliteQueueService(SqliteQueueStore, QueueServiceCore[sqlite3.Connection]):
     """Implements QueueServiceStore and QueueBackend on one object (and connection)."""
 
     def __init__(self, path: Path, clock: Clock = time.time) -> None:
@@ -54,159 +26,11 @@ class SqliteQueueService(SqliteQueueStore):
             for statement in QUEUE_SERVICE_SCHEMA:
                 conn.execute(statement)
 
-    @staticmethod
-    def _exists(conn: sqlite3.Connection, queue: str) -> bool:
-        return conn.execute("SELECT 1 FROM queues WHERE name = ?", (queue,)).fetchone() is not None
+    def _begin_write(self, conn: sqlite3.Connection, name: str) -> None:
+        conn.execute("BEGIN IMMEDIATE")  # SQLite's one write lock: no other process writes until the transaction ends
 
-    def create_queue(self, queue: str, metadata: Mapping[str, str]) -> CreateOutcome:
-        validate_queue_name(queue)
-        wanted = check_metadata(queue, metadata)
-        with self._connection(f"create queue {queue!r}") as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            if self._exists(conn, queue):
-                row = conn.execute("SELECT metadata FROM queue_metadata WHERE name = ?", (queue,)).fetchone()
-                conn.execute("COMMIT")
-                same = same_metadata(_metadata(None if row is None else row[0]), wanted)
-                return CreateOutcome.EXISTS_SAME if same else CreateOutcome.EXISTS_DIFFERENT
-            conn.execute("INSERT INTO queues (name) VALUES (?)", (queue,))
-            conn.execute(
-                "INSERT INTO queue_metadata (name, metadata) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET metadata = excluded.metadata",
-                (queue, json.dumps(wanted)),
-            )
-            conn.execute("COMMIT")
-        return CreateOutcome.CREATED
-
-    def queue_properties(self, queue: str) -> QueueProperties | None:
-        validate_queue_name(queue)
-        with self._connection(f"read the properties of queue {queue!r}") as conn:
-            conn.execute("BEGIN")  # one snapshot: the count belongs to the queue that was found
-            try:
-                row = conn.execute(
-                    "SELECT m.metadata FROM queues q LEFT JOIN queue_metadata m ON m.name = q.name WHERE q.name = ?",
-                    (queue,),
-                ).fetchone()
-                if row is None:
-                    return None
-                count = conn.execute(
-                    "SELECT COUNT(*) FROM queue_messages WHERE queue = ? AND expires > ?", (queue, self._clock())
-                ).fetchone()[0]
-            finally:
-                conn.execute("COMMIT")
-        return QueueProperties(frozen_metadata(_metadata(row[0])), int(count))
-
-    def set_queue_metadata(self, queue: str, metadata: Mapping[str, str]) -> bool:
-        validate_queue_name(queue)
-        wanted = check_metadata(queue, metadata)
-        with self._connection(f"set the metadata of queue {queue!r}") as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            if not self._exists(conn, queue):
-                conn.execute("ROLLBACK")
-                return False
-            conn.execute(
-                "INSERT INTO queue_metadata (name, metadata) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET metadata = excluded.metadata",
-                (queue, json.dumps(wanted)),
-            )
-            conn.execute("COMMIT")
-        return True
-
-    def list_queue_page(self, prefix: str, marker: str, max_results: int) -> tuple[list[QueueInfo], str]:
-        check_count("The number of queues to list", max_results, MAX_LIST)
-        where, args = "q.name >= ?", [max(prefix, marker)]
-        upper = prefix_upper_bound(prefix)
-        if upper is not None:
-            where, args = where + " AND q.name < ?", [*args, upper]
-        with self._connection("list queues") as conn:
-            rows = conn.execute(
-                "SELECT q.name, m.metadata FROM queues q LEFT JOIN queue_metadata m ON m.name = q.name "
-                f"WHERE {where} ORDER BY q.name LIMIT ?",
-                (*args, max_results + 1),
-            ).fetchall()
-        page = [QueueInfo(str(name), frozen_metadata(_metadata(text))) for name, text in rows[:max_results]]
-        return page, str(rows[max_results][0]) if len(rows) > max_results else ""
-
-    def put_message(self, queue: str, body: bytes, visibility_timeout: float,
-                    ttl: float | None) -> QueuedMessage | None:
-        validate_queue_name(queue)
-        check_message_times(visibility_timeout, ttl)
-        check_message_size(queue, body)
-        with self._connection(f"add a message to queue {queue!r}") as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            if not self._exists(conn, queue):
-                conn.execute("ROLLBACK")
-                return None
-            now = self._clock()
-            message = self._add(conn, queue, bytes(body), now, now + visibility_timeout, expiry(now, ttl))
-            conn.execute("COMMIT")
-        return message
-
-    def _known(self, queue: str) -> bool:
-        with self._connection(f"find queue {queue!r}") as conn:
-            return self._exists(conn, validate_queue_name(queue))
-
-    # A queue deleted between the check and the operation reads as empty, as it would a moment later.
-    def get_messages(self, queue: str, count: int, visibility_timeout: float) -> list[QueuedMessage] | None:
-        return self.receive(queue, count, visibility_timeout) if self._known(queue) else None
-
-    def peek_messages(self, queue: str, count: int) -> list[QueuedMessage] | None:
-        return self.peek(queue, count) if self._known(queue) else None
-
-    def clear_messages(self, queue: str) -> bool:
-        validate_queue_name(queue)
-        with self._connection(f"clear queue {queue!r}") as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            found = self._exists(conn, queue)
-            conn.execute("DELETE FROM queue_messages WHERE queue = ?", (queue,))
-            conn.execute("COMMIT")
-        return found
-
-    def _problem(self, conn: sqlite3.Connection, queue: str, message_id: str, now: float) -> MessageProblem:
-        """Why a statement keyed by (id, receipt) touched no row."""
-        if not self._exists(conn, queue):
-            return MessageProblem.QUEUE_NOT_FOUND
-        found = conn.execute(
-            "SELECT 1 FROM queue_messages WHERE id = ? AND queue = ? AND expires > ?", (message_id, queue, now)
-        ).fetchone()
-        return MessageProblem.MESSAGE_NOT_FOUND if found is None else MessageProblem.POP_RECEIPT_MISMATCH
-
-    def update_message(self, queue: str, message_id: str, pop_receipt: str, visibility_timeout: float,
-                       body: bytes | None = None) -> UpdatedMessage | MessageProblem:
-        validate_queue_name(queue)
-        check_visibility(visibility_timeout)
-        if body is not None:
-            check_message_size(queue, body)
-        receipt = new_pop_receipt()
-        with self._connection(f"update a message of queue {queue!r}") as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            now = self._clock()
-            visible = now + visibility_timeout
-            where = "WHERE id = ? AND queue = ? AND receipt = ? AND expires > ?"
-            if body is None:
-                cursor = conn.execute(f"UPDATE queue_messages SET visible = ?, receipt = ? {where}",
-                                      (visible, receipt, message_id, queue, pop_receipt, now))
-            else:
-                cursor = conn.execute(f"UPDATE queue_messages SET visible = ?, receipt = ?, body = ? {where}",
-                                      (visible, receipt, bytes(body), message_id, queue, pop_receipt, now))
-            result: UpdatedMessage | MessageProblem = (
-                UpdatedMessage(receipt, utc(visible)) if cursor.rowcount == 1
-                else self._problem(conn, queue, message_id, now)
-            )
-            conn.execute("COMMIT")
-        return result
-
-    def delete_message(self, queue: str, message_id: str, pop_receipt: str) -> MessageProblem | None:
-        validate_queue_name(queue)
-        with self._connection(f"delete a message from queue {queue!r}") as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            now = self._clock()
-            cursor = conn.execute(
-                "DELETE FROM queue_messages WHERE id = ? AND queue = ? AND receipt = ? AND expires > ?",
-                (message_id, queue, pop_receipt, now),
-            )
-            problem = None if cursor.rowcount == 1 else self._problem(conn, queue, message_id, now)
-            conn.execute("COMMIT")
-        return problem
+    def _begin_snapshot(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN")  # a read transaction in WAL mode sees one snapshot until it ends
 
     def delete_queue(self, queue: str) -> bool:
         with self._connection(f"delete the metadata of queue {queue!r}") as conn:

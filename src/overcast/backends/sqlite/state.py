@@ -20,6 +20,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+from overcast.backends.sql.keyrange import prefix_upper_bound as prefix_upper_bound  # re-exported: blobs, durable
 from overcast.errors import StoreError
 
 BUSY_TIMEOUT_MS = 5000
@@ -109,24 +110,6 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 def apply_schema(conn: sqlite3.Connection, statements: Iterable[str] = SCHEMA) -> None:
     for statement in statements:
         conn.execute(statement)
-
-
-def prefix_upper_bound(prefix: str) -> str | None:
-    """The smallest string greater than every string that starts with ``prefix`` (None: no bound).
-
-    SQLite compares TEXT by its UTF-8 bytes, which is code point order, so ``prefix <= key < bound`` selects exactly
-    the keys with that literal prefix and still uses the primary key index (LIKE/GLOB would need escaping).
-    """
-    chars = list(prefix)
-    while chars:
-        code = ord(chars[-1]) + 1
-        if 0xD800 <= code <= 0xDFFF:
-            code = 0xE000  # surrogates cannot be stored in UTF-8; the next valid code point bounds the range
-        if code <= 0x10FFFF:
-            chars[-1] = chr(code)
-            return "".join(chars)
-        chars.pop()
-    return None
 
 
 def _hint(exc: sqlite3.Error) -> str:
