@@ -482,8 +482,11 @@ def test_producers_and_consumers_together(backend: Backend) -> None:
             return ids
         got: list[str] = []
         while True:
+            # Read "done" before receiving: a receive that began before the last enqueue committed may come back
+            # empty after the producers finished, and must not end the consumer.
+            producers_done = done.is_set()
             batch = store.receive("mixed", 8, 600)
-            if not batch and done.is_set():
+            if not batch and producers_done:
                 return got
             for message in batch:
                 assert message.pop_receipt is not None
