@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -120,6 +120,14 @@ class PublishingBlobStore:
     def put(self, container: str, name: str, data: bytes, *, content_type: str = "application/octet-stream",
             metadata: Mapping[str, str] | None = None) -> BlobProperties:
         props = self._inner.put(container, name, data, content_type=content_type, metadata=metadata)
+        if self.enabled():
+            self._publish("BlobCreated", props)
+        return props
+
+    def write_stream(self, container: str, name: str, chunks: Iterable[bytes], *,
+                     content_type: str = "application/octet-stream",
+                     metadata: Mapping[str, str] | None = None) -> BlobProperties:
+        props = self._inner.write_stream(container, name, chunks, content_type=content_type, metadata=metadata)
         if self.enabled():
             self._publish("BlobCreated", props)
         return props

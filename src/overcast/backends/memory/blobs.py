@@ -3,27 +3,31 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from overcast.backends.base import BlobProperties, blob_properties, new_etag
+from overcast.backends.blob_store import BlobReader, BytesReader, WholeBlobs
 from overcast.backends.memory.common import Clock, MemoryStore
 from overcast.backends.names import check_text, validate_blob_name, validate_container_name, validate_metadata
 
 
-class MemoryBlobStore(MemoryStore):
+class MemoryBlobStore(WholeBlobs, MemoryStore):
+    """Implements BlobStore. Content is immutable bytes: a reader keeps the version it opened, whatever happens."""
+
     kind = "blob store"
 
     def __init__(self, clock: Clock = time.time) -> None:
         super().__init__(clock)
         self._containers: dict[str, dict[str, tuple[bytes, BlobProperties]]] = {}
 
-    def put(self, container: str, name: str, data: bytes, *, content_type: str = "application/octet-stream",
-            metadata: Mapping[str, str] | None = None) -> BlobProperties:
+    def write_stream(self, container: str, name: str, chunks: Iterable[bytes], *,
+                     content_type: str = "application/octet-stream",
+                     metadata: Mapping[str, str] | None = None) -> BlobProperties:
         validate_container_name(container)
         validate_blob_name(name)
         check_text("Content type", content_type)
         checked = validate_metadata(metadata, name)
-        content = bytes(data)
+        content = b"".join(chunks)  # the memory backend keeps blobs in memory: that is its storage
         with self._open() as now:
             blobs = self._containers.setdefault(container, {})
             old = blobs.get(name)
@@ -34,14 +38,18 @@ class MemoryBlobStore(MemoryStore):
             blobs[name] = (content, properties)
             return properties
 
-    def get(self, container: str, name: str) -> tuple[bytes, BlobProperties] | None:
+    def _found(self, container: str, name: str) -> tuple[bytes, BlobProperties] | None:
         validate_container_name(container)
         validate_blob_name(name)
         with self._open():
             return self._containers.get(container, {}).get(name)
 
+    def open_read(self, container: str, name: str) -> BlobReader | None:
+        found = self._found(container, name)
+        return None if found is None else BytesReader(found[1], found[0])
+
     def properties(self, container: str, name: str) -> BlobProperties | None:
-        found = self.get(container, name)
+        found = self._found(container, name)
         return None if found is None else found[1]
 
     def delete(self, container: str, name: str) -> bool:

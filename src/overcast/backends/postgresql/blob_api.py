@@ -19,7 +19,8 @@ from overcast.backends.base import BlobProperties, Clock, blob_properties
 from overcast.backends.base import new_etag as make_etag
 from overcast.backends.blob_api import BlobApi, new_container_doc
 from overcast.backends.blob_api_store import Doc
-from overcast.backends.postgresql.blobs import _LOCK, CHANNEL, CHUNK, PostgresBlobStore
+from overcast.backends.blob_store import CHUNK
+from overcast.backends.postgresql.blobs import _LOCK, CHANNEL, PostgresBlobStore
 from overcast.backends.postgresql.database import prefix_upper_bound
 from overcast.backends.postgresql.notify import NotifyingStore, notify
 

@@ -108,7 +108,7 @@ class _Tx:
                 raise StoreError(f"Blob '{container}/{name}' vanished during its update.")
             file, length = old[7], old[2]
         else:
-            file, length = self.store._write_file(container, name, data), len(data)
+            file, length, _ = self.store._write_file(container, name, (data,))
             self.written.append((container, file))
             if old is not None:
                 self.obsolete.append((container, old[7]))

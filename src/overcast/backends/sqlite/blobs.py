@@ -5,21 +5,28 @@ points the blob's row at it; the file the row pointed to before is removed after
 a committed row to a complete file and gets that file's properties with it: never half a blob, never content
 and properties of different writes. Opaque names also keep blob names away from the file system: names that only
 differ in case (macOS, Windows), a blob "a" next to "a/b", or ".." segments are all fine.
+
+Content is streamed both ways: a write copies its chunks into the new file as they come (a failing iterator
+removes the file; the row is untouched), and a reader opens the committed file and reads from it in chunks.
+The open file outlives its removal by a later overwrite (POSIX), so the reader sees the version it opened.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from overcast.backends.base import BlobProperties, Clock, blob_properties, new_etag
-from overcast.backends.datadir import PRIVATE_DIR, write_private
+from overcast.backends.blob_store import CHUNK, BlobReader, WholeBlobs
+from overcast.backends.datadir import PRIVATE_DIR, PRIVATE_FILE
 from overcast.backends.names import check_text, validate_blob_name, validate_container_name, validate_metadata
 from overcast.backends.sqlite.state import SCHEMA, SqliteDatabase, prefix_upper_bound
 from overcast.errors import StoreError
@@ -41,7 +48,45 @@ def _properties(row: tuple[Any, ...]) -> BlobProperties:
     return blob_properties(container, name, length, etag, last_modified, content_type, json.loads(metadata))
 
 
-class SqliteBlobStore(SqliteDatabase):
+class _SourceFailed(Exception):
+    """Carries an exception of the caller's chunk iterator past the disk errors' translation."""
+
+
+def _source(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    iterator = iter(chunks)
+    while True:
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            return
+        except Exception as exc:
+            raise _SourceFailed() from exc
+        yield chunk
+
+
+class FileReader(BlobReader):
+    """Reads a content file through a handle opened while its row was current."""
+
+    def __init__(self, properties: BlobProperties, file: IO[bytes]) -> None:
+        super().__init__(properties)
+        self._file = file
+
+    def _chunks(self, start: int, end: int) -> Iterator[bytes]:
+        self._file.seek(start)
+        at = start
+        while at < end:
+            data = self._file.read(min(CHUNK, end - at))
+            if not data:
+                raise StoreError(f"SQLite blob store: the content file of blob '{self.properties.container}/"
+                                 f"{self.properties.name}' ended early (damaged); write the blob again.")
+            at += len(data)
+            yield data
+
+    def _release(self) -> None:
+        self._file.close()
+
+
+class SqliteBlobStore(WholeBlobs, SqliteDatabase):
     """Implements BlobStore. Several processes may share one database and ``blob_root``."""
 
     kind = "blob store"
@@ -54,37 +99,55 @@ class SqliteBlobStore(SqliteDatabase):
     def _file(self, container: str, file_id: str) -> Path:
         return self.blob_root / container / file_id
 
-    def _write_file(self, container: str, name: str, data: bytes) -> str:
+    def _write_file(self, container: str, name: str, chunks: Iterable[bytes]) -> tuple[str, int, str]:
+        """Copy ``chunks`` into a new content file: (its id, its length, its MD5 in base64). A failure (of the disk
+        or of the iterator) removes what was written."""
         file_id = uuid.uuid4().hex
         target = self._file(container, file_id)
         temp = target.with_name(file_id + ".tmp")
+        digest = hashlib.md5()
+        length = 0
+        out: IO[bytes] | None = None
         try:
             self.blob_root.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
             target.parent.mkdir(mode=PRIVATE_DIR, exist_ok=True)
-            write_private(temp, data)  # blob contents may be as secret as the keys beside them
+            # Owner-only: blob contents may be as secret as the keys beside them.
+            out = os.fdopen(os.open(temp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE), "wb")
+            for chunk in _source(chunks):
+                out.write(chunk)
+                digest.update(chunk)
+                length += len(chunk)
+            out.close()
             os.replace(temp, target)
-        except OSError as exc:
+        except BaseException as exc:
+            if out is not None:
+                with suppress(OSError):
+                    out.close()
             with suppress(OSError):
                 temp.unlink()
-            raise StoreError(
-                f"SQLite blob store: cannot write the content of blob '{container}/{name}' to '{target}': "
-                f"{exc.strerror or exc}; check that '{self.blob_root}' is writable and the disk has space."
-            ) from exc
-        return file_id
+            if isinstance(exc, _SourceFailed) and exc.__cause__ is not None:
+                raise exc.__cause__ from None  # the caller's iterator failed: its own error, not the disk's
+            if isinstance(exc, OSError):
+                raise StoreError(
+                    f"SQLite blob store: cannot write the content of blob '{container}/{name}' to '{target}': "
+                    f"{exc.strerror or exc}; check that '{self.blob_root}' is writable and the disk has space."
+                ) from exc
+            raise
+        return file_id, length, base64.b64encode(digest.digest()).decode()
 
     def _remove_file(self, container: str, file_id: str) -> None:
         # Best effort: on Windows a file another thread is reading cannot be removed; it is left behind, unused.
         with suppress(OSError):
             self._file(container, file_id).unlink()
 
-    def put(self, container: str, name: str, data: bytes, *, content_type: str = "application/octet-stream",
-            metadata: Mapping[str, str] | None = None) -> BlobProperties:
+    def write_stream(self, container: str, name: str, chunks: Iterable[bytes], *,
+                     content_type: str = "application/octet-stream",
+                     metadata: Mapping[str, str] | None = None) -> BlobProperties:
         validate_container_name(container)
         validate_blob_name(name)
         check_text("Content type", content_type)
         checked = validate_metadata(metadata, name)
-        content = bytes(data)
-        file_id = self._write_file(container, name, content)
+        file_id, length, _ = self._write_file(container, name, chunks)  # outside the lock: uploads take time
         try:
             with self._connection(f"write blob '{container}/{name}'") as conn:
                 conn.execute("BEGIN IMMEDIATE")
@@ -101,7 +164,7 @@ class SqliteBlobStore(SqliteDatabase):
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (container, name) DO UPDATE SET "
                     "length = excluded.length, etag = excluded.etag, last_modified = excluded.last_modified, "
                     "content_type = excluded.content_type, metadata = excluded.metadata, file = excluded.file",
-                    (container, name, len(content), etag, now, content_type, json.dumps(checked), file_id),
+                    (container, name, length, etag, now, content_type, json.dumps(checked), file_id),
                 )
                 conn.execute("COMMIT")
         except BaseException:
@@ -109,7 +172,7 @@ class SqliteBlobStore(SqliteDatabase):
             raise
         if old is not None:
             self._remove_file(container, str(old[1]))
-        return blob_properties(container, name, len(content), etag, now, content_type, checked)
+        return blob_properties(container, name, length, etag, now, content_type, checked)
 
     def _row(self, container: str, name: str, action: str) -> tuple[Any, ...] | None:
         validate_container_name(container)
@@ -120,7 +183,7 @@ class SqliteBlobStore(SqliteDatabase):
             ).fetchone()
         return row
 
-    def get(self, container: str, name: str) -> tuple[bytes, BlobProperties] | None:
+    def open_read(self, container: str, name: str) -> BlobReader | None:
         missing: str | None = None
         for _ in range(_READ_ATTEMPTS):
             row = self._row(container, name, "read")
@@ -133,7 +196,7 @@ class SqliteBlobStore(SqliteDatabase):
                     f"missing; the blobs folder was changed by hand. Delete the blob or write it again."
                 )
             try:
-                data = path.read_bytes()  # outside the lock: other threads keep using the store meanwhile
+                file = path.open("rb")  # the handle keeps this version readable after an overwrite removes it
             except FileNotFoundError:
                 missing = row[7]  # overwritten or deleted since the row was read: read the row again
                 continue
@@ -141,12 +204,14 @@ class SqliteBlobStore(SqliteDatabase):
                 raise StoreError(
                     f"SQLite blob store: cannot read '{path}' (blob '{container}/{name}'): {exc.strerror or exc}."
                 ) from exc
-            if len(data) != row[2]:
+            size = os.fstat(file.fileno()).st_size
+            if size != row[2]:
+                file.close()
                 raise StoreError(
                     f"SQLite blob store '{self.path}': the content file '{path}' of blob '{container}/{name}' has "
-                    f"{len(data)} bytes instead of {row[2]} (damaged, e.g. by a crash); write the blob again."
+                    f"{size} bytes instead of {row[2]} (damaged, e.g. by a crash); write the blob again."
                 )
-            return data, _properties(row)
+            return FileReader(_properties(row), file)
         raise StoreError(
             f"SQLite blob store '{self.path}': blob '{container}/{name}' changed during each of "
             f"{_READ_ATTEMPTS} reads; retry."
