@@ -11,14 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import store_helpers
-from conftest import Storage
 
 from overcast.backends import BlobStore
 from overcast.backends.blob_store import CHUNK
 from overcast.backends.postgresql.blobs import PostgresBlobStore
 from overcast.backends.postgresql.streams import STREAMS
 from overcast.backends.sqlite.blobs import SqliteBlobStore
+from tests.contract import store_helpers
+from tests.contract.conftest import Storage
 
 Backend = store_helpers.Backend[BlobStore]
 SIZE = 3 * CHUNK + 12_345  # four stored chunks, the last one short
