@@ -33,6 +33,11 @@ def refused(code: str) -> pytest.RaisesContext[BlobApiRefusal]:
     return pytest.raises(BlobApiRefusal, match=f"^{code}")
 
 
+def read(api: BlobApiStore, container: str, name: str, cond: Conditions = NONE) -> tuple[bytes, BlobInfo]:
+    reader, info = api.read_blob(container, name, cond)
+    return reader.read(), info
+
+
 def test_containers_are_created_once_listed_in_pages_and_deleted_with_their_blobs(api: BlobApiStore) -> None:
     made = api.create_container("alpha", {"team": "x"}, "")
     assert made.metadata == {"team": "x"} and made.etag.startswith('"0x') and made.lease.state == "available"
@@ -45,7 +50,7 @@ def test_containers_are_created_once_listed_in_pages_and_deleted_with_their_blob
     page, marker = api.list_containers("", marker, 2)
     assert [c.name for c in page] == ["delta", "gamma"] and marker == ""
     assert [c.name for c in api.list_containers("g", "", 10)[0]] == ["gamma"]
-    api.put_blob("alpha", "a.txt", b"x", BlobWrite(), NONE)
+    api.put_blob("alpha", "a.txt", [b"x"], BlobWrite(), NONE)
     api.delete_container("alpha", NONE)
     assert api.container_info("alpha") is None
     with refused("ContainerNotFound"):
@@ -79,8 +84,8 @@ def test_a_blob_written_by_a_binding_reads_as_a_plain_block_blob(api: BlobApiSto
 def test_put_blob_keeps_content_headers_until_a_binding_overwrites(api: BlobApiStore) -> None:
     api.create_container("cnt", {}, "")
     headers = ContentHeaders("text/plain", "gzip", "en", "attachment", "no-cache", "rL0Y20zC+Fzt72VPzMSk2A==")
-    api.put_blob("cnt", "b", b"foo", BlobWrite(headers, {"m": "1"}), NONE)
-    data, info = api.read_blob("cnt", "b", NONE)
+    api.put_blob("cnt", "b", [b"foo"], BlobWrite(headers, {"m": "1"}), NONE)
+    data, info = read(api, "cnt", "b")
     assert data == b"foo" and info.headers == headers and info.props.metadata == {"m": "1"}
     api.put("cnt", "b", b"bar")  # a binding's write: the API's extra properties belonged to the old content
     assert api.blob_info("cnt", "b").headers == ContentHeaders()
@@ -88,23 +93,23 @@ def test_put_blob_keeps_content_headers_until_a_binding_overwrites(api: BlobApiS
 
 def test_conditions(api: BlobApiStore, clock: FakeClock) -> None:
     api.create_container("cnt", {}, "")
-    first = api.put_blob("cnt", "b", b"1", BlobWrite(), NONE)
+    first = api.put_blob("cnt", "b", [b"1"], BlobWrite(), NONE)
     etag, when = first.props.etag, first.props.last_modified.timestamp()
     with refused("BlobAlreadyExists"):
-        api.put_blob("cnt", "b", b"2", BlobWrite(), Conditions(if_none_match="*"))
+        api.put_blob("cnt", "b", [b"2"], BlobWrite(), Conditions(if_none_match="*"))
     with refused("ConditionNotMet"):
-        api.put_blob("cnt", "b", b"2", BlobWrite(), Conditions(if_match='"0x8D0000000000000"'))
+        api.put_blob("cnt", "b", [b"2"], BlobWrite(), Conditions(if_match='"0x8D0000000000000"'))
     with refused("ConditionNotMet"):
-        api.put_blob("cnt", "new", b"2", BlobWrite(), Conditions(if_match="*"))
+        api.put_blob("cnt", "new", [b"2"], BlobWrite(), Conditions(if_match="*"))
     with refused("NotModified"):
-        api.read_blob("cnt", "b", Conditions(if_none_match=etag))
+        read(api, "cnt", "b", Conditions(if_none_match=etag))
     with refused("NotModified"):
-        api.read_blob("cnt", "b", Conditions(if_modified_since=when))
+        read(api, "cnt", "b", Conditions(if_modified_since=when))
     with refused("ConditionNotMet"):
-        api.read_blob("cnt", "b", Conditions(if_match='"other"'))
-    assert api.read_blob("cnt", "b", Conditions(if_modified_since=when - 1))[0] == b"1"
+        read(api, "cnt", "b", Conditions(if_match='"other"'))
+    assert read(api, "cnt", "b", Conditions(if_modified_since=when - 1))[0] == b"1"
     clock.advance(10)
-    second = api.put_blob("cnt", "b", b"2", BlobWrite(), Conditions(if_match=etag, if_unmodified_since=when))
+    second = api.put_blob("cnt", "b", [b"2"], BlobWrite(), Conditions(if_match=etag, if_unmodified_since=when))
     with refused("ConditionNotMet"):
         api.delete_blob("cnt", "b", Conditions(if_unmodified_since=when))
     api.delete_blob("cnt", "b", Conditions(if_match=second.props.etag))
@@ -115,18 +120,18 @@ def test_conditions(api: BlobApiStore, clock: FakeClock) -> None:
 def test_blocks_are_staged_committed_and_recombined(api: BlobApiStore) -> None:
     api.create_container("cnt", {}, "")
     for block_id, data in (("QQ==", b"aa"), ("Qg==", b"bbb"), ("Qw==", b"c")):
-        api.stage_block("cnt", "big", block_id, data, NONE)
+        api.stage_block("cnt", "big", block_id, [data], NONE)
     committed, uncommitted, info = api.block_list("cnt", "big", "all", None)
     assert committed == [] and [(b.block_id, b.size) for b in uncommitted] == [("QQ==", 2), ("Qg==", 3), ("Qw==", 1)]
     assert info is None
     api.commit_blocks("cnt", "big", [("Latest", "Qg=="), ("Uncommitted", "QQ==")], BlobWrite(), NONE)
-    assert api.read_blob("cnt", "big", NONE)[0] == b"bbbaa"
+    assert read(api, "cnt", "big")[0] == b"bbbaa"
     committed, uncommitted, _ = api.block_list("cnt", "big", "all", None)
     assert [(b.block_id, b.size) for b in committed] == [("Qg==", 3), ("QQ==", 2)] and uncommitted == []
-    api.stage_block("cnt", "big", "RA==", b"dd", NONE)
+    api.stage_block("cnt", "big", "RA==", [b"dd"], NONE)
     api.commit_blocks("cnt", "big", [("Committed", "QQ=="), ("Latest", "RA=="), ("Committed", "Qg==")], BlobWrite(),
                       NONE)
-    assert api.read_blob("cnt", "big", NONE)[0] == b"aaddbbb"
+    assert read(api, "cnt", "big")[0] == b"aaddbbb"
     with refused("InvalidBlockList"):
         api.commit_blocks("cnt", "big", [("Uncommitted", "QQ==")], BlobWrite(), NONE)
     with refused("BlobNotFound"):
@@ -135,20 +140,20 @@ def test_blocks_are_staged_committed_and_recombined(api: BlobApiStore) -> None:
 
 def test_blob_leases(api: BlobApiStore, clock: FakeClock) -> None:
     api.create_container("cnt", {}, "")
-    api.put_blob("cnt", "b", b"1", BlobWrite(), NONE)
+    api.put_blob("cnt", "b", [b"1"], BlobWrite(), NONE)
     lease = api.blob_lease("cnt", "b", "acquire", NONE, None, 15, None)
     assert api.blob_info("cnt", "b").lease.state == "leased"
     with refused("LeaseIdMissing"):
-        api.put_blob("cnt", "b", b"2", BlobWrite(), NONE)
+        api.put_blob("cnt", "b", [b"2"], BlobWrite(), NONE)
     with refused("LeaseIdMismatchWithBlobOperation"):
         api.delete_blob("cnt", "b", Conditions(lease_id="00000000-0000-0000-0000-000000000000"))
     with refused("LeaseAlreadyPresent"):
         api.blob_lease("cnt", "b", "acquire", NONE, None, -1, None)
-    api.put_blob("cnt", "b", b"2", BlobWrite(), Conditions(lease_id=lease.lease_id))
+    api.put_blob("cnt", "b", [b"2"], BlobWrite(), Conditions(lease_id=lease.lease_id))
     assert api.blob_info("cnt", "b").lease.lease_id == lease.lease_id  # an overwrite keeps the lease
     clock.advance(16)
     assert api.blob_info("cnt", "b").lease.state == "expired"
-    api.put_blob("cnt", "b", b"3", BlobWrite(), NONE)
+    api.put_blob("cnt", "b", [b"3"], BlobWrite(), NONE)
     renewed = api.blob_lease("cnt", "b", "renew", Conditions(lease_id=lease.lease_id), None, 0, None)
     assert renewed.lease_id == lease.lease_id and api.blob_info("cnt", "b").lease.state == "leased"
     broken = api.blob_lease("cnt", "b", "break", NONE, None, 0, 10)
@@ -178,29 +183,30 @@ def test_container_leases_guard_its_deletion(api: BlobApiStore) -> None:
 
 def test_append_blobs(api: BlobApiStore) -> None:
     api.create_container("cnt", {}, "")
-    api.put_blob("cnt", "log", b"", BlobWrite(blob_type="AppendBlob"), NONE)
+    api.put_blob("cnt", "log", [b""], BlobWrite(blob_type="AppendBlob"), NONE)
     for line in (b"one\n", b"two\n"):
-        api.append_block("cnt", "log", line, NONE, None, None)
-    info = api.append_block("cnt", "log", b"three\n", NONE, 8, None)
+        api.append_block("cnt", "log", [line], NONE, None, None)
+    info, offset = api.append_block("cnt", "log", [b"three\n"], NONE, 8, None)
+    assert offset == 8
     assert info.committed_blocks == 3 and info.blob_type == "AppendBlob"
-    assert api.read_blob("cnt", "log", NONE)[0] == b"one\ntwo\nthree\n"
+    assert read(api, "cnt", "log")[0] == b"one\ntwo\nthree\n"
     with refused("AppendPositionConditionNotMet"):
-        api.append_block("cnt", "log", b"x", NONE, 3, None)
+        api.append_block("cnt", "log", [b"x"], NONE, 3, None)
     with refused("MaxBlobSizeConditionNotMet"):
-        api.append_block("cnt", "log", b"x", NONE, None, 14)
-    api.put_blob("cnt", "block", b"x", BlobWrite(), NONE)
+        api.append_block("cnt", "log", [b"x"], NONE, None, 14)
+    api.put_blob("cnt", "block", [b"x"], BlobWrite(), NONE)
     with refused("InvalidBlobType"):
-        api.append_block("cnt", "block", b"x", NONE, None, None)
+        api.append_block("cnt", "block", [b"x"], NONE, None, None)
 
 
 def test_copy_within_the_account(api: BlobApiStore) -> None:
     api.create_container("src", {}, "")
     api.create_container("dst", {}, "")
-    api.put_blob("src", "a", b"payload", BlobWrite(ContentHeaders("text/csv", cache_control="max-age=5"),
+    api.put_blob("src", "a", [b"payload"], BlobWrite(ContentHeaders("text/csv", cache_control="max-age=5"),
                                                    {"origin": "src"}), NONE)
     copied = api.copy_blob(("src", "a"), ("dst", "b"), None, "http://x/src/a", NONE, NONE)
     assert copied.copy is not None and copied.copy.status == "success" and copied.copy.progress == "7/7"
-    data, info = api.read_blob("dst", "b", NONE)
+    data, info = read(api, "dst", "b")
     assert data == b"payload" and info.headers.content_type == "text/csv" and info.props.metadata == {"origin": "src"}
     assert info.headers.cache_control == "max-age=5"
     renamed = api.copy_blob(("src", "a"), ("dst", "c"), {"new": "1"}, "u", NONE, NONE)
@@ -212,7 +218,7 @@ def test_copy_within_the_account(api: BlobApiStore) -> None:
 def test_listing_with_a_delimiter_and_pages(api: BlobApiStore) -> None:
     api.create_container("cnt", {}, "")
     for name in ("a/1", "a/2", "b", "c/x/1", "c/y", "d"):
-        api.put_blob("cnt", name, name.encode(), BlobWrite(), NONE)
+        api.put_blob("cnt", name, [name.encode()], BlobWrite(), NONE)
 
     def names(entries: list[BlobInfo | str]) -> list[str]:
         return [e if isinstance(e, str) else e.props.name for e in entries]

@@ -8,9 +8,10 @@ Conditions (``If-Match`` and friends), the lease state machine of blobs and cont
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 from overcast.backends.blob_api_rules import check_conditions, check_lease, effective_lease, lease_doc, lease_step
 from overcast.backends.blob_api_store import (
@@ -21,18 +22,22 @@ from overcast.backends.blob_api_store import (
     BlockListType,
     Conditions,
     ContainerInfo,
+    Content,
     ContentHeaders,
     CopyInfo,
     Doc,
     LeaseAction,
     LeaseResult,
+    Part,
     SignedIdentifier,
 )
-from overcast.backends.blob_store import BlobProperties, new_etag
-from overcast.backends.names import validate_container_name, validate_metadata
-from overcast.errors import BlobApiRefusal
+from overcast.backends.blob_store import BlobProperties, BlobReader, new_etag
+from overcast.backends.names import validate_blob_name, validate_container_name, validate_metadata
+from overcast.errors import BlobApiRefusal, StoreError
 
 MAX_APPEND_BLOCKS = 50_000
+# A Get Blob reads the blob, then checks its conditions; a write in between makes it read again, this often at most.
+_READ_ATTEMPTS = 20
 
 
 def new_container_doc(now: float, metadata: Mapping[str, str] | None = None, public_access: str = "") -> Doc:
@@ -67,6 +72,12 @@ class BlobApi:
 
     def transaction(self) -> AbstractContextManager[BlobApiTx]:  # pragma: no cover - every backend provides it
         raise NotImplementedError
+
+    if TYPE_CHECKING:  # provided by the backend (upload) and by the blob store it extends (open_read)
+        def upload(self, container: str, name: str,
+                   chunks: Iterable[bytes]) -> AbstractContextManager[tuple[BlobApiTx, Content]]: ...
+
+        def open_read(self, container: str, name: str) -> BlobReader | None: ...
 
     # -- containers --------------------------------------------------------------------------------------------
 
@@ -164,13 +175,27 @@ class BlobApi:
                 check_conditions(props.etag, props.last_modified.timestamp(), cond, read=True)
             return info
 
-    def read_blob(self, container: str, name: str, cond: Conditions) -> tuple[bytes, BlobInfo]:
-        with self.transaction() as tx:
-            props, doc = self._blob(tx, container, name)
-            info = blob_info(props, doc, tx.now)
-            check_lease(info.lease, cond.lease_id, "Blob", write=False)
-            check_conditions(props.etag, props.last_modified.timestamp(), cond, read=True)
-            return tx.read(container, name), info
+    def read_blob(self, container: str, name: str, cond: Conditions) -> tuple[BlobReader, BlobInfo]:
+        validate_container_name(container)
+        validate_blob_name(name)
+        for _ in range(_READ_ATTEMPTS):
+            # The reader first (it pins one version), then the checks; the same ETag proves they saw one version.
+            reader = self.open_read(container, name)
+            try:
+                with self.transaction() as tx:
+                    props, doc = self._blob(tx, container, name)
+                    info = blob_info(props, doc, tx.now)
+                    check_lease(info.lease, cond.lease_id, "Blob", write=False)
+                    check_conditions(props.etag, props.last_modified.timestamp(), cond, read=True)
+                if reader is not None and reader.properties.etag == props.etag:
+                    return reader, info
+            except BaseException:
+                if reader is not None:
+                    reader.close()
+                raise
+            if reader is not None:
+                reader.close()
+        raise StoreError(f"Blob '{container}/{name}' changed during each of {_READ_ATTEMPTS} reads; retry.")
 
     def _prepare_write(self, tx: BlobApiTx, container: str, name: str, cond: Conditions) -> Doc:
         """The existing blob's document (to keep its lease) after the container, lease and condition checks."""
@@ -186,18 +211,24 @@ class BlobApi:
         check_conditions(props.etag, props.last_modified.timestamp(), cond, read=False)
         return doc
 
-    def _write(self, tx: BlobApiTx, container: str, name: str, data: bytes, write: BlobWrite, old: Doc,
+    def _write(self, tx: BlobApiTx, container: str, name: str, content: Content, write: BlobWrite, old: Doc,
                extra: Doc | None = None) -> BlobInfo:
         metadata = validate_metadata(write.metadata, name)
-        doc: Doc = {"type": write.blob_type, "headers": _headers_doc(write.headers), "created": tx.now,
+        headers = write.headers
+        if write.content_md5 and not headers.content_md5:
+            headers = replace(headers, content_md5=content.md5)
+        doc: Doc = {"type": write.blob_type, "headers": _headers_doc(headers), "created": tx.now,
                     "lease": old.get("lease") or {}, **(extra or {})}
-        props = tx.write(container, name, data, write.headers.content_type, metadata, doc)
+        props = tx.write(container, name, content, headers.content_type, metadata, doc)
         return blob_info(props, doc, tx.now)
 
-    def put_blob(self, container: str, name: str, data: bytes, write: BlobWrite, cond: Conditions) -> BlobInfo:
-        with self.transaction() as tx:
+    def put_blob(self, container: str, name: str, chunks: Iterable[bytes], write: BlobWrite,
+                 cond: Conditions) -> BlobInfo:
+        validate_container_name(container)
+        validate_blob_name(name)
+        with self.upload(container, name, chunks) as (tx, content):
             old = self._prepare_write(tx, container, name, cond)
-            info = self._write(tx, container, name, data, write, old)
+            info = self._write(tx, container, name, content, write, old)
             tx.unstage(container, name)
             return info
 
@@ -253,38 +284,44 @@ class BlobApi:
 
     # -- blocks ------------------------------------------------------------------------------------------------
 
-    def stage_block(self, container: str, name: str, block_id: str, data: bytes, cond: Conditions) -> None:
-        with self.transaction() as tx:
+    def stage_block(self, container: str, name: str, block_id: str, chunks: Iterable[bytes],
+                    cond: Conditions) -> Content:
+        validate_container_name(container)
+        validate_blob_name(name)
+        with self.upload(container, name, chunks) as (tx, content):
             self._container(tx, container)
             found = tx.blob(container, name)
             if found is not None:
                 check_lease(effective_lease(found[1], tx.now), cond.lease_id, "Blob", write=True)
             elif cond.lease_id is not None:
                 raise BlobApiRefusal("LeaseNotPresentWithBlobOperation")
-            tx.stage(container, name, block_id, data)
+            tx.stage(container, name, block_id, content)
+            return content
 
     def commit_blocks(self, container: str, name: str, blocks: Sequence[tuple[str, str]], write: BlobWrite,
                       cond: Conditions) -> BlobInfo:
         with self.transaction() as tx:
             old = self._prepare_write(tx, container, name, cond)
-            staged = tx.staged(container, name)
-            committed: dict[str, bytes] = {}
-            if old.get("blocks"):
-                content = tx.read(container, name)
+            staged = {block_id: (content, 0, content.length) for block_id, content in
+                      tx.staged(container, name).items()}
+            committed: dict[str, Part] = {}
+            current = tx.content(container, name) if old.get("blocks") else None
+            if current is not None:
                 offset = 0
                 for block_id, size in old["blocks"]:
-                    committed[block_id] = content[offset:offset + size]
+                    committed[block_id] = (current, offset, size)
                     offset += size
-            parts: list[bytes] = []
+            parts: list[Part] = []
             for where, block_id in blocks:
                 sources = {"Committed": (committed,), "Uncommitted": (staged,),
                            "Latest": (staged, committed)}.get(where, (staged, committed))
-                data = next((source[block_id] for source in sources if block_id in source), None)
-                if data is None:
+                part = next((source[block_id] for source in sources if block_id in source), None)
+                if part is None:
                     raise BlobApiRefusal("InvalidBlockList")
-                parts.append(data)
-            listed = [[block_id, len(part)] for (_, block_id), part in zip(blocks, parts, strict=True)]
-            info = self._write(tx, container, name, b"".join(parts), write, old, {"blocks": listed})
+                parts.append(part)
+            listed = [[block_id, part[2]] for (_, block_id), part in zip(blocks, parts, strict=True)]
+            content = tx.compose(container, parts)  # copied inside the store, before the staged blocks go
+            info = self._write(tx, container, name, content, write, old, {"blocks": listed})
             tx.unstage(container, name)
             return info
 
@@ -300,40 +337,50 @@ class BlobApi:
             if info is not None:
                 check_lease(info.lease, lease_id, "Blob", write=False)
             committed = [Block(b, s) for b, s in (found[1].get("blocks") or [])] if found else []
-            uncommitted = [Block(b, len(d)) for b, d in staged.items()]
+            uncommitted = [Block(b, content.length) for b, content in staged.items()]
             return (committed if which != "uncommitted" else [],
                     uncommitted if which != "committed" else [], info)
 
-    def append_block(self, container: str, name: str, data: bytes, cond: Conditions, append_position: int | None,
-                     max_size: int | None) -> BlobInfo:
-        with self.transaction() as tx:
+    def append_block(self, container: str, name: str, chunks: Iterable[bytes], cond: Conditions,
+                     append_position: int | None, max_size: int | None) -> tuple[BlobInfo, int]:
+        validate_container_name(container)
+        validate_blob_name(name)
+        with self.upload(container, name, chunks) as (tx, added):
             props, doc = self._blob(tx, container, name)
             if doc.get("type") != "AppendBlob":
                 raise BlobApiRefusal("InvalidBlobType")
             check_lease(effective_lease(doc, tx.now), cond.lease_id, "Blob", write=True)
             check_conditions(props.etag, props.last_modified.timestamp(), cond, read=False)
-            if max_size is not None and props.length + len(data) > max_size:
+            if max_size is not None and props.length + added.length > max_size:
                 raise BlobApiRefusal("MaxBlobSizeConditionNotMet")
             if append_position is not None and append_position != props.length:
                 raise BlobApiRefusal("AppendPositionConditionNotMet")
             if int(doc.get("appends", 0)) >= MAX_APPEND_BLOCKS:
                 raise BlobApiRefusal("BlockCountExceedsLimit")
             doc["appends"] = int(doc.get("appends", 0)) + 1
-            new = tx.write(container, name, tx.read(container, name) + data, props.content_type, props.metadata, doc)
-            return blob_info(new, doc, tx.now)
+            current = tx.content(container, name)
+            parts: list[Part] = [(added, 0, added.length)]
+            if current is not None and current.length:
+                parts.insert(0, (current, 0, current.length))
+            content = tx.compose(container, parts)
+            new = tx.write(container, name, content, props.content_type, props.metadata, doc)
+            return blob_info(new, doc, tx.now), props.length
 
     def copy_blob(self, source: tuple[str, str], target: tuple[str, str], metadata: Mapping[str, str] | None,
                   source_url: str, cond: Conditions, source_cond: Conditions) -> BlobInfo:
         with self.transaction() as tx:
             src_props, src_doc = self._blob(tx, *source)
             check_conditions(src_props.etag, src_props.last_modified.timestamp(), source_cond, read=False)
-            data = tx.read(*source)
             old = self._prepare_write(tx, *target, cond)
+            found = tx.content(*source)
+            parts: list[Part] = [] if found is None or not found.length else [(found, 0, found.length)]
+            content = tx.compose(target[0], parts)
             src = blob_info(src_props, src_doc, tx.now)
             write = BlobWrite(src.headers, src_props.metadata if metadata is None else metadata, src.blob_type)
-            copy = [str(uuid.uuid4()), source_url, "success", tx.now, f"{len(data)}/{len(data)}"]
+            size = content.length
+            copy = [str(uuid.uuid4()), source_url, "success", tx.now, f"{size}/{size}"]
             extra = {"copy": copy, "blocks": src_doc.get("blocks") or [], "appends": src_doc.get("appends", 0)}
-            return self._write(tx, *target, data, write, old, extra)
+            return self._write(tx, *target, content, write, old, extra)
 
     def blob_lease(self, container: str, name: str, action: LeaseAction, cond: Conditions, proposed: str | None,
                    duration: int, break_period: int | None) -> LeaseResult:

@@ -10,16 +10,21 @@ later overwrite leaves no stale headers behind.
 The rules (conditions, the lease state machine, committing a block list) are written once in
 :mod:`overcast.backends.blob_api` over a small transaction each backend provides (:class:`BlobApiTx`). Refusals
 raise :class:`overcast.errors.BlobApiRefusal` with Azure's error code.
+
+Content never passes whole through Python: Put Blob, Put Block and Append Block take iterables of chunks, which the
+backend stores as they come (:meth:`BlobApiStore.upload`) before the operation's transaction points at them; staged
+blocks are stored content too; Put Block List, Append Block and Copy Blob make new content from ranges of stored
+content inside the store (:meth:`BlobApiTx.compose`); Get Blob gives a :class:`BlobReader` over one version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from overcast.backends.blob_store import BlobProperties, BlobStore
+from overcast.backends.blob_store import BlobProperties, BlobReader, BlobStore
 from overcast.backends.changes import ChangeSource
 
 Doc = dict[str, Any]  # the JSON document of a container's or blob's extra properties
@@ -127,6 +132,23 @@ class BlobWrite:
     headers: ContentHeaders = field(default_factory=ContentHeaders)
     metadata: Mapping[str, str] = field(default_factory=dict)
     blob_type: str = "BlockBlob"
+    content_md5: bool = False  # Put Blob: Content-MD5 of the content as stored, unless the headers give one
+
+
+@dataclass(frozen=True)
+class Content:
+    """Bytes stored in a backend: a blob's content, a staged block, an upload not yet committed.
+
+    ``ref`` is the backend's handle: a content id (PostgreSQL chunks; SQLite ``<container>/<file>``), or the
+    immutable bytes themselves (memory).
+    """
+
+    ref: str | bytes
+    length: int
+    md5: str = ""  # base64; set when the content was uploaded
+
+
+Part = tuple[Content, int, int]  # (content, offset, length): a range of stored content
 
 
 class BlobApiTx(Protocol):
@@ -148,12 +170,19 @@ class BlobApiTx(Protocol):
         """The blob's properties and its extra document ({} when the document is missing or of an older ETag)."""
         ...
 
-    def read(self, container: str, name: str) -> bytes: ...
+    def content(self, container: str, name: str) -> Content | None:
+        """The blob's stored content (to copy ranges of it)."""
+        ...
 
-    def write(self, container: str, name: str, data: bytes | None, content_type: str, metadata: Mapping[str, str],
-              doc: Doc, new_etag: bool = True) -> BlobProperties:
-        """Write the content (None: keep it) and properties; a new ETag and last-modified time unless told not
-        (a lease changes neither)."""
+    def compose(self, container: str, parts: Sequence[Part]) -> Content:
+        """New content for a blob of ``container``: the ranges ``parts`` one after the other, copied inside the
+        store (never gathered in memory); it belongs to this transaction until written or staged."""
+        ...
+
+    def write(self, container: str, name: str, content: Content | None, content_type: str,
+              metadata: Mapping[str, str], doc: Doc, new_etag: bool = True) -> BlobProperties:
+        """Point the blob at ``content`` (None: keep its content) with these properties, releasing the content it
+        had; a new ETag and last-modified time unless told not (a lease changes neither)."""
         ...
 
     def drop_blob(self, container: str, name: str) -> None: ...
@@ -162,9 +191,13 @@ class BlobApiTx(Protocol):
         """Up to ``limit`` blobs named from ``after`` (inclusive) on, starting with ``prefix``, by name."""
         ...
 
-    def stage(self, container: str, name: str, block_id: str, data: bytes) -> None: ...
+    def stage(self, container: str, name: str, block_id: str, content: Content) -> None:
+        """Keep ``content`` as the staged block ``block_id`` (replacing a block staged under that id)."""
+        ...
 
-    def staged(self, container: str, name: str) -> dict[str, bytes]: ...
+    def staged(self, container: str, name: str) -> dict[str, Content]:
+        """The staged blocks, in the order they were staged."""
+        ...
 
     def unstage(self, container: str, name: str) -> None: ...
 
@@ -174,6 +207,13 @@ class BlobApiStore(BlobStore, ChangeSource, Protocol):
     Its changes (:mod:`overcast.backends.changes`) are named by container: a blob written (binding or API)."""
 
     def transaction(self) -> AbstractContextManager[BlobApiTx]: ...
+
+    def upload(self, container: str, name: str,
+               chunks: Iterable[bytes]) -> AbstractContextManager[tuple[BlobApiTx, Content]]:
+        """Store ``chunks`` as new content (consumed before the transaction starts), then a transaction in which
+        to write or stage it. If the block raises, nothing stays: not the content, not the transaction's changes;
+        content neither written nor staged is removed at the end."""
+        ...
 
     def create_container(self, name: str, metadata: Mapping[str, str], public_access: str) -> ContainerInfo: ...
 
@@ -193,9 +233,12 @@ class BlobApiStore(BlobStore, ChangeSource, Protocol):
 
     def blob_info(self, container: str, name: str, cond: Conditions | None = None) -> BlobInfo: ...
 
-    def read_blob(self, container: str, name: str, cond: Conditions) -> tuple[bytes, BlobInfo]: ...
+    def read_blob(self, container: str, name: str, cond: Conditions) -> tuple[BlobReader, BlobInfo]:
+        """A reader of the version the conditions were checked on (close it, or exhaust its chunks)."""
+        ...
 
-    def put_blob(self, container: str, name: str, data: bytes, write: BlobWrite, cond: Conditions) -> BlobInfo: ...
+    def put_blob(self, container: str, name: str, chunks: Iterable[bytes], write: BlobWrite,
+                 cond: Conditions) -> BlobInfo: ...
 
     def set_blob_headers(self, container: str, name: str, headers: ContentHeaders, cond: Conditions) -> BlobInfo: ...
 
@@ -209,7 +252,10 @@ class BlobApiStore(BlobStore, ChangeSource, Protocol):
         """Blobs and (with a delimiter) prefixes ("a/"), and the next marker ("" at the end)."""
         ...
 
-    def stage_block(self, container: str, name: str, block_id: str, data: bytes, cond: Conditions) -> None: ...
+    def stage_block(self, container: str, name: str, block_id: str, chunks: Iterable[bytes],
+                    cond: Conditions) -> Content:
+        """The staged block's size and MD5 (``ref`` is the store's)."""
+        ...
 
     def commit_blocks(self, container: str, name: str, blocks: Sequence[tuple[str, str]], write: BlobWrite,
                       cond: Conditions) -> BlobInfo:
@@ -219,8 +265,10 @@ class BlobApiStore(BlobStore, ChangeSource, Protocol):
     def block_list(self, container: str, name: str, which: BlockListType,
                    lease_id: str | None) -> tuple[list[Block], list[Block], BlobInfo | None]: ...
 
-    def append_block(self, container: str, name: str, data: bytes, cond: Conditions, append_position: int | None,
-                     max_size: int | None) -> BlobInfo: ...
+    def append_block(self, container: str, name: str, chunks: Iterable[bytes], cond: Conditions,
+                     append_position: int | None, max_size: int | None) -> tuple[BlobInfo, int]:
+        """The blob after the append, and the offset the block was appended at."""
+        ...
 
     def copy_blob(self, source: tuple[str, str], target: tuple[str, str], metadata: Mapping[str, str] | None,
                   source_url: str, cond: Conditions, source_cond: Conditions) -> BlobInfo: ...

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 from overcast.backends.base import BlobProperties, blob_properties
 from overcast.backends.base import new_etag as make_etag
 from overcast.backends.blob_api import BlobApi, new_container_doc
-from overcast.backends.blob_api_store import Doc
+from overcast.backends.blob_api_store import Content, Doc, Part
 from overcast.backends.changes import HeardInProcess
 from overcast.backends.memory.blobs import MemoryBlobStore
 from overcast.backends.memory.common import Clock
+
+
+def _bytes(content: Content) -> bytes:
+    assert isinstance(content.ref, bytes), "memory content is its own bytes"
+    return content.ref
 
 
 class _Tx:
@@ -52,20 +59,24 @@ class _Tx:
         etag, doc = self.store._blob_docs.get((container, name), ("", {}))
         return found[1], (dict(doc) if etag == found[1].etag else {})
 
-    def read(self, container: str, name: str) -> bytes:
+    def content(self, container: str, name: str) -> Content | None:
         found = self.store._containers.get(container, {}).get(name)
-        return b"" if found is None else found[0]
+        return None if found is None else Content(found[0], len(found[0]))
 
-    def write(self, container: str, name: str, data: bytes | None, content_type: str, metadata: Mapping[str, str],
-              doc: Doc, new_etag: bool = True) -> BlobProperties:
+    def compose(self, container: str, parts: Sequence[Part]) -> Content:
+        data = b"".join(_bytes(content)[offset:offset + length] for content, offset, length in parts)
+        return Content(data, len(data))
+
+    def write(self, container: str, name: str, content: Content | None, content_type: str,
+              metadata: Mapping[str, str], doc: Doc, new_etag: bool = True) -> BlobProperties:
         blobs = self.store._containers.setdefault(container, {})
         old = blobs.get(name)
-        content = data if data is not None else (old[0] if old is not None else b"")
+        data = _bytes(content) if content is not None else (old[0] if old is not None else b"")
         keep = old is not None and not new_etag
         etag = old[1].etag if keep and old is not None else make_etag()
         modified = old[1].last_modified.timestamp() if keep and old is not None else self.now
-        props = blob_properties(container, name, len(content), etag, modified, content_type, metadata)
-        blobs[name] = (bytes(content), props)
+        props = blob_properties(container, name, len(data), etag, modified, content_type, metadata)
+        blobs[name] = (data, props)
         self.store._blob_docs[(container, name)] = (etag, dict(doc))
         return props
 
@@ -78,12 +89,12 @@ class _Tx:
         names = [n for n in sorted(blobs) if n.startswith(prefix) and n >= after][:limit]
         return [found for n in names if (found := self.blob(container, n)) is not None]
 
-    def stage(self, container: str, name: str, block_id: str, data: bytes) -> None:
+    def stage(self, container: str, name: str, block_id: str, content: Content) -> None:
         staged = self.store._blocks.setdefault((container, name), {})
         staged.pop(block_id, None)  # a block staged again moves to the end, as in SQLite's sequence
-        staged[block_id] = bytes(data)
+        staged[block_id] = content
 
-    def staged(self, container: str, name: str) -> dict[str, bytes]:
+    def staged(self, container: str, name: str) -> dict[str, Content]:
         return dict(self.store._blocks.get((container, name), {}))
 
     def unstage(self, container: str, name: str) -> None:
@@ -98,9 +109,16 @@ class MemoryBlobApiStore(BlobApi, MemoryBlobStore, HeardInProcess):
         super().__init__(clock)
         self._container_docs: dict[str, Doc] = {}
         self._blob_docs: dict[tuple[str, str], tuple[str, Doc]] = {}
-        self._blocks: dict[tuple[str, str], dict[str, bytes]] = {}
+        self._blocks: dict[tuple[str, str], dict[str, Content]] = {}
 
     @contextmanager
     def transaction(self) -> Iterator[_Tx]:
         with self._open() as now:
             yield _Tx(self, now)
+
+    @contextmanager
+    def upload(self, container: str, name: str, chunks: Iterable[bytes]) -> Iterator[tuple[_Tx, Content]]:
+        data = b"".join(chunks)  # memory is this backend's storage; gathered before the lock is taken
+        md5 = base64.b64encode(hashlib.md5(data).digest()).decode()
+        with self.transaction() as tx:
+            yield tx, Content(data, len(data), md5)

@@ -141,6 +141,14 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (8, "Durable: the few Suspended instances, for the claim to skip (the one index a planner always picks for it)", [
         "CREATE INDEX durable_instances_suspended ON durable_instances (hub, instance_id) WHERE status = 'Suspended'",
     ]),
+    (9, "Blob API: staged blocks keep their content in blob_chunks", [
+        "ALTER TABLE blob_api_blocks ADD COLUMN content UUID, ADD COLUMN size BIGINT",
+        "UPDATE blob_api_blocks SET size = octet_length(data), "
+        "content = md5(container || '/' || name || '/' || block_id || random()::text)::uuid",
+        "INSERT INTO blob_chunks (content, seq, data) SELECT content, 0, data FROM blob_api_blocks",
+        "ALTER TABLE blob_api_blocks DROP COLUMN data, ALTER COLUMN content SET NOT NULL, "
+        "ALTER COLUMN size SET NOT NULL",
+    ]),
 ]
 LATEST = MIGRATIONS[-1][0]
 _VERSION_TABLE = (

@@ -2,8 +2,10 @@
 
 Extra state in three tables of ``overcast.db``: a container's document, a blob's document (kept with the ETag it
 belongs to: a binding's later overwrite makes it stale, and the blob then reads as a plain block blob), and staged
-blocks. Each operation is one ``BEGIN IMMEDIATE`` transaction; content files are written before the row points at
-them and old files removed after the commit, as in :mod:`overcast.backends.sqlite.blobs`.
+blocks, each a content file of its own (``blob_api_staged``). Each operation is one ``BEGIN IMMEDIATE``
+transaction; content files are written before the row points at them (an upload before the transaction starts)
+and old files removed after the commit, as in :mod:`overcast.backends.sqlite.blobs`. New content made of ranges
+of other content (a block list, an append, a copy) is copied file to file in 1 MiB buffers.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,8 @@ from typing import Any
 from overcast.backends.base import BlobProperties, Clock, blob_properties
 from overcast.backends.base import new_etag as make_etag
 from overcast.backends.blob_api import BlobApi, new_container_doc
-from overcast.backends.blob_api_store import Doc
+from overcast.backends.blob_api_store import Content, Doc, Part
+from overcast.backends.blob_store import CHUNK
 from overcast.backends.changes import HeardInProcess
 from overcast.backends.sqlite.blobs import SqliteBlobStore
 from overcast.backends.sqlite.state import prefix_upper_bound
@@ -30,14 +33,24 @@ BLOB_API_SCHEMA = [
     "CREATE TABLE IF NOT EXISTS blob_api_containers (name TEXT PRIMARY KEY, doc TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS blob_api_docs (container TEXT NOT NULL, name TEXT NOT NULL, etag TEXT NOT NULL, "
     "doc TEXT NOT NULL, PRIMARY KEY (container, name))",
+    # Staged blocks of older versions, moved to blob_api_staged (and files) when the store opens.
     "CREATE TABLE IF NOT EXISTS blob_api_blocks (container TEXT NOT NULL, name TEXT NOT NULL, block_id TEXT NOT NULL, "
     "seq INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (container, name, block_id))",
+    "CREATE TABLE IF NOT EXISTS blob_api_staged (container TEXT NOT NULL, name TEXT NOT NULL, block_id TEXT NOT NULL, "
+    "seq INTEGER NOT NULL, file TEXT NOT NULL, size INTEGER NOT NULL, PRIMARY KEY (container, name, block_id))",
 ]
 _COLUMNS = "b.container, b.name, b.length, b.etag, b.last_modified, b.content_type, b.metadata, b.file"
 
 
 def _props(row: tuple[Any, ...]) -> BlobProperties:
     return blob_properties(row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]))
+
+
+def _file_of(content: Content) -> tuple[str, str]:
+    """(container, file id) of a content's ``<container>/<file>`` ref."""
+    assert isinstance(content.ref, str), "SQLite content is named by its file"
+    container, _, file = content.ref.partition("/")
+    return container, file
 
 
 class _Tx:
@@ -48,7 +61,8 @@ class _Tx:
         self.conn = conn
         self.now = now
         self.obsolete: list[tuple[str, str]] = []
-        self.written: list[tuple[str, str]] = []
+        self.written: list[tuple[str, str]] = []  # removed if the transaction fails, or if nothing adopted them
+        self.adopted: set[tuple[str, str]] = set()  # written files a blob or a staged block now names
         self.dropped_dirs: list[str] = []
 
     def container(self, name: str) -> Doc | None:
@@ -70,7 +84,7 @@ class _Tx:
     def drop_container(self, name: str) -> None:
         for (file,) in self.conn.execute("SELECT file FROM blobs WHERE container = ?", (name,)).fetchall():
             self.obsolete.append((name, file))
-        for table, column in (("blobs", "container"), ("blob_api_docs", "container"), ("blob_api_blocks", "container"),
+        for table, column in (("blobs", "container"), ("blob_api_docs", "container"), ("blob_api_staged", "container"),
                               ("blob_api_containers", "name"), ("blob_containers", "name")):
             self.conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (name,))
         self.dropped_dirs.append(name)
@@ -88,29 +102,45 @@ class _Tx:
         row = self._row(container, name)
         return None if row is None else (_props(row), json.loads(row[8]) if row[8] else {})
 
-    def read(self, container: str, name: str) -> bytes:
+    def content(self, container: str, name: str) -> Content | None:
         row = self._row(container, name)
-        if row is None:
-            return b""
-        path = self.store._file(container, row[7])
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise StoreError(f"SQLite blob store: cannot read '{path}' (blob '{container}/{name}'): "
-                             f"{exc.strerror or exc}.") from exc
+        return None if row is None else Content(f"{container}/{row[7]}", int(row[2]))
 
-    def write(self, container: str, name: str, data: bytes | None, content_type: str, metadata: Mapping[str, str],
-              doc: Doc, new_etag: bool = True) -> BlobProperties:
+    def _ranges(self, parts: Sequence[Part]) -> Iterator[bytes]:
+        for content, offset, length in parts:
+            container, file = _file_of(content)
+            path = self.store._file(container, file)
+            try:
+                with path.open("rb") as source:
+                    source.seek(offset)
+                    left = length
+                    while left > 0:
+                        data = source.read(min(CHUNK, left))
+                        if not data:
+                            raise StoreError(f"SQLite blob store: the content file '{path}' ended early (damaged).")
+                        left -= len(data)
+                        yield data
+            except OSError as exc:
+                raise StoreError(f"SQLite blob store: cannot read '{path}': {exc.strerror or exc}.") from exc
+
+    def compose(self, container: str, parts: Sequence[Part]) -> Content:
+        file, length, _ = self.store._write_file(container, "(composed)", self._ranges(parts))
+        self.written.append((container, file))
+        return Content(f"{container}/{file}", length)
+
+    def write(self, container: str, name: str, content: Content | None, content_type: str,
+              metadata: Mapping[str, str], doc: Doc, new_etag: bool = True) -> BlobProperties:
         fresh = new_etag
         old = self._row(container, name)
-        if data is None:
+        if content is None:
             if old is None:
                 raise StoreError(f"Blob '{container}/{name}' vanished during its update.")
             file, length = old[7], old[2]
         else:
-            file, length, _ = self.store._write_file(container, name, (data,))
-            self.written.append((container, file))
-            if old is not None:
+            _, file = _file_of(content)
+            length = content.length
+            self.adopted.add((container, file))
+            if old is not None and old[7] != file:
                 self.obsolete.append((container, old[7]))
         etag = old[3] if old is not None and not fresh else make_etag()
         modified = old[4] if old is not None and not fresh else self.now
@@ -144,20 +174,29 @@ class _Tx:
         rows = self.conn.execute(query + " ORDER BY b.name LIMIT ?", (*args, min(limit, 1 << 62))).fetchall()
         return [(_props(row), json.loads(row[8]) if row[8] else {}) for row in rows]
 
-    def stage(self, container: str, name: str, block_id: str, data: bytes) -> None:
+    def stage(self, container: str, name: str, block_id: str, content: Content) -> None:
+        _, file = _file_of(content)
+        self.adopted.add((container, file))
+        row = self.conn.execute("SELECT file FROM blob_api_staged WHERE container = ? AND name = ? AND block_id = ?",
+                                (container, name, block_id)).fetchone()
+        if row is not None:
+            self.obsolete.append((container, row[0]))
         self.conn.execute(
-            "INSERT INTO blob_api_blocks (container, name, block_id, seq, data) VALUES (?, ?, ?, "
-            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM blob_api_blocks WHERE container = ? AND name = ?), ?) "
-            "ON CONFLICT (container, name, block_id) DO UPDATE SET data = excluded.data, seq = excluded.seq",
-            (container, name, block_id, container, name, data))
+            "INSERT INTO blob_api_staged (container, name, block_id, seq, file, size) VALUES (?, ?, ?, "
+            "(SELECT COALESCE(MAX(seq), 0) + 1 FROM blob_api_staged WHERE container = ? AND name = ?), ?, ?) "
+            "ON CONFLICT (container, name, block_id) DO UPDATE SET file = excluded.file, size = excluded.size, "
+            "seq = excluded.seq", (container, name, block_id, container, name, file, content.length))
 
-    def staged(self, container: str, name: str) -> dict[str, bytes]:
-        rows = self.conn.execute("SELECT block_id, data FROM blob_api_blocks WHERE container = ? AND name = ? "
+    def staged(self, container: str, name: str) -> dict[str, Content]:
+        rows = self.conn.execute("SELECT block_id, file, size FROM blob_api_staged WHERE container = ? AND name = ? "
                                  "ORDER BY seq", (container, name)).fetchall()
-        return {row[0]: bytes(row[1]) for row in rows}
+        return {row[0]: Content(f"{container}/{row[1]}", int(row[2])) for row in rows}
 
     def unstage(self, container: str, name: str) -> None:
-        self.conn.execute("DELETE FROM blob_api_blocks WHERE container = ? AND name = ?", (container, name))
+        for (file,) in self.conn.execute("SELECT file FROM blob_api_staged WHERE container = ? AND name = ?",
+                                         (container, name)).fetchall():
+            self.obsolete.append((container, file))
+        self.conn.execute("DELETE FROM blob_api_staged WHERE container = ? AND name = ?", (container, name))
 
 
 class SqliteBlobApiStore(BlobApi, SqliteBlobStore, HeardInProcess):
@@ -168,6 +207,23 @@ class SqliteBlobApiStore(BlobApi, SqliteBlobStore, HeardInProcess):
         with self._connection("prepare the Blob API tables") as conn:
             for statement in BLOB_API_SCHEMA:
                 conn.execute(statement)
+        self._move_old_staged_blocks()
+
+    def _move_old_staged_blocks(self) -> None:
+        """Staged blocks an older version kept in ``blob_api_blocks`` become content files (usually none)."""
+        with self._connection("move staged blocks to files") as conn:
+            rows = conn.execute("SELECT container, name, block_id FROM blob_api_blocks").fetchall()
+        for container, name, block_id in rows:
+            with self.transaction() as tx:
+                found = tx.conn.execute("SELECT data FROM blob_api_blocks WHERE container = ? AND name = ? AND "
+                                        "block_id = ?", (container, name, block_id)).fetchone()
+                if found is None:
+                    continue
+                file, length, _ = self._write_file(container, name, (bytes(found[0]),))
+                tx.written.append((container, file))
+                tx.stage(container, name, block_id, Content(f"{container}/{file}", length))
+                tx.conn.execute("DELETE FROM blob_api_blocks WHERE container = ? AND name = ? AND block_id = ?",
+                                (container, name, block_id))
 
     @contextmanager
     def transaction(self) -> Iterator[_Tx]:
@@ -183,8 +239,19 @@ class SqliteBlobApiStore(BlobApi, SqliteBlobStore, HeardInProcess):
                 for container, file in tx.written:
                     self._remove_file(container, file)
                 raise
-        for container, file in tx.obsolete:
+        for container, file in [*tx.obsolete, *(w for w in tx.written if w not in tx.adopted)]:
             self._remove_file(container, file)
         for container in tx.dropped_dirs:
             with suppress(OSError):
                 shutil.rmtree(self.blob_root / container)
+
+    @contextmanager
+    def upload(self, container: str, name: str, chunks: Iterable[bytes]) -> Iterator[tuple[_Tx, Content]]:
+        file, length, md5 = self._write_file(container, name, chunks)  # before the write lock: uploads take time
+        try:
+            with self.transaction() as tx:
+                tx.written.append((container, file))
+                yield tx, Content(f"{container}/{file}", length, md5)
+        except BaseException:
+            self._remove_file(container, file)
+            raise

@@ -48,22 +48,6 @@ def _properties(row: tuple[Any, ...]) -> BlobProperties:
     return blob_properties(container, name, length, etag, last_modified, content_type, json.loads(metadata))
 
 
-class _SourceFailed(Exception):
-    """Carries an exception of the caller's chunk iterator past the disk errors' translation."""
-
-
-def _source(chunks: Iterable[bytes]) -> Iterator[bytes]:
-    iterator = iter(chunks)
-    while True:
-        try:
-            chunk = next(iterator)
-        except StopIteration:
-            return
-        except Exception as exc:
-            raise _SourceFailed() from exc
-        yield chunk
-
-
 class FileReader(BlobReader):
     """Reads a content file through a handle opened while its row was current."""
 
@@ -108,12 +92,21 @@ class SqliteBlobStore(WholeBlobs, SqliteDatabase):
         digest = hashlib.md5()
         length = 0
         out: IO[bytes] | None = None
+        source_failed = False  # the caller's iterator raised: its own error goes on, not a disk error
         try:
             self.blob_root.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
             target.parent.mkdir(mode=PRIVATE_DIR, exist_ok=True)
             # Owner-only: blob contents may be as secret as the keys beside them.
             out = os.fdopen(os.open(temp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE), "wb")
-            for chunk in _source(chunks):
+            iterator = iter(chunks)
+            while True:
+                try:
+                    chunk = next(iterator)
+                except StopIteration:
+                    break
+                except BaseException:
+                    source_failed = True
+                    raise
                 out.write(chunk)
                 digest.update(chunk)
                 length += len(chunk)
@@ -125,9 +118,7 @@ class SqliteBlobStore(WholeBlobs, SqliteDatabase):
                     out.close()
             with suppress(OSError):
                 temp.unlink()
-            if isinstance(exc, _SourceFailed) and exc.__cause__ is not None:
-                raise exc.__cause__ from None  # the caller's iterator failed: its own error, not the disk's
-            if isinstance(exc, OSError):
+            if isinstance(exc, OSError) and not source_failed:
                 raise StoreError(
                     f"SQLite blob store: cannot write the content of blob '{container}/{name}' to '{target}': "
                     f"{exc.strerror or exc}; check that '{self.blob_root}' is writable and the disk has space."
