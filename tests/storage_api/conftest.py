@@ -109,6 +109,36 @@ def overcast_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target
         _stop(proc)
 
 
+def _serve_overcast(folder: Path, *extra: str) -> Iterator[Target]:
+    ports = [free_port() for _ in range(3)]
+    log = folder / "server.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "overcast", "storage", "--script-root", str(folder), "--data-dir",
+             str(folder / "data"), "--blob-port", str(ports[0]), "--queue-port", str(ports[1]), "--table-port",
+             str(ports[2]), *extra], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        for port in ports:
+            _wait_listening(port, proc, log)
+        yield Target("overcast", *(f"http://127.0.0.1:{p}/{ACCOUNT}" for p in ports))
+    finally:
+        _stop(proc)
+
+
+@pytest.fixture(scope="session")
+def overcast_postgres_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    """``overcast storage --connection postgresql://...`` on a schema of its own (skipped without a server)."""
+    url = os.environ.get("OVERCAST_TEST_POSTGRES", "")
+    if not url and os.environ.get("CI"):
+        url = "postgresql://postgres@127.0.0.1:5432/test"
+    if not url:
+        _unavailable("set OVERCAST_TEST_POSTGRES to serve the Storage endpoints from PostgreSQL")
+    from tests.contract.pg_schemas import private_schema
+
+    with private_schema(url) as schema_url:
+        yield from _serve_overcast(tmp_path_factory.mktemp("overcast-postgres"), "--connection", schema_url)
+
+
 @pytest.fixture(scope="session")
 def azurite_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     script = azurite_script()

@@ -3,10 +3,12 @@
 Every reply carries what Azure's does (``x-ms-request-id``, ``x-ms-version``, ``Date``, ``Server``, the client's
 ``x-ms-client-request-id``); a :class:`StorageApiError` becomes Azure's error reply; any other exception is a 500
 ``InternalError`` logged with its traceback (the request's data is not lost: handlers write in one store call).
+Uploads' bodies reach the handler as a stream and downloads leave as one (:mod:`overcast.storage_api.streaming`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import uuid
@@ -17,8 +19,9 @@ from urllib.parse import parse_qsl, unquote
 from overcast.errors import StorageApiError
 from overcast.storage_api.auth import authenticate
 from overcast.storage_api.errors import error, render
-from overcast.storage_api.request import StorageRequest, StorageResponse
+from overcast.storage_api.request import ResponseStream, StorageRequest, StorageResponse
 from overcast.storage_api.services import Handler, Service
+from overcast.storage_api.streaming import BodyStream
 
 log = logging.getLogger("overcast.storage")
 Scope = MutableMapping[str, Any]
@@ -44,9 +47,17 @@ class StorageApp:
         request_id = str(uuid.uuid4())
         headers = _headers(scope)
         method = scope["method"]
+        stream: BodyStream | None = None
         try:
-            body = await _read_body(receive, headers)
+            _check_length(headers)
+            comp = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1"))).get("comp", "")
+            if (method, comp) in self.service.streamed:
+                stream = BodyStream(receive, asyncio.get_running_loop(), MAX_BODY)
+                body = b""
+            else:
+                body = await _read_body(receive)
             request = _parse(self.service, scope, headers, body, request_id)
+            request.stream = stream
             request.auth = authenticate(request)
             response = await self.handler(request)
         except StorageApiError as exc:
@@ -55,10 +66,12 @@ class StorageApp:
             log.exception("The %s endpoint failed on %s %s.", self.service.name, method, scope.get("path"))
             failed = error(500, "InternalError", "The server encountered an internal error. Please retry the request.")
             response = render(failed, self.service.errors, request_id, method == "HEAD")
-        await self._send(send, response, headers, request_id, method)
+        if stream is not None:
+            await stream.drain()
+        await self._send(send, receive, response, headers, request_id, method)
 
-    async def _send(self, send: Send, response: StorageResponse, request_headers: dict[str, str], request_id: str,
-                    method: str) -> None:
+    async def _send(self, send: Send, receive: Receive, response: StorageResponse, request_headers: dict[str, str],
+                    request_id: str, method: str) -> None:
         out = dict(response.headers)
         out.setdefault("Server", self.service.server_header)
         out.setdefault("x-ms-request-id", request_id)
@@ -70,8 +83,36 @@ class StorageApp:
         if "Content-Length" not in out and "content-length" not in out:
             out["Content-Length"] = str(len(response.body))
         raw = [(k.encode("latin-1"), v.encode("latin-1", "replace")) for k, v in out.items()]
+        if response.stream is not None:
+            await _send_stream(send, receive, response.stream, response.status, raw, method == "HEAD")
+            return
         await send({"type": "http.response.start", "status": response.status, "headers": raw})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else response.body})
+
+
+async def _send_stream(send: Send, receive: Receive, stream: ResponseStream, status: int,
+                       raw: list[tuple[bytes, bytes]], head: bool) -> None:
+    """Send a download chunk by chunk, stopping when the client goes away (the server then drops what is sent,
+    so only a watch on ``receive`` tells); the stream is closed in every case, which releases its reader."""
+    gone = asyncio.Event()
+
+    async def watch() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        gone.set()
+
+    watcher = asyncio.ensure_future(watch())
+    try:
+        await send({"type": "http.response.start", "status": status, "headers": raw})
+        if not head:
+            async for chunk in stream:
+                if gone.is_set():
+                    return
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        watcher.cancel()
+        await stream.aclose()
 
 
 def _version() -> str:
@@ -93,11 +134,14 @@ def _headers(scope: Scope) -> dict[str, str]:
     return found
 
 
-async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
+def _check_length(headers: dict[str, str]) -> None:
     declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY:
         raise error(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible "
                     "limit.", MaxLimit=str(MAX_BODY))
+
+
+async def _read_body(receive: Receive) -> bytes:
     chunks = []
     more = True
     while more:

@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 ErrorFormat = Literal["xml", "json"]
+
+
+class BodySource(Protocol):
+    """A request body that arrives while it is read (:class:`overcast.storage_api.streaming.BodyStream`)."""
+
+    def chunks(self) -> Iterator[bytes]: ...
+
+
+class ResponseStream(Protocol):
+    """A response body sent as it is read (:class:`overcast.storage_api.streaming.OffLoopChunks`)."""
+
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    async def aclose(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -16,6 +31,7 @@ class Service:
     handler: str  # "module:function" of the factory (ServiceEnv) -> Handler
     errors: ErrorFormat  # how its error bodies are written
     server_header: str  # what Azure's Server header says for it
+    streamed: tuple[tuple[str, str], ...] = ()  # (method, comp) of the requests whose bodies stream to the store
 
 
 @dataclass(frozen=True)
@@ -51,7 +67,8 @@ class StorageRequest:
     ``path`` is the decoded rest after the account (``container/dir/blob.txt``; ``""`` for the account itself);
     ``raw_path`` the whole path as sent (percent-encoded), which SharedKey signs. ``query`` holds each parameter's
     first value, decoded, under its name as sent; ``params`` every (name, value) pair. ``headers`` are keyed by
-    lower-case name (repeated headers joined with ``,``).
+    lower-case name (repeated headers joined with ``,``). The body is ``body``, read whole, except for the requests
+    the service streams (uploads): then ``body`` is empty and ``stream`` gives it piece by piece (:meth:`chunks`).
     """
 
     service: Service
@@ -65,6 +82,14 @@ class StorageRequest:
     body: bytes
     request_id: str
     auth: Auth | None = None  # set once authenticated
+    stream: BodySource | None = None
+
+    def chunks(self) -> Iterator[bytes]:
+        """The body in pieces (blocking when streamed: iterate it in a store thread)."""
+        if self.stream is not None:
+            yield from self.stream.chunks()
+        elif self.body:
+            yield self.body
 
     def header(self, name: str, default: str | None = None) -> str | None:
         return self.headers.get(name.lower(), default)
@@ -91,9 +116,12 @@ class StorageRequest:
 
 @dataclass
 class StorageResponse:
+    """A reply; ``stream`` (a download) replaces ``body``, and the handler sets its Content-Length."""
+
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    stream: ResponseStream | None = None
 
 
 API_VERSION = "2025-11-05"  # the newest REST version the endpoints answer as (x-ms-version when the client sent none)

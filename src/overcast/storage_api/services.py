@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 SERVICES: dict[str, Service] = {
     "blob": Service("blob", 10000, "OVERCAST_BLOB_PORT", "overcast.storage_api.blob.service:make_blob_service",
-                    "xml", "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0"),
+                    "xml", "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0",
+                    streamed=(("PUT", ""), ("PUT", "block"), ("PUT", "appendblock"))),
     "queue": Service("queue", 10001, "OVERCAST_QUEUE_PORT", "overcast.storage_api.queue.service:make_queue_service",
                      "xml", "Windows-Azure-Queue/1.0 Microsoft-HTTPAPI/2.0"),
     "table": Service("table", 10002, "OVERCAST_TABLE_PORT", "overcast.storage_api.table.service:make_table_service",

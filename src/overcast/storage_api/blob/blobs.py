@@ -1,25 +1,53 @@
 """The Blob service's blob operations: put, blocks, append, download with ranges, properties, metadata, delete,
 copy, leases and listing. A blob written here is told to the instance's blob triggers at once (as an output
-binding's write is)."""
+binding's write is).
+
+Uploads stream: the request body goes to the store as it arrives (the store call runs in a store thread and pulls
+each piece from the event loop), checked against a transactional Content-MD5 on the way. Downloads stream too:
+the store's reader of one version, whole or a range, is sent chunk by chunk and released when the response ends.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from xml.etree import ElementTree
 
 from overcast.backends.blob_api_store import BlobInfo, BlobWrite, Conditions
 from overcast.backends.blob_events import PublishingBlobStore
+from overcast.backends.blob_store import BlobReader
 from overcast.errors import BlobApiRefusal
 from overcast.storage_api.blob import protocol as p
 from overcast.storage_api.blob.xmlout import XML_HEAD, element, elements, http_date, metadata_xml
 from overcast.storage_api.errors import error, invalid_header
 from overcast.storage_api.request import StorageRequest, StorageResponse
+from overcast.storage_api.streaming import OffLoopChunks
 
 XML = {"Content-Type": "application/xml"}
 _READ_PUBLIC = ("blob", "container")
+RANGE_MD5_LIMIT = 4 * 1024 * 1024  # x-ms-range-get-content-md5 is refused for larger ranges, as Azure does
+
+
+def body(request: StorageRequest, empty: bool = False) -> Iterator[bytes]:
+    """The request body for the store, checked on the way: a transactional Content-MD5 must match it (checked at
+    its end, before the store commits), and ``empty`` refuses any byte (an append blob's creation)."""
+    given = request.header("content-md5")
+    digest = hashlib.md5() if given else None
+    received = 0
+    for chunk in request.chunks():
+        received += len(chunk)
+        if empty:
+            raise invalid_header("Content-Length", str(received))
+        if digest is not None:
+            digest.update(chunk)
+        yield chunk
+    if digest is not None and base64.b64encode(digest.digest()).decode() != given:
+        raise error(400, "Md5Mismatch", "The MD5 value specified in the request did not match with the MD5 value "
+                    "calculated by the server.", UserSpecifiedMd5=given or "",
+                    ServerCalculatedMd5=base64.b64encode(digest.digest()).decode())
 
 
 class BlobOperations:
@@ -96,10 +124,8 @@ class BlobOperations:
             if not block_id or len(block_id) > 64:
                 raise error(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in "
                             "the request URI is invalid.", QueryParameterName="blockid", QueryParameterValue=block_id)
-            p.check_body_md5(request)
-            await self._call(self.store.stage_block, container, name, block_id, request.body, cond)
-            md5 = base64.b64encode(hashlib.md5(request.body).digest()).decode()
-            return StorageResponse(201, {"Content-MD5": md5, "x-ms-request-server-encrypted": "true"})
+            staged = await self._call(self.store.stage_block, container, name, block_id, body(request), cond)
+            return StorageResponse(201, {"Content-MD5": staged.md5, "x-ms-request-server-encrypted": "true"})
         if method == "PUT" and comp == "blocklist":
             await access(request, container, "w", "o")
             return await self._commit(request, container, name, cond)
@@ -108,12 +134,18 @@ class BlobOperations:
             return await self._block_list(request, container, name)
         if method == "PUT" and comp == "appendblock":
             await access(request, container, "wa", "o")
-            p.check_body_md5(request)
-            info = await self._written(self.store.append_block, container, name, request.body, cond,
-                                       p.int_header(request, "x-ms-blob-condition-appendpos"),
-                                       p.int_header(request, "x-ms-blob-condition-maxsize"))
+            position = p.int_header(request, "x-ms-blob-condition-appendpos")
+            max_size = p.int_header(request, "x-ms-blob-condition-maxsize")
+            offsets: list[int] = []
+
+            def append() -> BlobInfo:
+                appended, offset = self.store.append_block(container, name, body(request), cond, position, max_size)
+                offsets.append(offset)
+                return appended  # type: ignore[no-any-return]
+
+            info = await self._written(append)
             headers = self._write_headers(info)
-            headers["x-ms-blob-append-offset"] = str(info.props.length - len(request.body))
+            headers["x-ms-blob-append-offset"] = str(offsets[0])
             headers["x-ms-blob-committed-block-count"] = str(info.committed_blocks)
             return StorageResponse(201, headers)
         if method == "PUT" and comp in ("metadata", "properties"):
@@ -122,7 +154,7 @@ class BlobOperations:
                 info = await self._written(self.store.set_blob_metadata, container, name, p.metadata(request), cond)
             else:
                 info = await self._written(self.store.set_blob_headers, container, name,
-                                           p.content_headers(request, None), cond)
+                                           p.content_headers(request), cond)
             return StorageResponse(200, {"ETag": info.props.etag, "Last-Modified": http_date(info.props.last_modified)})
         if method == "PUT" and comp == "lease":
             await access(request, container, "w", "o")
@@ -145,17 +177,14 @@ class BlobOperations:
             raise error(400, "MissingRequiredHeader" if not blob_type else "InvalidHeaderValue",
                         "An HTTP header that's mandatory for this request is not specified.",
                         HeaderName="x-ms-blob-type")
-        p.check_body_md5(request)
-        if blob_type == "AppendBlob" and request.body:
-            raise invalid_header("Content-Length", str(len(request.body)))
-        body = request.body if blob_type == "BlockBlob" else None
-        headers = p.content_headers(request, body)
-        write = BlobWrite(headers, p.metadata(request), blob_type)
-        info = await self._written(self.store.put_blob, container, name, request.body, write, cond,
-                                   api="PutBlob" if blob_type == "BlockBlob" else None)
+        block = blob_type == "BlockBlob"
+        headers = p.content_headers(request, put=block)
+        write = BlobWrite(headers, p.metadata(request), blob_type, content_md5=block)
+        info = await self._written(self.store.put_blob, container, name, body(request, empty=not block), write, cond,
+                                   api="PutBlob" if block else None)
         out = self._write_headers(info)
-        if headers.content_md5:
-            out["Content-MD5"] = headers.content_md5
+        if info.headers.content_md5:
+            out["Content-MD5"] = info.headers.content_md5
         return StorageResponse(201, out)
 
     async def _get(self, request: StorageRequest, container: str, name: str, cond: Conditions) -> StorageResponse:
@@ -166,29 +195,41 @@ class BlobOperations:
                 headers.update({"Content-Length": str(info.props.length), "x-ms-access-tier": "Hot",
                                 "x-ms-access-tier-inferred": "true"})
                 return StorageResponse(200, headers)
-            data, info = await self._call(self.store.read_blob, container, name, cond)
+            reader, info = await self._call(self.store.read_blob, container, name, cond)
         except BlobApiRefusal as exc:
             if exc.code == "NotModified":
                 return StorageResponse(304, {"x-ms-error-code": "ConditionNotMet"})
             raise
+        try:
+            return await self._download(request, reader, info)
+        except BaseException:
+            await self._call(reader.close)
+            raise
+
+    async def _download(self, request: StorageRequest, reader: BlobReader, info: BlobInfo) -> StorageResponse:
+        length = info.props.length
         span = request.header("x-ms-range") or request.header("range")
         if not span:
-            return StorageResponse(200, {**p.blob_headers(info), "Content-Length": str(len(data))}, data)
-        chosen = p.parse_range(span, len(data))
+            stream = OffLoopChunks(reader.chunks(), reader.close, self.service.call)
+            return StorageResponse(200, {**p.blob_headers(info), "Content-Length": str(length)}, stream=stream)
+        chosen = p.parse_range(span, length)
         if chosen is None:
             raise p.range_not_satisfiable()
         start, end = chosen
-        part = data[start:end + 1]
+        size = end + 1 - start
         headers = p.blob_headers(info, with_md5=False)
         if info.headers.content_md5:
             headers["x-ms-blob-content-md5"] = info.headers.content_md5
+        headers["Content-Range"] = f"bytes {start}-{end}/{length}"
+        headers["Content-Length"] = str(size)
         if (request.header("x-ms-range-get-content-md5") or "").lower() == "true":
-            if len(part) > 4 * 1024 * 1024:
+            if size > RANGE_MD5_LIMIT:
                 raise error(400, "OutOfRangeInput", "One of the request inputs is out of range.")
+            part: bytes = await self._call(reader.read, start, size)  # at most 4 MiB, and its MD5 goes first
             headers["Content-MD5"] = base64.b64encode(hashlib.md5(part).digest()).decode()
-        headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
-        headers["Content-Length"] = str(len(part))
-        return StorageResponse(206, headers, part)
+            return StorageResponse(206, headers, part)
+        return StorageResponse(206, headers, stream=OffLoopChunks(reader.chunks(start, size), reader.close,
+                                                                  self.service.call))
 
     async def _commit(self, request: StorageRequest, container: str, name: str, cond: Conditions) -> StorageResponse:
         try:
@@ -198,7 +239,7 @@ class BlobOperations:
         blocks = [(node.tag, (node.text or "").strip()) for node in root]
         if any(tag not in ("Latest", "Committed", "Uncommitted") for tag, _ in blocks):
             raise error(400, "InvalidXmlNodeValue", "The value for one of the XML nodes is not in the correct format.")
-        write = BlobWrite(p.content_headers(request, None), p.metadata(request), "BlockBlob")
+        write = BlobWrite(p.content_headers(request), p.metadata(request), "BlockBlob")
         info = await self._written(self.store.commit_blocks, container, name, blocks, write, cond, api="PutBlockList")
         return StorageResponse(201, self._write_headers(info))
 

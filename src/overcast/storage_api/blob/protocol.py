@@ -3,8 +3,6 @@ blob's and a container's properties as headers, and turning the store's refusals
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
@@ -77,25 +75,15 @@ def metadata(request: StorageRequest) -> dict[str, str]:
     return {k[len("x-ms-meta-"):]: v for k, v in request.headers.items() if k.startswith("x-ms-meta-")}
 
 
-def content_headers(request: StorageRequest, body: bytes | None) -> ContentHeaders:
-    """``x-ms-blob-content-*`` (Put Blob, Put Block List, Set Blob Properties); a whole-body put gets its MD5."""
+def content_headers(request: StorageRequest, put: bool = False) -> ContentHeaders:
+    """``x-ms-blob-content-*`` (Put Blob, Put Block List, Set Blob Properties); a Put Blob (``put``) also takes
+    Content-Type (its MD5, when the client gives none, is the store's, computed as the content is stored)."""
     h = request.headers
     md5 = h.get("x-ms-blob-content-md5", "")
-    if not md5 and body is not None:
-        md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
-    content_type = h.get("x-ms-blob-content-type") or (h.get("content-type") if body is not None else None)
+    content_type = h.get("x-ms-blob-content-type") or (h.get("content-type") if put else None)
     return ContentHeaders(content_type or "application/octet-stream", h.get("x-ms-blob-content-encoding", ""),
                           h.get("x-ms-blob-content-language", ""), h.get("x-ms-blob-content-disposition", ""),
                           h.get("x-ms-blob-cache-control", ""), md5)
-
-
-def check_body_md5(request: StorageRequest) -> None:
-    """A transactional Content-MD5 (or x-ms-content-crc64 is not checked) must match the body as received."""
-    given = request.headers.get("content-md5")
-    if given and base64.b64encode(hashlib.md5(request.body).digest()).decode() != given:
-        raise error(400, "Md5Mismatch", "The MD5 value specified in the request did not match with the MD5 value "
-                    "calculated by the server.", UserSpecifiedMd5=given,
-                    ServerCalculatedMd5=base64.b64encode(hashlib.md5(request.body).digest()).decode())
 
 
 def lease_headers(lease: Lease) -> dict[str, str]:
