@@ -1,6 +1,8 @@
 """``overcast blob``: the app's blobs in the embedded store, while the host runs or not.
 
 A running host's blob triggers notice blobs written here at their next container scan (every 2 s by default).
+Contents stream in 1 MiB chunks between the store and files or standard input/output: a blob of any size is
+never whole in memory.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import json
 import mimetypes
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from overcast.cli.common import app_environment, app_stores, location_options, script_root_for
 from overcast.errors import OvercastError
@@ -49,11 +52,51 @@ def _split(path: str, *, name_required: bool = True) -> tuple[str, str]:
     return container, name
 
 
-def _read(file: Path) -> bytes:
+CHUNK = 1 << 20
+
+
+def _chunks(source: IO[bytes], label: str) -> Iterator[bytes]:
+    """``source`` in 1 MiB pieces (a read error fails the upload: the store keeps the blob as it was)."""
+    while True:
+        try:
+            data = source.read(CHUNK)
+        except OSError as exc:
+            raise OvercastError(f"Cannot read '{label}': {exc.strerror or exc}.") from exc
+        if not data:
+            return
+        yield data
+
+
+def _upload(store: Any, container: str, name: str, source: str | Path, content_type: str) -> Any:
+    if source == "-":
+        return store.write_stream(container, name, _chunks(sys.stdin.buffer, "standard input"),
+                                  content_type=content_type)
     try:
-        return file.read_bytes()
-    except OSError as exc:
-        raise OvercastError(f"Cannot read '{file}': {exc.strerror or exc}.") from exc
+        with Path(source).open("rb") as file:
+            return store.write_stream(container, name, _chunks(file, str(source)), content_type=content_type)
+    except OSError as exc:  # opening it (reads fail inside _chunks, stores raise StoreError)
+        raise OvercastError(f"Cannot read '{source}': {exc.strerror or exc}.") from exc
+
+
+def _download(store: Any, path: str, output: Path | None) -> None:
+    reader = store.open_read(*_split(path))
+    if reader is None:
+        raise OvercastError(f"There is no blob '{path}'. `overcast blob list <container>` lists them.")
+    with reader:
+        if output is None:
+            for chunk in reader.chunks():
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            return
+        partial = output.with_name(output.name + ".part")  # the file appears whole or not at all
+        try:
+            with partial.open("wb") as out:
+                for chunk in reader.chunks():
+                    out.write(chunk)
+            os.replace(partial, output)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise OvercastError(f"Cannot write '{output}': {exc.strerror or exc}.") from exc
 
 
 def _utf8_name(name: str, file: Path) -> str:
@@ -78,17 +121,12 @@ def _put(store: Any, args: argparse.Namespace) -> None:
         files = sorted(p for p in Path(source).rglob("*") if p.is_file())
         for file in files:
             name = "/".join(part for part in (prefix.rstrip("/"), file.relative_to(source).as_posix()) if part)
-            data = _read(file)
-            store.put(container, _utf8_name(name, file), data, content_type=_content_type(name, args.content_type))
+            _upload(store, container, _utf8_name(name, file), file, _content_type(name, args.content_type))
             print(f"{container}/{name}")
         print(f"Uploaded {len(files)} file(s).", file=sys.stderr)
         return
     container, name = _split(args.path)
-    try:
-        data = sys.stdin.buffer.read() if source == "-" else Path(source).read_bytes()
-    except OSError as exc:
-        raise OvercastError(f"Cannot read '{source}': {exc.strerror or exc}.") from exc
-    props = store.put(container, name, data, content_type=_content_type(name, args.content_type))
+    props = _upload(store, container, name, source, _content_type(name, args.content_type))
     print(f"{container}/{name}\t{props.length} bytes\t{props.etag}")
 
 
@@ -103,14 +141,7 @@ def run_blob(args: argparse.Namespace) -> int:
             if command == "put":
                 _put(store, args)
             elif command == "get":
-                found = store.get(*_split(args.path))
-                if found is None:
-                    raise OvercastError(f"There is no blob '{args.path}'. `overcast blob list <container>` lists them.")
-                if args.output is not None:
-                    args.output.write_bytes(found[0])
-                else:
-                    sys.stdout.buffer.write(found[0])
-                    sys.stdout.flush()
+                _download(store, args.path, args.output)
             elif command == "list":
                 if args.container is None:
                     for container in store.containers():
