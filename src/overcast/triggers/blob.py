@@ -84,6 +84,14 @@ class BlobMessages:
         self._retries = retries
         self._io = io
 
+    def _read_version(self, container: str, name: str, etag: str) -> tuple[bytes, BlobProperties] | None:
+        """The content of the version ``etag`` names; None (without reading it) once another version replaced it."""
+        reader = self._blobs.open_read(container, name)
+        if reader is None:
+            return None
+        with reader:
+            return (reader.read(), reader.properties) if reader.properties.etag == etag else None
+
     async def __call__(self, delivery: Delivery) -> Prepared:
         body = delivery.body
         try:
@@ -98,12 +106,10 @@ class BlobMessages:
                              f"\"ContainerName\":...,\"BlobName\":...,\"ETag\":...}}): {body[:200]!r}") from None
         if watch is None:
             return None  # the function was renamed or removed: the host drops these too
-        found = await self._io(self._blobs.get, container, name)
+        found = await self._io(self._read_version, container, name, etag)
         if found is None:
-            return None  # deleted since it was noticed
+            return None  # deleted or overwritten since it was noticed (a new version has its own message)
         data, props = found
-        if props.etag != etag:
-            return None  # overwritten since: the new version has its own receipt and message
         captures = watch.pattern.match(container, name) or {}
         invocation = blob_binding.blob_invocation(watch.spec, data, props, captures,
                                      reason=f"New blob detected(LogsAndContainerScan): {container}/{name}")
