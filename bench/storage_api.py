@@ -74,8 +74,8 @@ def store_round(folder: Path, data: bytes) -> Callable[[], float]:
 
     def one() -> float:
         begin = time.perf_counter()
-        store.put_blob("direct", "blob.bin", data, BlobWrite(), Conditions())
-        assert len(store.read_blob("direct", "blob.bin", Conditions())[0]) == len(data)
+        store.put_blob("direct", "blob.bin", [data], BlobWrite(), Conditions())
+        assert len(store.read_blob("direct", "blob.bin", Conditions())[0].read()) == len(data)
         return time.perf_counter() - begin
 
     return one
