@@ -25,9 +25,14 @@ if TYPE_CHECKING:
 
 
 class StoreThreads:
-    """The endpoints' own small thread pool for blocking store calls (the instance's pools serve its functions)."""
+    """The endpoints' own thread pool for blocking store calls (the instance's pools serve its functions).
 
-    def __init__(self, threads: int = 4) -> None:
+    An upload holds its thread while the client sends the body (the store pulls it from the event loop piece by
+    piece), so there are enough threads for several slow uploads beside the short calls; threads waiting on a
+    socket cost no CPU.
+    """
+
+    def __init__(self, threads: int = 16) -> None:
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="overcast-storage")
 
     async def __call__(self, fn: Callable[..., Any], *args: Any) -> Any:
