@@ -139,3 +139,53 @@ def test_a_read_keeps_its_version_while_the_blob_is_replaced(api: BlobApiStore) 
     api.put_blob("cnt", "big", [new], BlobWrite(), NONE)
     api.delete_container("cnt", NONE)
     assert head + b"".join(chunks) == old
+
+
+def test_staged_blocks_of_an_older_store_move_to_stored_content(storage: Storage) -> None:
+    """SQLite's ``blob_api_blocks`` rows and PostgreSQL's schema version 7 kept staged blocks as one value each;
+    opening the store (SQLite) or migrating to version 8 (PostgreSQL) moves them, and they commit as before."""
+    if storage.case.kind == "embedded":
+        from overcast.backends.sqlite.state import connect
+
+        first = storage.backend().open_blob_api()
+        first.create_container("old", {}, "")
+        path = first.path
+        first.close()
+        conn = connect(path)
+        conn.execute("INSERT INTO blob_api_blocks (container, name, block_id, seq, data) VALUES "
+                     "('old', 'b', 'x', 1, ?), ('old', 'b', 'y', 2, ?)", (b"first ", b"second"))
+        conn.close()
+    elif storage.case.kind == "postgresql":
+        import psycopg
+
+        from overcast.backends.postgresql.schema import MIGRATIONS
+
+        with psycopg.connect(storage.connection, autocommit=True) as conn:
+            found = conn.execute("SELECT current_schema()").fetchone()
+            if found is None or found[0] is None:
+                schema = storage.connection.rsplit("search_path%3D", 1)[-1].split("&")[0]
+                conn.execute(f"CREATE SCHEMA {schema}")
+            conn.execute("CREATE TABLE overcast_schema (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
+                         "applied TIMESTAMPTZ NOT NULL DEFAULT now())")
+            for version, description, statements in MIGRATIONS:
+                if version > 7:
+                    break
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO overcast_schema (version, description) VALUES (%s, %s)",
+                             (version, description))
+            conn.execute("INSERT INTO blob_containers (name) VALUES ('old')")
+            conn.execute("INSERT INTO blob_api_blocks (container, name, block_id, data) VALUES "
+                         "('old', 'b', 'x', %s), ('old', 'b', 'y', %s)", (b"first ", b"second"))
+    else:
+        pytest.skip("the memory store keeps nothing between openings")
+    api = storage.backend().open_blob_api()
+    try:
+        _, uncommitted, _ = api.block_list("old", "b", "all", None)
+        assert [(b.block_id, b.size) for b in uncommitted] == [("x", 6), ("y", 6)]
+        api.commit_blocks("old", "b", [("Latest", "y"), ("Latest", "x")], BlobWrite(), NONE)
+        reader, _ = api.read_blob("old", "b", NONE)
+        assert reader.read() == b"secondfirst "
+        assert leftovers(api) == 0
+    finally:
+        api.close()
