@@ -62,7 +62,7 @@ def blob_binding_write(backend: StorageBackend, name: str) -> None:
 def blob_api_write(backend: StorageBackend, name: str) -> None:
     with closing(backend.open_blob_api()) as store:
         store.create_container(name, {}, "")
-        store.put_blob(name, "b.txt", b"y", BlobWrite(), Conditions())
+        store.put_blob(name, "b.txt", [b"y"], BlobWrite(), Conditions())
 
 
 def document_write(backend: StorageBackend, name: str) -> None:

@@ -31,7 +31,7 @@ from overcast.backends.blob_api_store import (
     Part,
     SignedIdentifier,
 )
-from overcast.backends.blob_store import BlobProperties, BlobReader, new_etag
+from overcast.backends.blob_store import BlobProperties, BlobReader, as_chunks, new_etag
 from overcast.backends.names import validate_blob_name, validate_container_name, validate_metadata
 from overcast.errors import BlobApiRefusal, StoreError
 
@@ -226,7 +226,7 @@ class BlobApi:
                  cond: Conditions) -> BlobInfo:
         validate_container_name(container)
         validate_blob_name(name)
-        with self.upload(container, name, chunks) as (tx, content):
+        with self.upload(container, name, as_chunks(chunks)) as (tx, content):
             old = self._prepare_write(tx, container, name, cond)
             info = self._write(tx, container, name, content, write, old)
             tx.unstage(container, name)
@@ -288,7 +288,7 @@ class BlobApi:
                     cond: Conditions) -> Content:
         validate_container_name(container)
         validate_blob_name(name)
-        with self.upload(container, name, chunks) as (tx, content):
+        with self.upload(container, name, as_chunks(chunks)) as (tx, content):
             self._container(tx, container)
             found = tx.blob(container, name)
             if found is not None:
@@ -345,7 +345,7 @@ class BlobApi:
                      append_position: int | None, max_size: int | None) -> tuple[BlobInfo, int]:
         validate_container_name(container)
         validate_blob_name(name)
-        with self.upload(container, name, chunks) as (tx, added):
+        with self.upload(container, name, as_chunks(chunks)) as (tx, added):
             props, doc = self._blob(tx, container, name)
             if doc.get("type") != "AppendBlob":
                 raise BlobApiRefusal("InvalidBlobType")

@@ -49,6 +49,11 @@ def blob_properties(container: str, name: str, length: int, etag: str, last_modi
                           MappingProxyType(dict(metadata)))
 
 
+def as_chunks(chunks: Iterable[bytes] | bytes) -> Iterable[bytes]:
+    """``chunks``, or one chunk when given bytes (iterating bytes would give ints)."""
+    return (bytes(chunks),) if isinstance(chunks, (bytes, bytearray, memoryview)) else chunks
+
+
 def rechunk(chunks: Iterable[bytes], size: int = CHUNK) -> Iterator[bytes]:
     """The bytes of ``chunks`` again, in pieces of exactly ``size`` bytes (the last one shorter, none empty)."""
     pending = bytearray()
