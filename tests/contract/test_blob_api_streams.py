@@ -142,8 +142,8 @@ def test_a_read_keeps_its_version_while_the_blob_is_replaced(api: BlobApiStore) 
 
 
 def test_staged_blocks_of_an_older_store_move_to_stored_content(storage: Storage) -> None:
-    """SQLite's ``blob_api_blocks`` rows and PostgreSQL's schema version 7 kept staged blocks as one value each;
-    opening the store (SQLite) or migrating to version 8 (PostgreSQL) moves them, and they commit as before."""
+    """SQLite's ``blob_api_blocks`` rows and PostgreSQL's schema version 8 kept staged blocks as one value each;
+    opening the store (SQLite) or migrating to version 9 (PostgreSQL) moves them, and they commit as before."""
     if storage.case.kind == "embedded":
         from overcast.backends.sqlite.state import connect
 
@@ -168,7 +168,7 @@ def test_staged_blocks_of_an_older_store_move_to_stored_content(storage: Storage
             conn.execute("CREATE TABLE overcast_schema (version INTEGER PRIMARY KEY, description TEXT NOT NULL, "
                          "applied TIMESTAMPTZ NOT NULL DEFAULT now())")
             for version, description, statements in MIGRATIONS:
-                if version > 7:
+                if version > 8:
                     break
                 for statement in statements:
                     conn.execute(statement)
