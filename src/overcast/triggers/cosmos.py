@@ -175,7 +175,7 @@ class ChangeFeedListener:
         with contextlib.suppress(asyncio.CancelledError):
             await renewing
         try:
-            await self._io(self._manager.release, self.held)
+            await self._io(self._manager.release)
         except Exception:
             log.warning("Releasing the leases of '%s' failed; they expire on their own.", self.spec.name)
         self.held = {}

@@ -182,10 +182,19 @@ class LeaseManager:
         given = self._update(lease, {"Owner": lease.requested_by, "RequestedBy": None}, renew=True, as_owner=True)
         return given is not None
 
-    def release(self, held: dict[int, Lease]) -> None:
-        """Give the leases up (a clean stop), keeping their continuations, so another instance takes them at once."""
-        for lease in held.values():
-            self._update(lease, {"Owner": None, "RequestedBy": None, "renewed": 0.0}, renew=False, as_owner=True)
+    def release(self) -> None:
+        """Give up every lease this owner has in the store (a clean stop), keeping their continuations, so another
+        instance takes them at once, and withdraw this owner's hand-over requests.
+
+        Read from the store, not from what the listener holds: a lease whose renewal came late (a busy machine) is
+        still written with this owner's name though the listener already counts it lost, and a request left behind
+        would have a lease handed over to an instance that is gone; either way it would wait out its expiration.
+        """
+        for lease in self.leases():
+            if lease.owner == self.owner:
+                self._update(lease, {"Owner": None, "RequestedBy": None, "renewed": 0.0}, renew=False, as_owner=True)
+            elif lease.requested_by == self.owner:
+                self._update(lease, {"RequestedBy": None}, renew=False, as_owner=False)
 
     def _stamp(self, seconds: float) -> str:
         return dt.datetime.fromtimestamp(seconds or self._clock(), dt.timezone.utc).isoformat().replace("+00:00", "Z")

@@ -75,7 +75,7 @@ def test_the_start_options_apply_only_when_no_lease_exists(store: MemoryDocument
     first = manager(store, clock, "a")
     held = first.balance()
     store.write("db", "items", {"id": "later", "pk": "x"})
-    first.release(held)
+    first.release()
     again = manager(store, clock, "b", start_from_beginning=True)
     pending = [c.document["id"] for lease in again.balance().values()
                for c in store.read_feed("db", "items", lease.feed_range, lease.continuation)]
@@ -140,7 +140,21 @@ def test_a_clean_release_frees_the_leases_with_their_positions(store: MemoryDocu
     a = manager(store, clock, "a")
     held = a.balance()
     held[2] = a.checkpoint(held[2], 5)  # type: ignore[assignment]
-    a.release(held)
+    a.release()
     assert all(lease.owner is None for lease in a.leases())
     taken = manager(store, clock, "b").balance()
     assert sorted(taken) == [0, 1, 2, 3] and taken[2].continuation == 5
+
+
+def test_a_release_frees_a_lease_renewed_late_and_withdraws_a_request(store: MemoryDocumentStore,
+                                                                       clock: Clock) -> None:
+    a, b = manager(store, clock, "a"), manager(store, clock, "b")
+    assert sorted(a.balance()) == [0, 1, 2, 3]
+    assert b.balance() == {}  # b asks a for one lease
+    assert sum(lease.requested_by == "b" for lease in a.leases()) == 1
+    clock.now += 11  # a's renewals came late: its leases are expired in the store, still under its name
+    assert all(lease.owner == "a" for lease in a.leases())
+    b.release()
+    assert all(lease.requested_by is None and lease.owner == "a" for lease in a.leases())
+    a.release()
+    assert all(lease.owner is None for lease in a.leases())
