@@ -75,10 +75,11 @@ def keys_of(app_dir: Path, data_dir: Path, env: dict[str, str]) -> dict[str, Any
 
 
 class ThrowawayCluster:
-    """A PostgreSQL cluster of its own (``initdb`` + ``pg_ctl`` in a temp folder, trust auth, a free port), for
-    tests that stop and restart the server. As root (containers), the server runs as the ``postgres`` user."""
+    """A PostgreSQL cluster of its own (``initdb`` + ``pg_ctl`` in a temp folder, a free port), for tests that stop
+    and restart the server or need password authentication. Trust auth unless ``password`` is given, then TCP
+    clients must present it (scram-sha-256). As root (containers), the server runs as the ``postgres`` user."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, password: str | None = None) -> None:
         import shutil
         import tempfile
 
@@ -91,12 +92,21 @@ class ThrowawayCluster:
         self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         if self._as:
             shutil.chown(self.root, "postgres")
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
+        self.password = password
+        auth = ["-A", "trust"]
+        if password is not None:
+            secret = self.root / "pwfile"
+            secret.write_text(password + "\n")
+            if self._as:
+                shutil.chown(secret, "postgres")
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={secret}"]
+        self._run("initdb", "-D", str(self.data), *auth, "-U", "postgres", "--no-sync")
         self.start()
 
     @property
     def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+        user = "postgres" if self.password is None else f"postgres:{quote(self.password, safe='')}"
+        return f"postgresql://{user}@127.0.0.1:{self.port}/postgres"
 
     def _run(self, *args: str) -> None:
         subprocess.run([*self._as, *args], check=True, capture_output=True, timeout=120)

@@ -164,7 +164,8 @@ def _load(options: StartOptions, environ: MutableMapping[str, str] | None, warni
     script_file = env.get("PYTHON_SCRIPT_FILE_NAME", "function_app.py")
     if not _SCRIPT_FILE.fullmatch(script_file):
         raise ConfigError(f"Invalid file name: {script_file} (PYTHON_SCRIPT_FILE_NAME).")
-    port = options.port or local.local_http_port or DEFAULT_PORT
+    # --port 0 asks for a free port (the help says so); Host.LocalHttpPort 0 counts as not given, as in Core Tools.
+    port = options.port if options.port is not None else (local.local_http_port or DEFAULT_PORT)
     if not 0 <= port <= 65535:
         raise ConfigError(f"Port {port} is out of range (0-65535).")
     user_level_text = options.user_log_level or env.get("FUNCTIONS_USER_LOG_LEVEL") or "Information"

@@ -544,6 +544,7 @@ def test_script_root_must_be_a_directory(tmp_path: Path) -> None:
         ({}, {"cors": "http://x.test", "cors_credentials": True}, 7071, "127.0.0.1", ("http://x.test",), True),
         ({"CORSCredentials": False}, {"cors_credentials": True}, 7071, "127.0.0.1", (), True),
         ({"LocalHttpPort": 0}, {}, 7071, "127.0.0.1", (), False),  # 0 is "not given"
+        ({"LocalHttpPort": 8123}, {"port": 0}, 0, "127.0.0.1", (), False),  # --port 0: a free port, chosen at bind
     ],
 )
 def test_host_section_flows_into_settings(

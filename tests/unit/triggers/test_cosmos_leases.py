@@ -73,7 +73,7 @@ def test_where_new_leases_start(store: MemoryDocumentStore, clock: Clock, start:
 
 def test_the_start_options_apply_only_when_no_lease_exists(store: MemoryDocumentStore, clock: Clock) -> None:
     first = manager(store, clock, "a")
-    held = first.balance()
+    first.balance()
     store.write("db", "items", {"id": "later", "pk": "x"})
     first.release()
     again = manager(store, clock, "b", start_from_beginning=True)
