@@ -186,9 +186,10 @@ class LeaseManager:
         """Give up every lease this owner has in the store (a clean stop), keeping their continuations, so another
         instance takes them at once, and withdraw this owner's hand-over requests.
 
-        Read from the store, not from what the listener holds: a lease whose renewal came late (a busy machine) is
-        still written with this owner's name though the listener already counts it lost, and a request left behind
-        would have a lease handed over to an instance that is gone; either way it would wait out its expiration.
+        Read from the store, not from what the listener holds: another instance may have just handed a lease over
+        (its listener takes it up at its next balance), a lease whose renewal came late (a busy machine) is still
+        written with this owner's name though the listener counts it lost, and a request left behind would have a
+        lease handed over to an instance that is gone; each would otherwise wait out its expiration.
         """
         for lease in self.leases():
             if lease.owner == self.owner:
