@@ -98,6 +98,7 @@ class Instance:
     stores: BackendPool
     triggers: TriggerManager | None = None
     warmup: Warmup | None = None
+    app_store: tuple[str, str] = ("embedded", "")  # (kind, address) of the app's store: what the endpoints serve
 
     def close(self) -> None:
         self.dispatcher.shutdown()
@@ -199,7 +200,8 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
         settings=settings, router=make_router(routes), dispatcher=dispatcher, keys=keys, state=state,
         admin=admin, native=native, streaming=streaming, durable=durable_api,
     )
-    return Instance(settings, index, app, routes, keys, dispatcher, native, state, pool, triggers, warmup)
+    return Instance(settings, index, app, routes, keys, dispatcher, native, state, pool, triggers, warmup,
+                    (app_kind, app_address))
 
 
 def _banner_key(instance: Instance) -> Any:
@@ -312,7 +314,8 @@ async def _serve(instance: Instance, handle: Any, storage: dict[str, socket.sock
         return EXIT_FATAL
     limits = ConnectionLimits(settings.knobs.http_keepalive_timeout, settings.knobs.http_headers_timeout, cap)
     # The Storage endpoints' sockets (bound by the CLI) join this server; their requests go to the storage apps.
-    app, extra_sockets, close_storage = serve_in_instance(instance.app, storage, instance.stores, instance.triggers)
+    app_store = instance.stores.stores(*instance.app_store)
+    app, extra_sockets, close_storage = serve_in_instance(instance.app, storage, app_store, instance.triggers)
     config = uvicorn.Config(
         app,
         lifespan="off",

@@ -93,10 +93,10 @@ def _start(args: argparse.Namespace) -> int:
         environ = dict(__import__("os").environ)
         settings = load(options, environ=environ)
         from overcast.host import preflight
-        from overcast.storage_api.endpoints import embedded_endpoint_settings
+        from overcast.storage_api.endpoints import store_endpoint_settings
 
         preflight(settings)
-        endpoints = embedded_endpoint_settings(environ)
+        endpoints = store_endpoint_settings(environ)
         for warning in settings.warnings:
             print(f"Warning: {warning}", file=sys.stderr)
     except ConfigError as exc:

@@ -28,6 +28,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 DEFAULT_CONNECTION = "AzureWebJobsStorage"
+# Where ``overcast start`` keeps the app's store when AzureWebJobsStorage names a server backend and the Storage
+# endpoints serve that store: the app's own code then reads AzureWebJobsStorage as the endpoints' connection string
+# (an Azure SDK cannot use a postgresql:// URL), and Overcast resolves AzureWebJobsStorage to this value.
+APP_STORE_SETTING = "OVERCAST_APP_STORE"
 EMBEDDED = "embedded"
 MISSING = "missing"
 _URL_KINDS = {"postgresql": "postgresql", "postgres": "postgresql"}
@@ -166,4 +170,6 @@ def resolve_connection(name: str | None, environ: Mapping[str, str], service: st
         # The default storage connection may be absent: the embedded store needs no setting at all.
         return Connection(setting, EMBEDDED if setting == DEFAULT_CONNECTION else MISSING)
     resolved, value = found
+    if resolved == DEFAULT_CONNECTION and environ.get(APP_STORE_SETTING):
+        value = environ[APP_STORE_SETTING]
     return Connection(resolved, connection_kind(value, service, environ), value)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from overcast.config.connections import APP_STORE_SETTING, DEFAULT_CONNECTION
 from overcast.config.jsonc import load_file
 from overcast.errors import ConfigError
 
@@ -107,7 +108,8 @@ def apply_to_environment(settings: LocalSettings, environ: MutableMapping[str, s
     entries.update({f"ConnectionStrings:{k}": v for k, v in settings.connection_strings.items()})
     for name, value in entries.items():
         if name in environ:
-            if environ[name] != value:
+            moved = name == DEFAULT_CONNECTION and environ.get(APP_STORE_SETTING) == value  # by overcast start
+            if environ[name] != value and not moved:
                 log.warning(
                     "Skipping '%s' from local settings as it's already defined in current environment variables.",
                     name,

@@ -2,13 +2,14 @@
 
 Settings (environment or local.settings.json ``Values``; docs/configuration.md):
 
-- ``OVERCAST_STORAGE_ENDPOINTS``: ``on`` (default) / ``off``; the endpoints are served only with the embedded store.
+- ``OVERCAST_STORAGE_ENDPOINTS``: ``on`` (default) / ``off``; the endpoints serve the app's store (embedded, or the
+  PostgreSQL database ``AzureWebJobsStorage`` names), never a real Azure Storage account.
 - ``OVERCAST_STORAGE_ADDRESS``: the address to listen on (default ``127.0.0.1``: loopback only unless asked).
 - ``OVERCAST_BLOB_PORT`` / ``OVERCAST_QUEUE_PORT`` / ``OVERCAST_TABLE_PORT``: each service's port (default the
   development-storage ports 10000 / 10001 / 10002; ``0`` picks a free one, printed at start).
 
 A port that is taken (a running Azurite, another ``overcast start``) is one line on the console and the start goes
-on without that endpoint: the bindings work on the embedded store either way.
+on without that endpoint: the bindings work on the app's store either way.
 """
 
 from __future__ import annotations
@@ -47,12 +48,14 @@ def endpoint_settings(environ: Mapping[str, str]) -> EndpointSettings:
     return EndpointSettings(switch(environ, "OVERCAST_STORAGE_ENDPOINTS", True), address, ports)
 
 
-def embedded_endpoint_settings(environ: Mapping[str, str]) -> EndpointSettings:
-    """The settings, switched off when ``AzureWebJobsStorage`` names another backend than the embedded store."""
-    from overcast.config.connections import EMBEDDED, resolve_connection
+def store_endpoint_settings(environ: Mapping[str, str]) -> EndpointSettings:
+    """The settings, switched off when ``AzureWebJobsStorage`` names something Overcast does not store itself (a
+    real Azure Storage account): the endpoints serve the app's store, embedded or a server backend's."""
+    from overcast.backends.registry import available_kinds
+    from overcast.config.connections import resolve_connection
 
     settings = endpoint_settings(environ)
-    if resolve_connection(None, environ).kind != EMBEDDED:
+    if resolve_connection(None, environ).kind not in available_kinds():
         return EndpointSettings(False, settings.address, settings.ports)
     return settings
 
@@ -101,19 +104,32 @@ def endpoint_urls(sockets: Mapping[str, socket.socket], address: str = "127.0.0.
 
 
 def announce(sockets: Mapping[str, socket.socket], settings: EndpointSettings, environ: Mapping[str, str]) -> None:
-    """One line naming the endpoints; and, when no ``AzureWebJobsStorage`` setting exists, the setting app code
-    reads for them (as ``func start`` users write ``UseDevelopmentStorage=true`` in local.settings.json), so SDK
-    code and SDK-type bindings reach the embedded store. Called before the instances fork: they inherit it."""
+    """One line naming the endpoints, and the ``AzureWebJobsStorage`` app code reads for them, so SDK code and
+    SDK-type bindings reach the app's store. Called before the instances fork: they inherit it.
+
+    - No setting: as ``func start`` users write ``UseDevelopmentStorage=true`` in local.settings.json.
+    - A server backend's URL (``postgresql://``): an Azure SDK cannot use it, so app code reads the endpoints'
+      connection string while Overcast keeps the URL in ``OVERCAST_APP_STORE`` (``config.connections``) and still
+      resolves ``AzureWebJobsStorage`` to it; the endpoints serve that database.
+    """
+    from overcast.config.connections import APP_STORE_SETTING, DEFAULT_CONNECTION, EMBEDDED, resolve_connection
+
     if not sockets:
         return
     urls = endpoint_urls(sockets, settings.address)
     print("Storage endpoints (account devstoreaccount1): "
           + ", ".join(f"{name} {url}" for name, url in urls.items()), flush=True)
-    if "AzureWebJobsStorage" in environ or any(k.startswith("AzureWebJobsStorage__") for k in environ):
-        return
     defaults = len(sockets) == len(SERVICES) and all(
         sock.getsockname()[1] == SERVICES[name].default_port for name, sock in sockets.items())
-    os.environ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true" if defaults else connection_string(urls)
+    presented = "UseDevelopmentStorage=true" if defaults else connection_string(urls)
+    if DEFAULT_CONNECTION in environ or any(k.startswith(f"{DEFAULT_CONNECTION}__") for k in environ):
+        store = resolve_connection(None, environ)
+        if store.kind == EMBEDDED or not store.value:
+            return
+        os.environ[APP_STORE_SETTING] = store.value
+        print(f"{DEFAULT_CONNECTION} names the app's {store.kind} store: the app's own code reads it as these "
+              f"endpoints' connection string (served from that store).", flush=True)
+    os.environ[DEFAULT_CONNECTION] = presented
 
 
 def connection_string(urls: Mapping[str, str]) -> str:

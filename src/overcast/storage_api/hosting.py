@@ -21,7 +21,7 @@ from overcast.storage_api.services import SERVICES, ServiceEnv, make_handler
 
 if TYPE_CHECKING:
     from overcast.backends.base import BlobProperties
-    from overcast.backends.pool import BackendPool, ConnectionStores
+    from overcast.backends.pool import ConnectionStores
 
 
 class StoreThreads:
@@ -70,20 +70,18 @@ class PortRouter:
             await send({"type": "http.response.body", "body": b""})
 
 
-def serve_in_instance(host_app: Any, sockets: Mapping[str, socket.socket], pool: BackendPool,
+def serve_in_instance(host_app: Any, sockets: Mapping[str, socket.socket], stores: ConnectionStores,
                       triggers: Any) -> tuple[Any, list[socket.socket], Callable[[], None]]:
     """(the ASGI app for every socket, the extra sockets to serve, a close function) for one instance.
 
-    ``pool``: the instance's stores (the endpoints use its embedded connection, as the bindings do); ``triggers``:
-    its TriggerManager (or None), told of every blob written through the API.
+    ``stores``: the app's store (embedded, or the server backend the bindings use); ``triggers``: the instance's
+    TriggerManager (or None), told of every blob written through the API.
     """
     if not sockets:
         return host_app, [], lambda: None
-    from overcast.backends.pool import EMBEDDED
-
     io = StoreThreads()
     written = triggers.blob_written if triggers is not None else None
     # A message put through the Queue API wakes this instance's listeners of that queue, as an output binding's does.
     wake = triggers.context.wakeups.wake if triggers is not None else None
-    apps = storage_apps(sockets, pool.stores(EMBEDDED), io, written, wake)
+    apps = storage_apps(sockets, stores, io, written, wake)
     return PortRouter(apps, host_app), list(sockets.values()), io.shutdown

@@ -397,6 +397,18 @@ def test_values_become_strings(tmp_path: Path, raw: Any, text: str) -> None:
     assert env == {"SETTING": text}
 
 
+def test_the_store_overcast_start_moved_aside_is_skipped_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    write_local_settings(tmp_path, {"Values": {"AzureWebJobsStorage": "postgresql://db/app"}})
+    env = {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "OVERCAST_APP_STORE": "postgresql://db/app"}
+    apply_to_environment(load_local_settings(tmp_path), env)
+    assert env["AzureWebJobsStorage"] == "UseDevelopmentStorage=true" and not caplog.records
+    env["OVERCAST_APP_STORE"] = "postgresql://elsewhere/app"  # not the value it moved: a real conflict is said
+    apply_to_environment(load_local_settings(tmp_path), env)
+    assert "Skipping 'AzureWebJobsStorage'" in caplog.text
+
+
 def test_null_value_is_skipped_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     write_local_settings(tmp_path, {"Values": {"GONE": None, "KEPT": "x"}})
     with caplog.at_level(logging.WARNING, logger="overcast.host.startup"):

@@ -35,6 +35,13 @@ def test_a_value_names_its_kind(value: str, kind: str) -> None:
     ("Orders", {"AzureWebJobsOrders": ACCOUNT}, "AzureWebJobsOrders", "azure-storage"),
     ("Ident", {"Ident__serviceUri": "https://acct.queue.core.windows.net"}, "Ident", "azure-storage"),
     ("Nowhere", {}, "Nowhere", "missing"),
+    # overcast start moved the app's PostgreSQL store aside and shows app code the Storage endpoints' string:
+    (None, {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "OVERCAST_APP_STORE": "postgresql://db/app"},
+     "AzureWebJobsStorage", "postgresql"),
+    ("Storage", {"AzureWebJobsStorage": "UseDevelopmentStorage=true", "OVERCAST_APP_STORE": "postgresql://db/app"},
+     "AzureWebJobsStorage", "postgresql"),
+    ("Other", {"Other": "UseDevelopmentStorage=true", "OVERCAST_APP_STORE": "postgresql://db/app"}, "Other",
+     "embedded"),
 ])
 def test_a_name_resolves_to_a_setting_and_kind(
     name: str | None, environ: dict[str, str], setting: str, kind: str

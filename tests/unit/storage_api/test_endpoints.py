@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
 
+from overcast.config.connections import resolve_connection
 from overcast.errors import ConfigError
 from overcast.storage_api.endpoints import (
     EndpointSettings,
+    announce,
     bind_endpoints,
     connection_string,
-    embedded_endpoint_settings,
     endpoint_settings,
     endpoint_urls,
+    store_endpoint_settings,
 )
 
 
@@ -35,11 +38,37 @@ def test_bad_settings_name_the_variable(environ: dict[str, str], says: str) -> N
 
 @pytest.mark.parametrize(("storage", "enabled"), [
     ("UseDevelopmentStorage=true", True),
-    ("postgresql://db/app", False),
+    ("postgresql://db/app", True),
     ("DefaultEndpointsProtocol=https;AccountName=a;AccountKey=a2V5;EndpointSuffix=core.windows.net", False),
 ])
-def test_served_only_with_the_embedded_store(storage: str, enabled: bool) -> None:
-    assert embedded_endpoint_settings({"AzureWebJobsStorage": storage}).enabled is enabled
+def test_served_for_the_stores_overcast_keeps(storage: str, enabled: bool) -> None:
+    assert store_endpoint_settings({"AzureWebJobsStorage": storage}).enabled is enabled
+
+
+@pytest.mark.parametrize(("environ", "shown", "store"), [
+    ({}, True, None),
+    ({"AzureWebJobsStorage": "UseDevelopmentStorage=true"}, False, None),
+    ({"AzureWebJobsStorage": "postgresql://u:pw@db/app"}, True, "postgresql://u:pw@db/app"),
+])
+def test_announce_shows_app_code_a_connection_string_for_the_endpoints(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], environ: dict[str, str], shown: bool,
+    store: str | None,
+) -> None:
+    for name in ("AzureWebJobsStorage", "OVERCAST_APP_STORE"):
+        monkeypatch.setenv(name, "")  # recorded, so what announce sets is undone after the test
+        monkeypatch.delenv(name)
+    bound = bind_endpoints(EndpointSettings(True, "127.0.0.1", {"blob": 0, "queue": 0, "table": 0}))
+    try:
+        announce(bound, endpoint_settings({}), environ)
+        expected = connection_string(endpoint_urls(bound)) if shown else None
+    finally:
+        for sock in bound.values():
+            sock.close()
+    assert os.environ.get("AzureWebJobsStorage") == expected
+    assert os.environ.get("OVERCAST_APP_STORE") == store
+    if store is not None:
+        assert "pw" not in capsys.readouterr().out
+        assert resolve_connection(None, dict(os.environ)).value == store
 
 
 def test_a_free_port_is_bound_and_a_taken_one_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
