@@ -33,6 +33,11 @@ def test_accepted(text: str, expected: object) -> None:
     ('{"a": 1} /* open', 1, 10),
     ('{\n  "a": 1,\n  // c\n  "b" 2\n}', 4, 7),
     ('[1,,2]', 1, 4),
+    # Two objects one after the other (Microsoft's samples-v2/function_chaining/host.json): JObject.Parse reads on
+    # after the first and throws "Additional text encountered after finished reading JSON content", so the host
+    # refuses the file too.
+    ('{\n  "version": "2.0"\n}{\n  "version": "2.0"\n}', 3, 2),
+    ('{"a": 1} // a comment is fine after the object\n{"b": 2}', 2, 1),
 ])
 def test_errors_keep_the_file_position(text: str, line: int, column: int) -> None:
     with pytest.raises(JsoncError) as info:
