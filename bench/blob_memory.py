@@ -22,17 +22,13 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command_line, free_port, start, stop
+from _common import command_line
+from servers import AZURITE, azurite, connection, overcast_storage
 
-ACCOUNT = "devstoreaccount1"
-KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 MIB = 1024 * 1024
-AZURITE = ROOT / ".cache" / "azurite" / "node_modules" / "azurite" / "dist" / "src" / "azurite.js"
 
 
 def status_kib(pid: int, field: str) -> int:
@@ -46,19 +42,6 @@ def reset_peak(pid: int) -> int:
     """Resets VmHWM to the current RSS (Linux >= 4.0); the RSS in bytes."""
     Path(f"/proc/{pid}/clear_refs").write_text("5")
     return status_kib(pid, "VmRSS") * 1024
-
-
-def wait_port(port: int, proc: object, deadline_s: float = 60) -> None:
-    import socket
-
-    start_at = time.perf_counter()
-    while time.perf_counter() - start_at < deadline_s:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port} after {deadline_s} s")
 
 
 def make_file(folder: Path, size: int) -> tuple[Path, str]:
@@ -94,41 +77,12 @@ def file_baseline(source: Path, folder: Path) -> tuple[float, float]:
     return write, read
 
 
-@contextmanager
-def server(folder: Path, *extra: str) -> Iterator[tuple[int, int]]:
-    """``overcast storage`` on a free port: (its pid, the blob port)."""
-    port = free_port()
-    cmd = [sys.executable, "-m", "overcast", "storage", "--script-root", str(folder), "--data-dir",
-           str(folder / "data"), "--blob-port", str(port), "--queue-port", str(free_port()), "--table-port",
-           str(free_port()), *extra]
-    proc = start(cmd, folder / "server.log")
-    try:
-        wait_port(port, proc)
-        yield proc.pid, port
-    finally:
-        stop(proc)
-
-
-@contextmanager
-def azurite(folder: Path) -> Iterator[tuple[int, int]]:
-    port = free_port()
-    cmd = ["node", str(AZURITE), "--blobPort", str(port), "--queuePort", str(free_port()), "--tablePort",
-           str(free_port()), "--location", str(folder), "--skipApiVersionCheck", "--silent", "--disableTelemetry"]
-    proc = start(cmd, folder / "azurite.log")
-    try:
-        wait_port(port, proc)
-        yield proc.pid, port
-    finally:
-        stop(proc)
-
-
 def measure(pid: int, port: int, source: Path, expected: str, folder: Path) -> list[tuple[str, float, float]]:
     """(transfer, MiB/s, peak RSS growth in bytes) for a single put, a staged upload and a download."""
     from azure.storage.blob import BlobClient
 
     size = source.stat().st_size
-    conn = (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
-            f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};")
+    conn = connection(port, "blob")
     single = BlobClient.from_connection_string(conn, "bench", "single.bin", max_single_put_size=size + 1)
     staged = BlobClient.from_connection_string(conn, "bench", "staged.bin", max_single_put_size=4 * MIB,
                                                max_block_size=4 * MIB)
@@ -192,8 +146,9 @@ def main() -> None:
             for name, extra in [*targets, *([("azurite", ())] if AZURITE.exists() else [])]:
                 served = folder / name
                 served.mkdir()
-                with (azurite(served) if name == "azurite" else server(served, *extra)) as (pid, port):
-                    for transfer, speed, growth in measure(pid, port, source, expected, served):
+                running = azurite(served, "blob") if name == "azurite" else overcast_storage(served, "blob", *extra)
+                with running as server:
+                    for transfer, speed, growth in measure(server.pid, server.port, source, expected, served):
                         base = read_base if transfer.startswith("Get") else write_base
                         print(f"{name:<10} {transfer:<32} {speed:8.1f} {speed / base:10.2f} "
                               f"{growth / MIB:12.1f} MiB {growth / size:7.3f}", flush=True)

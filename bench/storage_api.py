@@ -24,35 +24,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command_line, free_port, latency_line, start, stop
-
-ACCOUNT = "devstoreaccount1"
-KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-AZURITE = ROOT / ".cache" / "azurite" / "node_modules" / "azurite" / "dist" / "src" / "azurite.js"
-
-
-def wait_port(port: int, deadline_s: float = 60) -> None:
-    import socket
-
-    start_at = time.perf_counter()
-    while time.perf_counter() - start_at < deadline_s:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port} after {deadline_s} s")
-
-
-def connection(port: int) -> str:
-    return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
-            f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};")
+from _common import command_line, latency_line
+from servers import azurite, connection, overcast_storage, require_azurite
 
 
 def sdk_round(port: int, data: bytes) -> Callable[[], float]:
     from azure.storage.blob import BlobServiceClient
 
-    service = BlobServiceClient.from_connection_string(connection(port))
+    service = BlobServiceClient.from_connection_string(connection(port, "blob"))
     service.create_container("bench")
     client = service.get_blob_client("bench", "blob.bin")
 
@@ -87,23 +66,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=500)
     parser.add_argument("--warmup", type=int, default=50)
     args = parser.parse_args()
-    if not AZURITE.exists():
-        sys.exit(f"Azurite is not installed at {AZURITE}: run the Storage API tests once (pytest tests/storage_api) "
-                 f"or: npm install --prefix .cache/azurite azurite")
+    require_azurite()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        ours, theirs = free_port(), free_port()
-        overcast = start([sys.executable, "-m", "overcast", "storage", "--script-root", str(folder), "--data-dir",
-                          str(folder / "data"), "--blob-port", str(ours), "--queue-port", str(free_port()),
-                          "--table-port", str(free_port())], folder / "overcast.log")
-        azurite = start(["node", str(AZURITE), "--blobPort", str(theirs), "--queuePort", str(free_port()),
-                         "--tablePort", str(free_port()), "--location", str(folder / "azurite"),
-                         "--skipApiVersionCheck", "--silent", "--disableTelemetry"], folder / "azurite.log")
-        try:
-            wait_port(ours)
-            wait_port(theirs)
+        with overcast_storage(folder, "blob") as ours, azurite(folder / "azurite", "blob") as theirs:
             data = bytes(range(256)) * (args.size // 256) + b"x" * (args.size % 256)
-            rounds = {"overcast endpoint": sdk_round(ours, data), "azurite endpoint": sdk_round(theirs, data),
+            rounds = {"overcast endpoint": sdk_round(ours.port, data), "azurite endpoint": sdk_round(theirs.port, data),
                       "store, direct": store_round(folder / "direct", data)}
             for one in rounds.values():
                 for _ in range(args.warmup):
@@ -112,9 +80,6 @@ def main() -> None:
             for _ in range(args.rounds):  # interleaved: each round of each side sees the same noise
                 for name, one in rounds.items():
                     samples[name].append(one() * 1000)
-        finally:
-            stop(overcast)
-            stop(azurite)
     print(f"# {command_line()}")
     print(f"Blob upload + download of {args.size} bytes, one at a time, {args.rounds} rounds "
           f"(after {args.warmup} warm-up):")

@@ -23,35 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, command_line, free_port, latency_line, start, stop
-
-ACCOUNT = "devstoreaccount1"
-KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-AZURITE = ROOT / ".cache" / "azurite" / "node_modules" / "azurite" / "dist" / "src" / "azurite.js"
-
-
-def wait_port(port: int, deadline_s: float = 60) -> None:
-    import socket
-
-    start_at = time.perf_counter()
-    while time.perf_counter() - start_at < deadline_s:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port} after {deadline_s} s")
-
-
-def connection(port: int) -> str:
-    return (f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};"
-            f"QueueEndpoint=http://127.0.0.1:{port}/{ACCOUNT};")
+from _common import command_line, latency_line
+from servers import azurite, connection, overcast_storage, require_azurite
 
 
 def sdk_round(port: int, queue: str) -> Callable[[], float]:
     from azure.storage.queue import QueueClient
 
-    client = QueueClient.from_connection_string(connection(port), queue)
+    client = QueueClient.from_connection_string(connection(port, "queue"), queue)
     client.create_queue()
 
     def one() -> float:
@@ -87,22 +66,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2000)
     parser.add_argument("--warmup", type=int, default=200)
     args = parser.parse_args()
-    if not AZURITE.exists():
-        sys.exit(f"Azurite is not installed at {AZURITE}: run the Storage API tests once (pytest tests/storage_api) "
-                 f"or: npm install --prefix .cache/azurite azurite")
+    require_azurite()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        ours, theirs = free_port(), free_port()
-        overcast = start([sys.executable, "-m", "overcast", "storage", "--script-root", str(folder), "--data-dir",
-                          str(folder / "data"), "--blob-port", str(free_port()), "--queue-port", str(ours),
-                          "--table-port", str(free_port())], folder / "overcast.log")
-        azurite = start(["node", str(AZURITE), "--blobPort", str(free_port()), "--queuePort", str(theirs),
-                         "--tablePort", str(free_port()), "--location", str(folder / "azurite"),
-                         "--skipApiVersionCheck", "--silent", "--disableTelemetry"], folder / "azurite.log")
-        try:
-            wait_port(ours)
-            wait_port(theirs)
-            rounds = {"overcast endpoint": sdk_round(ours, "bench"), "azurite endpoint": sdk_round(theirs, "bench"),
+        with overcast_storage(folder, "queue") as ours, azurite(folder / "azurite", "queue") as theirs:
+            rounds = {"overcast endpoint": sdk_round(ours.port, "bench"),
+                      "azurite endpoint": sdk_round(theirs.port, "bench"),
                       "store, direct": store_round(folder / "direct")}
             for one in rounds.values():
                 for _ in range(args.warmup):
@@ -111,9 +80,6 @@ def main() -> None:
             for _ in range(args.rounds):  # interleaved: each round of each side sees the same noise
                 for name, one in rounds.items():
                     samples[name].append(one() * 1000)
-        finally:
-            stop(overcast)
-            stop(azurite)
     print(f"# {command_line()}")
     print(f"Queue put + get + delete, one at a time, {args.rounds} rounds (after {args.warmup} warm-up):")
     width = max(len(name) for name in samples)
