@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from overcast.backends.cosmos_sql.compiled import Binder, Shape
-from overcast.backends.cosmos_sql.syntax import Call, Query
+from overcast.backends.cosmos_sql.syntax import COMPARISONS, Call, Query
 from overcast.backends.cosmos_sql.values import RANK
 
 ALL_KINDS = frozenset(RANK)
 DEFINED = ALL_KINDS - {"undefined"}
+#: Each comparison operator of the tree as SQL writes it.
+SQL_COMPARISONS = {**{op: op for op in COMPARISONS}, "!=": "<>"}
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 from overcast.backends.cosmos_sql.functions import FUNCTIONS, like_regex
 from overcast.backends.cosmos_sql.parser import parse_query
 from overcast.backends.cosmos_sql.syntax import (
+    COMPARISONS,
+    CONCAT,
     ROOT,
     Aggregate,
     ArrayLit,
@@ -278,9 +280,9 @@ def binary(op: str, left: Any, right: Any) -> Any:
         return _and(left, right)
     if op == "OR":
         return _or(left, right)
-    if op in ("=", "!=", "<", "<=", ">", ">="):
+    if op in COMPARISONS:
         return compare(op, left, right)
-    if op == "||":
+    if op == CONCAT:
         return left + right if isinstance(left, str) and isinstance(right, str) else UNDEFINED
     if not (is_number(left) and is_number(right)):
         return UNDEFINED

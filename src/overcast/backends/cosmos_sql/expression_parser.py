@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from overcast.backends.cosmos_sql.lexer import Token, tokenize
 from overcast.backends.cosmos_sql.syntax import (
+    ADDITIVE,
+    COMPARISON_SPELLINGS,
+    CONCAT,
     DOCS_URL,
+    MULTIPLICATIVE,
     Aggregate,
     ArrayLit,
     Between,
@@ -37,7 +41,6 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
     "ARRAY_LENGTH": (1, 1),
 }
 AGGREGATES = frozenset({"COUNT", "SUM", "MIN", "MAX", "AVG"})
-_COMPARISONS = {"=": "=", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _UNSUPPORTED_CLAUSES = {"GROUP": "GROUP BY", "HAVING": "HAVING", "EXISTS": "EXISTS subqueries",
                         "ARRAY": "ARRAY subqueries", "UDF": "user-defined functions (udf.*)"}
 
@@ -117,9 +120,9 @@ class ExpressionParser:
     def predicate(self) -> Expr:
         left = self.concat()
         token = self.tok
-        if token.kind == "op" and token.text in _COMPARISONS:
+        if token.kind == "op" and token.text in COMPARISON_SPELLINGS:
             self.advance()
-            return Binary(_COMPARISONS[token.text], left, self.concat(), token.pos)
+            return Binary(COMPARISON_SPELLINGS[token.text], left, self.concat(), token.pos)
         negated = self.accept("NOT") is not None
         if self.accept("IN"):
             self.expect("(")
@@ -143,13 +146,13 @@ class ExpressionParser:
 
     def concat(self) -> Expr:
         left = self.additive()
-        while token := self.accept("||"):
-            left = Binary("||", left, self.additive(), token.pos)
+        while token := self.accept(CONCAT):
+            left = Binary(CONCAT, left, self.additive(), token.pos)
         return left
 
     def additive(self) -> Expr:
         left = self.multiplicative()
-        while token := self.accept("+", "-"):
+        while token := self.accept(*ADDITIVE):
             left = Binary(token.text, left, self.multiplicative(), token.pos)
         if self.tok.text in ("&", "|", "^", "~"):
             raise outside_subset(f"the bitwise operator {self.tok.text}", self.tok.pos)
@@ -157,7 +160,7 @@ class ExpressionParser:
 
     def multiplicative(self) -> Expr:
         left = self.unary()
-        while token := self.accept("*", "/", "%"):
+        while token := self.accept(*MULTIPLICATIVE):
             left = Binary(token.text, left, self.unary(), token.pos)
         return left
 

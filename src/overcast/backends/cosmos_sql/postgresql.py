@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 
 from overcast.backends.cosmos_sql.compiled import Binder, CompiledQuery, Shape, Template
-from overcast.backends.cosmos_sql.dialect import ALL_KINDS, DEFINED, CompilerTools, Loc, Sx
+from overcast.backends.cosmos_sql.dialect import ALL_KINDS, DEFINED, SQL_COMPARISONS, CompilerTools, Loc, Sx
 from overcast.backends.cosmos_sql.evaluate import Parameters
 from overcast.backends.cosmos_sql.sqlite import SqliteDialect
 from overcast.backends.cosmos_sql.statement import compile_with
@@ -126,7 +126,7 @@ class PostgresDialect(SqliteDialect):
                 f"ELSE '[]'::jsonb END) AS {alias}(value)")
 
     def compare(self, op: str, kind: str, left: Sx, right: Sx) -> str:
-        sql_op = {"=": "=", "!=": "<>"}.get(op, op)
+        sql_op = SQL_COMPARISONS[op]
         if kind == "string" and op not in ("=", "!="):
             return f'{self.native(left, kind)} COLLATE "C" {sql_op} {self.native(right, kind)}'
         if not left.json and not right.json:

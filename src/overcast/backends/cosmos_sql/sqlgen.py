@@ -15,6 +15,9 @@ from overcast.backends.cosmos_sql.compiled import Binder, Shape
 from overcast.backends.cosmos_sql.dialect import ALL_KINDS, Dialect, Loc, Sx
 from overcast.backends.cosmos_sql.expression_parser import outside_subset
 from overcast.backends.cosmos_sql.syntax import (
+    COMPARISONS,
+    CONCAT,
+    LOGICAL,
     Aggregate,
     ArrayLit,
     Between,
@@ -37,7 +40,6 @@ from overcast.errors import QueryError
 
 _EQUALITY_KINDS = frozenset({"null", "boolean", "number", "string", "array", "object"})
 _ORDER_KINDS = frozenset({"null", "boolean", "number", "string"})
-_SQL_OPS = {"=": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
 @dataclass
@@ -165,9 +167,9 @@ class Compiler:
                 return Sx(self.columns[expr.name], frozenset({"string"}))
             return self.located(Loc(base.loc.doc, (*base.loc.steps, step), base.loc.element))
         if isinstance(expr, Binary):
-            if expr.op in ("AND", "OR"):
+            if expr.op in LOGICAL:
                 return self.boolean(self.logic(expr, truth=False))
-            if expr.op in _SQL_OPS:
+            if expr.op in COMPARISONS:
                 return self.boolean(self.comparison(expr.op, self.expr(expr.left), self.expr(expr.right), False))
             return self.operator(expr)
         if isinstance(expr, Unary):
@@ -219,13 +221,13 @@ class Compiler:
 
     def operator(self, expr: Binary) -> Sx:
         left, right = self.expr(expr.left), self.expr(expr.right)
-        kind = "string" if expr.op == "||" else "number"
+        kind = "string" if expr.op == CONCAT else "number"
         # Each operand checked on its own (NULL when of another kind), so a chain of operators nests its
         # parentheses only, not a CASE per level (SQLite's parser has a fixed stack).
         a, b = self.operand(left, kind), self.operand(right, kind)
         if a is None or b is None:
             return Sx("NULL", frozenset({"undefined"}))
-        value = f"({a[0]} || {b[0]})" if expr.op == "||" else self.dialect.arithmetic(expr.op, a[0], b[0])
+        value = f"({a[0]} || {b[0]})" if expr.op == CONCAT else self.dialect.arithmetic(expr.op, a[0], b[0])
         certain = a[1] and b[1]
         return Sx(value, frozenset({kind} if certain else {kind, "undefined"}))
 
@@ -259,9 +261,9 @@ class Compiler:
 
     def condition(self, expr: Expr, truth: bool) -> str:
         """A condition's SQL: for truth (only true matters) or three-valued (1 / 0 / NULL for undefined)."""
-        if isinstance(expr, Binary) and expr.op in ("AND", "OR"):
+        if isinstance(expr, Binary) and expr.op in LOGICAL:
             return self.logic(expr, truth)
-        if isinstance(expr, Binary) and expr.op in _SQL_OPS:
+        if isinstance(expr, Binary) and expr.op in COMPARISONS:
             return self.comparison(expr.op, self.expr(expr.left), self.expr(expr.right), truth)
         if isinstance(expr, Unary) and expr.op == "NOT":
             return f"NOT ({self.condition(expr.operand, truth=False)})"

@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from overcast.backends.cosmos_sql.compiled import Binder, CompiledQuery, Shape, Template
-from overcast.backends.cosmos_sql.dialect import ALL_KINDS, DEFINED, CompilerTools, Dialect, Loc, Sx
+from overcast.backends.cosmos_sql.dialect import ALL_KINDS, DEFINED, SQL_COMPARISONS, CompilerTools, Dialect, Loc, Sx
 from overcast.backends.cosmos_sql.evaluate import Parameters
 from overcast.backends.cosmos_sql.expression_parser import outside_subset
 from overcast.backends.cosmos_sql.statement import compile_with
@@ -129,7 +129,7 @@ class SqliteDialect(Dialect):
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
     def compare(self, op: str, kind: str, left: Sx, right: Sx) -> str:
-        sql_op = {"=": "=", "!=": "<>"}.get(op, op)
+        sql_op = SQL_COMPARISONS[op]
         return f"{left.value} {sql_op} {right.value}"
 
     def like(self, compiler: CompilerTools, value: Sx, pattern: Binder) -> str:

@@ -10,6 +10,16 @@ DOCS_URL = "docs/cosmosdb-queries.md"
 #: The alias name a ``FROM x IN <container>.path`` source path is rooted at: the document itself.
 ROOT = ""
 
+# The binary operators of the subset, by precedence level, loosest first (``Binary.op`` is one of them); the parser
+# reads them level by level, the evaluator and the SQL compiler branch on the same groups.
+LOGICAL = ("OR", "AND")
+COMPARISONS = ("=", "!=", "<", "<=", ">", ">=")
+CONCAT = "||"
+ADDITIVE = ("+", "-")
+MULTIPLICATIVE = ("*", "/", "%")
+#: Each way a query may write a comparison, and the operator it is in the tree (``<>`` is ``!=``).
+COMPARISON_SPELLINGS = {**{op: op for op in COMPARISONS}, "<>": "!="}
+
 
 @dataclass(frozen=True)
 class Literal:
@@ -54,7 +64,7 @@ class Unary:
 
 @dataclass(frozen=True)
 class Binary:
-    op: str  # "AND" "OR" "=" "!=" "<" "<=" ">" ">=" "+" "-" "*" "/" "%" "||"
+    op: str  # one of LOGICAL, COMPARISONS, CONCAT, ADDITIVE, MULTIPLICATIVE
     left: Expr
     right: Expr
     pos: int
