@@ -35,7 +35,7 @@ _PROTOCOLS = {"overcast.backends.base", "overcast.backends.names", "overcast.bac
               "overcast.backends.eventhubs_store", "overcast.backends.eventgrid_store",
               "overcast.backends.blob_store", "overcast.backends.blob_api_store", "overcast.backends.blob_api",
               "overcast.backends.blob_api_rules",
-              "overcast.backends.documents_store", "overcast.backends.changes"}
+              "overcast.backends.documents_store", "overcast.backends.changes", "overcast.backends.store_checks"}
 _QUERIES = {"overcast.backends.cosmos_sql"}  # the document stores run Cosmos DB SQL through it
 _SQL = {"overcast.backends.sql"}  # the cores the SQLite and PostgreSQL stores share
 _DURABLE = {"overcast.durable", "overcast.durable.core", "overcast.durable.api", "overcast.durable.store",

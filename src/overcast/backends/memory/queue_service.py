@@ -10,9 +10,6 @@ from overcast.backends.memory.common import Clock
 from overcast.backends.memory.queues import MemoryQueueStore
 from overcast.backends.names import (
     check_count,
-    check_message_size,
-    check_message_times,
-    check_visibility,
     validate_queue_name,
 )
 from overcast.backends.queue_service_store import (
@@ -22,10 +19,10 @@ from overcast.backends.queue_service_store import (
     QueueInfo,
     QueueProperties,
     UpdatedMessage,
-    check_metadata,
     frozen_metadata,
     same_metadata,
 )
+from overcast.backends.store_checks import check_message_update, check_new_message, queue_metadata
 
 
 class MemoryQueueService(MemoryQueueStore):
@@ -36,8 +33,7 @@ class MemoryQueueService(MemoryQueueStore):
         self._metadata: dict[str, dict[str, str]] = {}
 
     def create_queue(self, queue: str, metadata: Mapping[str, str]) -> CreateOutcome:
-        validate_queue_name(queue)
-        wanted = check_metadata(queue, metadata)
+        wanted = queue_metadata(queue, metadata)
         with self._open():
             if queue in self._queues:
                 same = same_metadata(self._metadata.get(queue, {}), wanted)
@@ -56,8 +52,7 @@ class MemoryQueueService(MemoryQueueStore):
             return QueueProperties(frozen_metadata(self._metadata.get(queue, {})), count)
 
     def set_queue_metadata(self, queue: str, metadata: Mapping[str, str]) -> bool:
-        validate_queue_name(queue)
-        wanted = check_metadata(queue, metadata)
+        wanted = queue_metadata(queue, metadata)
         with self._open():
             if queue not in self._queues:
                 return False
@@ -73,9 +68,7 @@ class MemoryQueueService(MemoryQueueStore):
 
     def put_message(self, queue: str, body: bytes, visibility_timeout: float,
                     ttl: float | None) -> QueuedMessage | None:
-        validate_queue_name(queue)
-        check_message_times(visibility_timeout, ttl)
-        check_message_size(queue, body)
+        check_new_message(queue, body, visibility_timeout, ttl)
         with self._open() as now:
             if queue not in self._queues:
                 return None
@@ -101,21 +94,23 @@ class MemoryQueueService(MemoryQueueStore):
             messages.clear()
             return True
 
+    def _problem(self, queue: str, message_id: str, now: float) -> MessageProblem:
+        """Why ``_claimed`` found no message (under the lock)."""
+        messages = self._queues.get(queue)
+        if messages is None:
+            return MessageProblem.QUEUE_NOT_FOUND
+        message = messages.get(message_id)
+        if message is None or message.expires <= now:
+            return MessageProblem.MESSAGE_NOT_FOUND
+        return MessageProblem.POP_RECEIPT_MISMATCH  # the message is there and live: another receipt claims it
+
     def update_message(self, queue: str, message_id: str, pop_receipt: str, visibility_timeout: float,
                        body: bytes | None = None) -> UpdatedMessage | MessageProblem:
-        validate_queue_name(queue)
-        check_visibility(visibility_timeout)
-        if body is not None:
-            check_message_size(queue, body)
+        check_message_update(queue, visibility_timeout, body)
         with self._open() as now:
-            messages = self._queues.get(queue)
-            if messages is None:
-                return MessageProblem.QUEUE_NOT_FOUND
-            message = messages.get(message_id)
-            if message is None or message.expires <= now:
-                return MessageProblem.MESSAGE_NOT_FOUND
-            if message.receipt != pop_receipt:
-                return MessageProblem.POP_RECEIPT_MISMATCH
+            message = self._claimed(queue, message_id, pop_receipt, now)
+            if message is None:
+                return self._problem(queue, message_id, now)
             message.visible = now + visibility_timeout
             message.receipt = new_pop_receipt()
             if body is not None:
@@ -125,15 +120,10 @@ class MemoryQueueService(MemoryQueueStore):
     def delete_message(self, queue: str, message_id: str, pop_receipt: str) -> MessageProblem | None:
         validate_queue_name(queue)
         with self._open() as now:
-            messages = self._queues.get(queue)
-            if messages is None:
-                return MessageProblem.QUEUE_NOT_FOUND
-            message = messages.get(message_id)
-            if message is None or message.expires <= now:
-                return MessageProblem.MESSAGE_NOT_FOUND
-            if message.receipt != pop_receipt:
-                return MessageProblem.POP_RECEIPT_MISMATCH
-            del messages[message_id]
+            message = self._claimed(queue, message_id, pop_receipt, now)
+            if message is None:
+                return self._problem(queue, message_id, now)
+            del self._queues[queue][message_id]
             return None
 
     def delete_queue(self, queue: str) -> bool:

@@ -21,11 +21,10 @@ from overcast.backends.changes import HeardInProcess
 from overcast.backends.memory.common import Clock, MemoryStore
 from overcast.backends.names import (
     check_count,
-    check_message_size,
-    check_message_times,
     check_visibility,
     validate_queue_name,
 )
+from overcast.backends.store_checks import check_new_message
 
 
 @dataclass
@@ -81,9 +80,7 @@ class MemoryQueueStore(MemoryStore, HeardInProcess):
         return heapq.nsmallest(count, visible, key=_Message.order)
 
     def enqueue(self, queue: str, body: bytes, *, delay: float = 0.0, ttl: float | None = None) -> QueuedMessage:
-        validate_queue_name(queue)
-        check_message_times(delay, ttl)
-        check_message_size(queue, body)
+        check_new_message(queue, body, delay, ttl)
         with self._open() as now:
             message = self._add(queue, body, now, delay, expiry(now, ttl))
             return message.snapshot(message.receipt)

@@ -8,9 +8,8 @@ from collections.abc import Sequence
 
 from overcast.backends.memory.common import Clock
 from overcast.backends.memory.tables import MemoryTableStore
-from overcast.backends.names import check_count, validate_entity_keys, validate_table_name
+from overcast.backends.store_checks import entity_table_key, page_table_key, table_key, write_table_key
 from overcast.backends.table_service_store import (
-    MAX_PAGE,
     EntityFilter,
     EntityOp,
     OpFailure,
@@ -18,7 +17,6 @@ from overcast.backends.table_service_store import (
     TableProblem,
     WriteKind,
     decide,
-    encode_properties,
     merged,
     next_timestamp,
 )
@@ -32,7 +30,7 @@ class MemoryTableService(MemoryTableStore):
         self._names: dict[str, str] = {}  # lower-cased name -> the name as created
 
     def create_table(self, table: str) -> bool:
-        key = validate_table_name(table).lower()
+        key = table_key(table)
         with self._open():
             if key in self._tables:
                 return False
@@ -41,7 +39,7 @@ class MemoryTableService(MemoryTableStore):
             return True
 
     def delete_table(self, table: str) -> bool:
-        key = validate_table_name(table).lower()
+        key = table_key(table)
         with self._open():
             self._names.pop(key, None)
             return self._tables.pop(key, None) is not None
@@ -52,8 +50,7 @@ class MemoryTableService(MemoryTableStore):
 
     def query_entities(self, table: str, accept: EntityFilter | None, start: tuple[str, str] | None,
                        take: int) -> tuple[list[StoredEntity], tuple[str, str] | None] | None:
-        key = validate_table_name(table).lower()
-        check_count("The number of entities to return", take, MAX_PAGE)
+        key = page_table_key(table, take)
         with self._open():
             rows = self._tables.get(key)
             if rows is None:
@@ -69,8 +66,7 @@ class MemoryTableService(MemoryTableStore):
         return found, None
 
     def get_entity(self, table: str, partition_key: str, row_key: str) -> StoredEntity | TableProblem:
-        key = validate_table_name(table).lower()
-        validate_entity_keys(table, partition_key, row_key)
+        key = entity_table_key(table, partition_key, row_key)
         with self._open():
             rows = self._tables.get(key)
             if rows is None:
@@ -81,9 +77,7 @@ class MemoryTableService(MemoryTableStore):
         return StoredEntity(partition_key, row_key, json.loads(found[0]), found[1])
 
     def write_entities(self, table: str, ops: Sequence[EntityOp]) -> list[StoredEntity | None] | OpFailure:
-        key = validate_table_name(table).lower()
-        for op in ops:
-            encode_properties(op, table)  # refuse bad keys and values before anything changes
+        key = write_table_key(table, ops)  # bad keys and values are refused before anything changes
         with self._open() as now:
             rows = self._tables.get(key)
             if rows is None:

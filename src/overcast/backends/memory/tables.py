@@ -8,7 +8,7 @@ from typing import Any
 
 from overcast.backends.base import Entity, EntityPredicate, decode_entity, encode_entity
 from overcast.backends.memory.common import Clock, MemoryStore
-from overcast.backends.names import check_count, validate_entity_key, validate_entity_keys, validate_table_name
+from overcast.backends.store_checks import entity_table_key, query_table_key, table_key
 from overcast.errors import StoreError
 
 # (PartitionKey, RowKey) -> (properties JSON, timestamp)
@@ -23,7 +23,7 @@ class MemoryTableStore(MemoryStore):
         self._tables: dict[str, _Table] = {}
 
     def insert(self, table: str, entity: Mapping[str, Any]) -> None:
-        key = validate_table_name(table).lower()
+        key = table_key(table)
         partition_key, row_key, properties = encode_entity(table, entity)
         with self._open() as now:
             rows = self._tables.setdefault(key, {})
@@ -35,25 +35,20 @@ class MemoryTableStore(MemoryStore):
             rows[partition_key, row_key] = (properties, now)
 
     def upsert(self, table: str, entity: Mapping[str, Any]) -> None:
-        key = validate_table_name(table).lower()
+        key = table_key(table)
         partition_key, row_key, properties = encode_entity(table, entity)
         with self._open() as now:
             self._tables.setdefault(key, {})[partition_key, row_key] = (properties, now)
 
     def get(self, table: str, partition_key: str, row_key: str) -> Entity | None:
-        key = validate_table_name(table).lower()
-        validate_entity_keys(table, partition_key, row_key)
+        key = entity_table_key(table, partition_key, row_key)
         with self._open():
             found = self._tables.get(key, {}).get((partition_key, row_key))
         return None if found is None else decode_entity(partition_key, row_key, *found)
 
     def query(self, table: str, predicate: EntityPredicate | None = None, partition_key: str | None = None,
               take: int | None = None) -> list[Entity]:
-        key = validate_table_name(table).lower()
-        if partition_key is not None:
-            validate_entity_key("PartitionKey", partition_key, table)
-        if take is not None:
-            check_count("take", take)
+        key = query_table_key(table, partition_key, take)
         with self._open():
             rows = sorted((k, v) for k, v in self._tables.get(key, {}).items()
                           if partition_key is None or k[0] == partition_key)
@@ -68,7 +63,6 @@ class MemoryTableStore(MemoryStore):
         return found
 
     def delete(self, table: str, partition_key: str, row_key: str) -> bool:
-        key = validate_table_name(table).lower()
-        validate_entity_keys(table, partition_key, row_key)
+        key = entity_table_key(table, partition_key, row_key)
         with self._open():
             return self._tables.get(key, {}).pop((partition_key, row_key), None) is not None

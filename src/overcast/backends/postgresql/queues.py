@@ -28,12 +28,11 @@ from overcast.backends.base import (
 )
 from overcast.backends.names import (
     check_count,
-    check_message_size,
-    check_message_times,
     check_visibility,
     validate_queue_name,
 )
 from overcast.backends.postgresql.notify import NotifyingStore
+from overcast.backends.store_checks import check_new_message
 
 Conn = psycopg.Connection[Any]
 CHANNEL = "overcast_queue"
@@ -86,9 +85,7 @@ class PostgresQueueStore(NotifyingStore):
         return QueuedMessage(mid, body, 0, utc(now), utc(expires), utc(visible), receipt)
 
     def enqueue(self, queue: str, body: bytes, *, delay: float = 0.0, ttl: float | None = None) -> QueuedMessage:
-        validate_queue_name(queue)
-        check_message_times(delay, ttl)
-        check_message_size(queue, body)
+        check_new_message(queue, body, delay, ttl)
         body = bytes(body)
         with self._connection(f"add a message to queue {queue!r}") as conn:
             now = self._clock()

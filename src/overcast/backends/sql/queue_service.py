@@ -16,9 +16,6 @@ from collections.abc import Mapping
 from overcast.backends.base import QueuedMessage, expiry, new_pop_receipt, utc
 from overcast.backends.names import (
     check_count,
-    check_message_size,
-    check_message_times,
-    check_visibility,
     validate_queue_name,
 )
 from overcast.backends.queue_service_store import (
@@ -28,12 +25,12 @@ from overcast.backends.queue_service_store import (
     QueueInfo,
     QueueProperties,
     UpdatedMessage,
-    check_metadata,
     frozen_metadata,
     same_metadata,
 )
 from overcast.backends.sql.core import C, SqlStore
 from overcast.backends.sql.keyrange import prefix_upper_bound
+from overcast.backends.store_checks import check_message_update, check_new_message, queue_metadata
 
 
 def _metadata(text: str | None) -> dict[str, str]:
@@ -62,9 +59,15 @@ class QueueServiceCore(SqlStore[C]):
     def _exists(self, conn: C, queue: str) -> bool:
         return conn.execute(self._sql("SELECT 1 FROM queues WHERE name = ?"), (queue,)).fetchone() is not None
 
+    def _set_metadata(self, conn: C, queue: str, metadata: dict[str, str]) -> None:
+        conn.execute(
+            self._sql("INSERT INTO queue_metadata (name, metadata) VALUES (?, ?) "
+                      "ON CONFLICT (name) DO UPDATE SET metadata = excluded.metadata"),
+            (queue, json.dumps(metadata)),
+        )
+
     def create_queue(self, queue: str, metadata: Mapping[str, str]) -> CreateOutcome:
-        validate_queue_name(queue)
-        wanted = check_metadata(queue, metadata)
+        wanted = queue_metadata(queue, metadata)
         with self._connection(f"create queue {queue!r}") as conn:
             self._begin_write(conn, queue)
             if self._exists(conn, queue):
@@ -74,11 +77,7 @@ class QueueServiceCore(SqlStore[C]):
                 same = same_metadata(_metadata(None if row is None else row[0]), wanted)
                 return CreateOutcome.EXISTS_SAME if same else CreateOutcome.EXISTS_DIFFERENT
             conn.execute(self._sql("INSERT INTO queues (name) VALUES (?)"), (queue,))
-            conn.execute(
-                self._sql("INSERT INTO queue_metadata (name, metadata) VALUES (?, ?) "
-                          "ON CONFLICT (name) DO UPDATE SET metadata = excluded.metadata"),
-                (queue, json.dumps(wanted)),
-            )
+            self._set_metadata(conn, queue, wanted)
             conn.execute("COMMIT")
         return CreateOutcome.CREATED
 
@@ -104,18 +103,13 @@ class QueueServiceCore(SqlStore[C]):
         return QueueProperties(frozen_metadata(_metadata(row[0])), int(count))
 
     def set_queue_metadata(self, queue: str, metadata: Mapping[str, str]) -> bool:
-        validate_queue_name(queue)
-        wanted = check_metadata(queue, metadata)
+        wanted = queue_metadata(queue, metadata)
         with self._connection(f"set the metadata of queue {queue!r}") as conn:
             self._begin_write(conn, queue)
             if not self._exists(conn, queue):
                 conn.execute("ROLLBACK")
                 return False
-            conn.execute(
-                self._sql("INSERT INTO queue_metadata (name, metadata) VALUES (?, ?) "
-                          "ON CONFLICT (name) DO UPDATE SET metadata = excluded.metadata"),
-                (queue, json.dumps(wanted)),
-            )
+            self._set_metadata(conn, queue, wanted)
             conn.execute("COMMIT")
         return True
 
@@ -136,9 +130,7 @@ class QueueServiceCore(SqlStore[C]):
 
     def put_message(self, queue: str, body: bytes, visibility_timeout: float,
                     ttl: float | None) -> QueuedMessage | None:
-        validate_queue_name(queue)
-        check_message_times(visibility_timeout, ttl)
-        check_message_size(queue, body)
+        check_new_message(queue, body, visibility_timeout, ttl)
         with self._connection(f"add a message to queue {queue!r}") as conn:
             self._begin_write(conn, queue)
             if not self._exists(conn, queue):
@@ -181,10 +173,7 @@ class QueueServiceCore(SqlStore[C]):
 
     def update_message(self, queue: str, message_id: str, pop_receipt: str, visibility_timeout: float,
                        body: bytes | None = None) -> UpdatedMessage | MessageProblem:
-        validate_queue_name(queue)
-        check_visibility(visibility_timeout)
-        if body is not None:
-            check_message_size(queue, body)
+        check_message_update(queue, visibility_timeout, body)
         receipt = new_pop_receipt()
         with self._connection(f"update a message of queue {queue!r}") as conn:
             self._begin_write(conn, queue)

@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from overcast.backends.names import check_count, validate_entity_keys, validate_table_name
 from overcast.backends.sql.core import C
 from overcast.backends.sql.tables import TableStoreCore
+from overcast.backends.store_checks import entity_table_key, page_table_key, table_key, write_table_key
 from overcast.backends.table_service_store import (
-    MAX_PAGE,
     EntityFilter,
     EntityOp,
     OpFailure,
@@ -24,7 +23,6 @@ from overcast.backends.table_service_store import (
     TableProblem,
     WriteKind,
     decide,
-    encode_properties,
     merged,
     next_timestamp,
 )
@@ -43,7 +41,7 @@ class TableServiceCore(TableStoreCore[C]):
         ).fetchone() is not None
 
     def create_table(self, table: str) -> bool:
-        key = validate_table_name(table).lower()
+        key = table_key(table)
         with self._connection(f"create table '{table}'") as conn:
             self._begin_write(conn, key)
             if self._exists(conn, key):
@@ -54,7 +52,7 @@ class TableServiceCore(TableStoreCore[C]):
         return True
 
     def delete_table(self, table: str) -> bool:
-        key = validate_table_name(table).lower()
+        key = table_key(table)
         with self._connection(f"delete table '{table}'") as conn:
             self._begin_write(conn, key)
             existed = self._exists(conn, key)
@@ -73,8 +71,7 @@ class TableServiceCore(TableStoreCore[C]):
 
     def query_entities(self, table: str, accept: EntityFilter | None, start: tuple[str, str] | None,
                        take: int) -> tuple[list[StoredEntity], tuple[str, str] | None] | None:
-        key = validate_table_name(table).lower()
-        check_count("The number of entities to return", take, MAX_PAGE)
+        key = page_table_key(table, take)
         found: list[StoredEntity] = []
         first = True
         while True:
@@ -87,11 +84,7 @@ class TableServiceCore(TableStoreCore[C]):
             with self._connection(f"query table '{table}'") as conn:
                 if first and not self._exists(conn, key):
                     return None
-                rows = conn.execute(
-                    self._sql(f"SELECT pk, rk, properties, timestamp FROM table_entities WHERE {where} "
-                              f"ORDER BY pk, rk LIMIT ?"),
-                    (*args, limit),
-                ).fetchall()
+                rows = self._rows(conn, where, args, limit)
             first = False
             # The filter runs between pages, outside the lock: a slow one never holds up other threads.
             for pk, rk, properties, timestamp in rows:
@@ -105,21 +98,15 @@ class TableServiceCore(TableStoreCore[C]):
             start = (rows[-1][0], rows[-1][1])
 
     def get_entity(self, table: str, partition_key: str, row_key: str) -> StoredEntity | TableProblem:
-        key = validate_table_name(table).lower()
-        validate_entity_keys(table, partition_key, row_key)
+        key = entity_table_key(table, partition_key, row_key)
         with self._connection(f"read from table '{table}'") as conn:
-            row = conn.execute(
-                self._sql("SELECT properties, timestamp FROM table_entities WHERE tbl = ? AND pk = ? AND rk = ?"),
-                (key, partition_key, row_key),
-            ).fetchone()
+            row = self._row(conn, key, partition_key, row_key)
             if row is None:
                 return TableProblem.TABLE_NOT_FOUND if not self._exists(conn, key) else TableProblem.ENTITY_NOT_FOUND
         return StoredEntity(partition_key, row_key, json.loads(row[0]), row[1])
 
     def write_entities(self, table: str, ops: Sequence[EntityOp]) -> list[StoredEntity | None] | OpFailure:
-        key = validate_table_name(table).lower()
-        for op in ops:
-            encode_properties(op, table)  # refuse bad keys and values before the transaction
+        key = write_table_key(table, ops)  # bad keys and values are refused before anything changes
         results: list[StoredEntity | None] = []
         with self._connection(f"write to table '{table}'") as conn:
             self._begin_write(conn, key)
@@ -133,11 +120,7 @@ class TableServiceCore(TableStoreCore[C]):
             )
             now = self._clock()
             for index, op in enumerate(ops):
-                keys = (key, op.partition_key, op.row_key)
-                row = conn.execute(
-                    self._sql("SELECT properties, timestamp FROM table_entities WHERE tbl = ? AND pk = ? AND rk = ?"),
-                    keys,
-                ).fetchone()
+                row = self._row(conn, key, op.partition_key, op.row_key)
                 existing = None if row is None else StoredEntity(op.partition_key, op.row_key, json.loads(row[0]),
                                                                  row[1])
                 problem = decide(op, existing)
@@ -145,17 +128,13 @@ class TableServiceCore(TableStoreCore[C]):
                     conn.execute("ROLLBACK")
                     return OpFailure(index, problem)
                 if op.kind is WriteKind.DELETE:
-                    conn.execute(self._sql("DELETE FROM table_entities WHERE tbl = ? AND pk = ? AND rk = ?"), keys)
+                    self._remove(conn, key, op.partition_key, op.row_key)
                     results.append(None)
                     continue
                 properties = merged(op, existing)
                 timestamp = next_timestamp(now, None if existing is None else existing.timestamp)
-                conn.execute(
-                    self._sql("INSERT INTO table_entities (tbl, pk, rk, properties, timestamp) "
-                              "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tbl, pk, rk) DO UPDATE SET "
-                              "properties = excluded.properties, timestamp = excluded.timestamp"),
-                    (*keys, json.dumps(properties, separators=(",", ":")), timestamp),
-                )
+                self._upsert(conn, key, op.partition_key, op.row_key, json.dumps(properties, separators=(",", ":")),
+                             timestamp)
                 results.append(StoredEntity(op.partition_key, op.row_key, properties, timestamp))
             conn.execute("COMMIT")
         return results

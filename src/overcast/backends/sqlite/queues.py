@@ -27,12 +27,11 @@ from overcast.backends.base import (
 from overcast.backends.changes import HeardInProcess
 from overcast.backends.names import (
     check_count,
-    check_message_size,
-    check_message_times,
     check_visibility,
     validate_queue_name,
 )
 from overcast.backends.sqlite.state import SCHEMA, SqliteDatabase
+from overcast.backends.store_checks import check_new_message
 
 QUEUE_SCHEMA = [
     "CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY)",
@@ -73,9 +72,7 @@ class SqliteQueueStore(SqliteDatabase, HeardInProcess):
         return QueuedMessage(mid, body, 0, utc(now), utc(expires), utc(visible), receipt)
 
     def enqueue(self, queue: str, body: bytes, *, delay: float = 0.0, ttl: float | None = None) -> QueuedMessage:
-        validate_queue_name(queue)
-        check_message_times(delay, ttl)
-        check_message_size(queue, body)
+        check_new_message(queue, body, delay, ttl)
         body = bytes(body)
         with self._connection(f"add a message to queue {queue!r}") as conn:
             conn.execute("BEGIN IMMEDIATE")
