@@ -87,8 +87,9 @@ def load_local_settings(script_root: Path) -> LocalSettings:
         connection_strings[name] = conn
     host = _host_section(data, path)
     port = host.get("localhttpport")
-    if port is not None and not (isinstance(port, int) or str(port).isdigit()):
-        raise ConfigError(f"{path}: Host.LocalHttpPort must be a port number, got {port!r}.")
+    # Checked here, not only where the port is chosen: --port wins over it, but the file is wrong all the same.
+    if port is not None and not _is_port(port):
+        raise ConfigError(f"{path}: Host.LocalHttpPort must be a port number (0-65535), got {port!r}.")
     creds = host.get("corscredentials")
     return LocalSettings(
         path=path,
@@ -100,6 +101,12 @@ def load_local_settings(script_root: Path) -> LocalSettings:
         cors=str(host["cors"]) if host.get("cors") else None,
         cors_credentials=None if creds is None else str(creds).lower() == "true",
     )
+
+
+def _is_port(value: object) -> bool:
+    if isinstance(value, bool) or not (isinstance(value, int) or str(value).isdigit()):
+        return False
+    return 0 <= int(str(value)) <= 65535
 
 
 def apply_to_environment(settings: LocalSettings, environ: MutableMapping[str, str]) -> None:

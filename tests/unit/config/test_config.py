@@ -604,10 +604,17 @@ def test_cors_from_environment_must_be_json(tmp_path: Path) -> None:
         load(StartOptions(script_root=tmp_path), environ={"CORS_ALLOWED_ORIGINS": "http://a.test"})
 
 
-def test_port_out_of_range(tmp_path: Path) -> None:
-    write_local_settings(tmp_path, {"Host": {"LocalHttpPort": 70000}})
+@pytest.mark.parametrize("port", [70000, -1, True])
+def test_a_local_port_out_of_range_is_refused_even_with_port_given(tmp_path: Path, port: object) -> None:
+    write_local_settings(tmp_path, {"Host": {"LocalHttpPort": port}})
+    for given in (None, 0, 8080):
+        with pytest.raises(ConfigError, match=r"Host.LocalHttpPort must be a port number \(0-65535\)"):
+            load(StartOptions(script_root=tmp_path, port=given), environ={})
+
+
+def test_a_cli_port_out_of_range_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="out of range"):
-        load(StartOptions(script_root=tmp_path), environ={})
+        load(StartOptions(script_root=tmp_path, port=70000), environ={})
 
 
 @pytest.mark.parametrize(
