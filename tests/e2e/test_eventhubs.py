@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -141,8 +142,10 @@ def test_a_failed_event_is_checkpointed_and_not_redelivered(start_host, marker_d
 
 def test_order_within_each_partition_across_two_instances(start_host, marker_dir: Path) -> None:
     host = start_host("eventhubs", "--workers", "2", env={"MARKER_DIR": str(marker_dir)})
-    wait_until(lambda: len(set(owners(host, "orders").values())) == 2 and len(owners(host, "orders")) == 4,
-               what="the partitions spread over both instances")
+    # Two each, not merely two owners: at 3 + 1 the second instance still steals one, and a partition that moves
+    # mid-test is rightly handled by both instances.
+    wait_until(lambda: sorted(Counter(owners(host, "orders").values()).values()) == [2, 2],
+               what="the partitions spread two and two over both instances")
     for key in range(8):
         cli(host, "send", "orders", f"k{key}", "--partition-key", f"key-{key}", "--count", "15")
     wait_until(lambda: len(markers(marker_dir, "orders")) >= 120, what="120 events")
