@@ -147,6 +147,22 @@ def test_claims_come_earliest_due_first(store: EventGridStore, clock: FakeClock)
     assert [d.event for d in store.claim(2, 30)] == [second.event, first.event]
 
 
+def test_a_claim_can_leave_subscriptions_to_other_instances(store: EventGridStore, clock: FakeClock) -> None:
+    """An instance that runs some of the app's functions leaves the deliveries of the others alone."""
+    store.publish("orders", ['{"id": "1"}'])
+    store.fan_out(to("here", "elsewhere", "Elsewhere"), 10)
+    everything = {"here", "elsewhere", "Elsewhere"}
+    assert store.next_due(everything) is None and store.claim(10, 30, everything) == []
+    assert store.next_due({"elsewhere", "Elsewhere"}) == clock.now
+    [mine] = store.claim(10, 30, ["elsewhere", "Elsewhere"])
+    assert mine.subscription == "here"
+    assert store.next_due({"elsewhere", "Elsewhere"}) == clock.now + 30  # its own lease, not the others' due time
+    [other] = store.claim(10, 30, {"elsewhere"})  # names are exact: "Elsewhere" is another subscription
+    assert other.subscription == "Elsewhere"
+    assert [d.subscription for d in store.claim(10, 30)] == ["elsewhere"]
+    assert store.claim(10, 30) == [] and store.next_due() == clock.now + 30
+
+
 def test_bad_arguments_are_refused(store: EventGridStore) -> None:
     with pytest.raises(StoreError):
         store.publish("no spaces", ['"x"'])

@@ -372,3 +372,30 @@ def test_blobs_written_with_the_storage_sdk_publish_blob_events(start_host, mark
     [deleted] = markers(marker_dir, "on_event")
     assert deleted["event_type"] == "Microsoft.Storage.BlobDeleted" and deleted["data"]["api"] == "DeleteBlob"
     assert deleted["subject"] == "/blobServices/default/containers/uploads/blobs/sdk.txt"
+
+
+def test_instances_running_different_functions_split_the_deliveries(start_host, marker_dir: Path,
+                                                                    tmp_path: Path) -> None:
+    """As the Kubernetes manifests split an app (HTTP functions in one deployment, the rest in another, by an allow
+    list): every instance routes for the whole app, and each takes only the deliveries it can make."""
+    data = tmp_path / "shared"
+
+    def only(*functions: str) -> dict[str, str]:
+        allow = {f"AzureFunctionsJobHost__functions__{n}": name for n, name in enumerate(functions)}
+        return {"MARKER_DIR": str(marker_dir), "ORDERS_TOPIC_URI": "orders", **FAST_RETRIES, **allow}
+
+    back = start_host("eventgrid", "--no-auth", env=only("on_event", "on_cloud_event", "flaky", "on_upload"),
+                      data_dir=data)
+    # Started after: it runs no blob trigger itself, and must not switch the app's blob events off.
+    front = start_host("eventgrid", "--no-auth", env=only("emit", "upload"), data_dir=data)
+    assert front.client.post("/api/emit", json=[{"id": n, "subject": f"/orders/{n}-vip"} for n in range(6)]
+                             ).status_code == 200
+    assert front.client.post("/api/upload/split.txt", content=b"from the front").status_code == 200
+    wait_until(lambda: len(markers(marker_dir, "on_event")) == 6 and len(markers(marker_dir, "on_cloud_event")) == 6
+               and len(markers(marker_dir, "on_upload")) == 1, what="every delivery, made by the back instance")
+    time.sleep(1)  # nothing more arrives, and nothing was attempted where the function does not run
+    assert len(markers(marker_dir, "on_event")) == 6 and len(markers(marker_dir, "on_upload")) == 1
+    ran = [m["pid"] for name in ("on_event", "on_cloud_event", "on_upload") for m in markers(marker_dir, name)]
+    assert len(set(ran)) == 1, ran  # the back instance's one process
+    assert "is not loaded" not in front.output and "failed (attempt" not in front.output, front.output
+    assert "Executed 'Functions.on_upload' (Succeeded" in back.output

@@ -33,6 +33,9 @@ class AppIndex:
     app_object: Any = None
     streaming_request_type: Any = None
     excluded: list[str] = field(default_factory=list)
+    # The functions the allow list left out: other instances of the app may run them, and app-wide duties (Event
+    # Grid routing) must know of them.
+    excluded_functions: list[FunctionSpec] = field(default_factory=list)
 
     def get(self, name: str) -> FunctionSpec | None:
         lowered = name.lower()
@@ -221,9 +224,10 @@ def index_app(script_root: Path, script_file: str, allow_list: tuple[str, ...] |
             "A function allow list has been specified, excluding all but the following functions: [%s]",
             ", ".join(allow_list),
         )
-        index.excluded = [f.name for f in index.functions if f.name.lower() not in allowed]
+        index.excluded_functions = [f for f in index.functions if f.name.lower() not in allowed]
+        index.excluded = [f.name for f in index.excluded_functions]
         index.functions = [f for f in index.functions if f.name.lower() in allowed]
-    for spec in index.functions:
+    for spec in [*index.functions, *index.excluded_functions]:
         if parse_bool(environ.get(f"AzureWebJobs.{spec.name}.Disabled")):
             spec.disabled = True
         _resolve_app_settings(spec, environ)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -103,9 +103,10 @@ class EventGridStore(ChangeSource, Protocol):
         :class:`Route` the router gives (due at once) and leaves the inbox. How many inbox events were taken."""
         ...
 
-    def claim(self, limit: int, lease: float) -> list[Delivery]:
+    def claim(self, limit: int, lease: float, excluding: Collection[str] = ()) -> list[Delivery]:
         """Up to ``limit`` due deliveries, earliest due first, each given a new receipt, ``attempts + 1`` and
-        hidden for ``lease`` seconds (it comes back if not settled by then)."""
+        hidden for ``lease`` seconds (it comes back if not settled by then). ``excluding``: subscriptions whose
+        deliveries are left to other instances (those of functions this instance does not run)."""
         ...
 
     def complete(self, delivery_id: str, receipt: str) -> bool:
@@ -124,8 +125,9 @@ class EventGridStore(ChangeSource, Protocol):
         """Delete a delivery that is not to be delivered nor dead-lettered (its subscription is gone)."""
         ...
 
-    def next_due(self) -> float | None:
-        """When the next delivery is due (or now, if the inbox holds events); None when there is nothing at all."""
+    def next_due(self, excluding: Collection[str] = ()) -> float | None:
+        """When the next delivery (not of ``excluding``) is due, or now if the inbox holds events; None when there is
+        nothing at all."""
         ...
 
     def pending(self, limit: int = 1000) -> list[Delivery]:

@@ -94,6 +94,11 @@ class EventGridService:
         self._stopping = False
         self._running: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(CONCURRENCY)
+        # Deliveries left to other instances: those of the app's functions this instance does not run (an allow
+        # list, as the Kubernetes manifests' deployments use). A subscription no longer configured is still taken,
+        # and dropped.
+        self.elsewhere = frozenset(s.name for s in config.all
+                                   if s.endpoint is None and (s.function or "").lower() not in self.functions)
 
     # -- invoking functions ------------------------------------------------------------------------------------
     def event_function(self, name: str) -> FunctionSpec | None:
@@ -159,7 +164,8 @@ class EventGridService:
             try:
                 routed = await self._io(self._store.fan_out, self.route, FAN_OUT_BATCH)
                 free = CONCURRENCY - len(self._running)
-                claimed = await self._io(self._store.claim, min(CLAIM_BATCH, free), LEASE_SECONDS) if free else []
+                claimed = await self._io(self._store.claim, min(CLAIM_BATCH, free), LEASE_SECONDS,
+                                         self.elsewhere) if free else []
                 for delivery in claimed:
                     await self._slots.acquire()
                     task = asyncio.get_running_loop().create_task(self._deliver(delivery))
@@ -167,7 +173,7 @@ class EventGridService:
                     task.add_done_callback(self._running.discard)
                 if routed or claimed:
                     continue
-                due = await self._io(self._store.next_due)
+                due = await self._io(self._store.next_due, self.elsewhere)
                 wait = self._poll if due is None else min(self._poll, max(0.0, due - self._clock()))
                 if wait > 0:
                     await wakeups.wait(WAKE_NAME, wait)

@@ -21,13 +21,18 @@ log = logging.getLogger("overcast.host.triggers.eventgrid")
 
 def eventgrid_app_listeners(specs: list[FunctionSpec], context: ListenerContext) -> list[Any]:
     """The app's Event Grid service when anything of the app uses Event Grid (triggers, blob triggers with
-    ``source="EventGrid"``, outputs, or an ``eventgrid.json``); it also mounts the webhooks."""
+    ``source="EventGrid"``, outputs, or an ``eventgrid.json``); it also mounts the webhooks.
+
+    Routing and the storage account's blob events follow the whole app (``context.app_functions``), so every
+    instance routes an event to every subscription, whichever of the app's functions it runs itself; deliveries
+    are taken only by an instance that can make them (a webhook, or a function it runs)."""
+    app = context.app_functions or specs
     config = load_config(context.settings.script_root)
-    uses = [s for s in specs if any(b.type.lower() in ("eventgridtrigger", "eventgrid") for b in s.bindings)]
-    blob_triggers = [s for s in specs if is_event_grid_blob_trigger(s)]
+    uses = [s for s in app if any(b.type.lower() in ("eventgridtrigger", "eventgrid") for b in s.bindings)]
+    blob_triggers = [s for s in app if is_event_grid_blob_trigger(s)]
     if not (uses or blob_triggers or config.topics):
         return []
-    for warning in check_functions(config, {s.name: s.trigger.type for s in specs}):
+    for warning in check_functions(config, {s.name: s.trigger.type for s in app}):
         log.warning("%s", warning)
     for spec in blob_triggers:
         config.add(blob_subscription(spec))

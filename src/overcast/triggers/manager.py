@@ -170,6 +170,9 @@ class ListenerContext:
     blob_observers: list[Callable[[BlobProperties], None]] = field(default_factory=list)
     # Handlers of /runtime/webhooks/<name> (lower-case name) that listeners serve; the admin API mounts them.
     webhooks: dict[str, Any] = field(default_factory=dict)
+    # Every function of the app that can run, here or on another instance (an allow list splits them, as the
+    # Kubernetes manifests' two deployments do): app-wide duties follow the whole app, not this instance's share.
+    app_functions: list[FunctionSpec] = field(default_factory=list)
 
     @staticmethod
     def owner() -> str:
@@ -194,6 +197,8 @@ class TriggerManager:
         # Each kind with a listener builds the listeners of its functions (the table's "module:function").
         by_kind: dict[str, list[FunctionSpec]] = {}
         loaded = [spec for spec in index.functions if not spec.in_error and not spec.disabled]
+        self.context.app_functions = loaded + [spec for spec in index.excluded_functions
+                                               if not spec.in_error and not spec.disabled]
         for spec in loaded:
             kind = kind_of(spec.trigger.type)
             if kind.trigger and kind.listener is not None:

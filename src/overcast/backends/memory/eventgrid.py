@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from overcast.backends.changes import HeardInProcess
 from overcast.backends.eventgrid_store import (
@@ -56,10 +56,11 @@ class MemoryEventGridStore(MemoryStore, HeardInProcess):
                 self._deliveries[delivery.id] = (next(self._order), delivery)
         return len(taken)
 
-    def claim(self, limit: int, lease: float) -> list[Delivery]:
+    def claim(self, limit: int, lease: float, excluding: Collection[str] = ()) -> list[Delivery]:
         check_claim(limit, lease)
         with self._open() as now:
-            due = sorted((d.due, order, d) for order, d in self._deliveries.values() if d.due <= now)[:limit]
+            due = sorted((d.due, order, d) for order, d in self._deliveries.values()
+                         if d.due <= now and d.subscription not in excluding)[:limit]
             claimed = []
             for _, order, delivery in due:
                 taken = dataclasses.replace(delivery, due=now + lease, attempts=delivery.attempts + 1,
@@ -104,11 +105,11 @@ class MemoryEventGridStore(MemoryStore, HeardInProcess):
                                          error, status, now))
             return True
 
-    def next_due(self) -> float | None:
+    def next_due(self, excluding: Collection[str] = ()) -> float | None:
         with self._open() as now:
             if self._inbox:
                 return now
-            return min((d.due for _, d in self._deliveries.values()), default=None)
+            return min((d.due for _, d in self._deliveries.values() if d.subscription not in excluding), default=None)
 
     def pending(self, limit: int = 1000) -> list[Delivery]:
         with self._open():

@@ -9,7 +9,7 @@ once never wait for each other nor get the same delivery.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from overcast.backends.base import Clock
@@ -82,17 +82,19 @@ class PostgresEventGridStore(NotifyingStore):
             conn.execute("COMMIT")
         return len(taken)
 
-    def claim(self, limit: int, lease: float) -> list[Delivery]:
+    def claim(self, limit: int, lease: float, excluding: Collection[str] = ()) -> list[Delivery]:
         check_claim(limit, lease)
+        names = sorted(excluding)
         with self._connection("claim Event Grid deliveries") as conn:
             now = self._clock()
             rows = conn.execute(
                 "WITH due AS (SELECT id, due AS was_due FROM eventgrid_deliveries WHERE due <= %(now)s "
+                "AND NOT (subscription = ANY(%(names)s::text[])) "
                 "ORDER BY due, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) "
                 "UPDATE eventgrid_deliveries d SET due = %(until)s, attempts = d.attempts + 1, "
                 "receipt = md5(random()::text || d.id) FROM due WHERE d.id = due.id "
                 f"RETURNING {', '.join('d.' + c.strip() for c in _COLUMNS.split(','))}, d.receipt, due.was_due, d.seq",
-                {"now": now, "limit": limit, "until": now + lease},
+                {"now": now, "limit": limit, "until": now + lease, "names": names},
             ).fetchall()
         rows.sort(key=lambda row: (row[11], row[12]))  # the order they were due in
         return [_delivery(row, str(row[10])) for row in rows]
@@ -124,11 +126,13 @@ class PostgresEventGridStore(NotifyingStore):
                 (delivery_id, receipt, reason, error, status, self._clock())).fetchone()
         return row is not None
 
-    def next_due(self) -> float | None:
+    def next_due(self, excluding: Collection[str] = ()) -> float | None:
+        names = sorted(excluding)
         with self._connection("read the next Event Grid delivery") as conn:
             if conn.execute("SELECT 1 FROM eventgrid_inbox LIMIT 1").fetchone() is not None:
                 return self._clock()
-            row = conn.execute("SELECT MIN(due) FROM eventgrid_deliveries").fetchone()
+            row = conn.execute("SELECT MIN(due) FROM eventgrid_deliveries WHERE NOT (subscription = ANY(%s::text[]))",
+                               (names,)).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
     def pending(self, limit: int = 1000) -> list[Delivery]:

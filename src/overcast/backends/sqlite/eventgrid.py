@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,12 @@ EVENTGRID_SCHEMA = [
     "last_error TEXT NOT NULL, last_status INTEGER, dead_at REAL NOT NULL)",
 ]
 _COLUMNS = "id, topic, subscription, event, published, expires, due, attempts, last_error, last_status"
+
+
+def _skipping(excluding: Collection[str]) -> tuple[str, list[str]]:
+    """The ``AND subscription NOT IN (...)`` clause and its names (nothing when none is excluded)."""
+    names = sorted(excluding)
+    return (f" AND subscription NOT IN ({', '.join('?' * len(names))})" if names else ""), names
 
 
 def _delivery(row: Sequence[Any], receipt: str | None = None, **changes: Any) -> Delivery:
@@ -93,16 +99,18 @@ class SqliteEventGridStore(SqliteDatabase, HeardInProcess):
             conn.execute("COMMIT")
         return len(taken)
 
-    def claim(self, limit: int, lease: float) -> list[Delivery]:
+    def claim(self, limit: int, lease: float, excluding: Collection[str] = ()) -> list[Delivery]:
         check_claim(limit, lease)
+        skip, names = _skipping(excluding)
         with self._connection("claim Event Grid deliveries") as conn:
-            probe = "SELECT 1 FROM eventgrid_deliveries WHERE due <= ? LIMIT 1"
-            if conn.execute(probe, (self._clock(),)).fetchone() is None:
+            probe = f"SELECT 1 FROM eventgrid_deliveries WHERE due <= ?{skip} LIMIT 1"
+            if conn.execute(probe, (self._clock(), *names)).fetchone() is None:
                 return []
             conn.execute("BEGIN IMMEDIATE")
             now = self._clock()
             rows = conn.execute(
-                f"SELECT {_COLUMNS} FROM eventgrid_deliveries WHERE due <= ? ORDER BY due, seq LIMIT ?", (now, limit)
+                f"SELECT {_COLUMNS} FROM eventgrid_deliveries WHERE due <= ?{skip} ORDER BY due, seq LIMIT ?",
+                (now, *names, limit),
             ).fetchall()
             claimed = [_delivery(row, new_receipt(), due=now + lease, attempts=int(row[7]) + 1) for row in rows]
             conn.executemany(
@@ -146,11 +154,12 @@ class SqliteEventGridStore(SqliteDatabase, HeardInProcess):
             conn.execute("COMMIT")
         return True
 
-    def next_due(self) -> float | None:
+    def next_due(self, excluding: Collection[str] = ()) -> float | None:
+        skip, names = _skipping(excluding)
         with self._connection("read the next Event Grid delivery") as conn:
             if conn.execute("SELECT 1 FROM eventgrid_inbox LIMIT 1").fetchone() is not None:
                 return self._clock()
-            row = conn.execute("SELECT MIN(due) FROM eventgrid_deliveries").fetchone()
+            row = conn.execute(f"SELECT MIN(due) FROM eventgrid_deliveries WHERE 1 = 1{skip}", names).fetchone()
         return None if row is None or row[0] is None else float(row[0])
 
     def pending(self, limit: int = 1000) -> list[Delivery]:
