@@ -183,7 +183,7 @@ def build(settings: Settings, on_stuck: Any = None, port: int | None = None, rpc
         if durable is not None:
             engine = durable.engine(index, dispatcher.invoke, storage.io, storage.connection, pool)
             triggers.add(engine)
-            durable_api = durable.http_api(engine)
+            durable_api = durable.http_api(engine, index)
     state = HostState(storage_ready=pool.readiness())
     warmup = Warmup(find_warmup(index), dispatcher.invoke)
     admin = AdminApi(

@@ -232,6 +232,27 @@ def test_two_workers_share_the_task_hub(start_host) -> None:  # type: ignore[no-
     assert results[20]["output"] == sum(range(100)) * 2
 
 
+def test_an_http_only_instance_starts_work_that_another_instance_runs(start_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The Kubernetes manifests' split: the HTTP deployment (durable clients only, by an allow list) starts
+    orchestrations and signals entities of the app, and never claims their work; the background deployment runs it."""
+    data = tmp_path / "shared"
+
+    def only(*functions: str) -> dict[str, str]:
+        return {f"AzureFunctionsJobHost__functions__{n}": name for n, name in enumerate(functions)}
+
+    front = start_host("durable", env=only("start", "status", "signal_counter", "read_counter", "pid"), data_dir=data)
+    ids = [start(front, "chain", [f"s{i}"])["id"] for i in range(5)]
+    fan = start(front, "fan_out", 20)["id"]
+    front.client.post("/api/counter/split/add", content=json.dumps(5))
+    time.sleep(1.5)  # nothing runs until an instance that has the functions is up: the work waits in the store
+    assert status(front, ids[0])["runtimeStatus"] == "Pending"
+    back = start_host("durable", env=only("chain", "fan_out", "hello", "double", "Counter"), data_dir=data)
+    assert [finished(front, i)["output"] for i in ids] == [[f"Hello s{i}!"] for i in range(5)]
+    assert finished(front, fan)["output"] == sum(range(20)) * 2
+    wait_until(lambda: front.client.get("/api/counter/split").text == "5", what="the entity signalled by the front")
+    assert "doesn't exist" not in front.output + back.output
+
+
 def test_durable_cli(start_host, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     host = start_host("durable")
     done = run(host, "chain", ["Rome"])["instanceId"]

@@ -108,10 +108,15 @@ class DurableEngine:
         # The SDK parses history timestamps ~10x faster (off: OVERCAST_DURABLE_FAST_TIMESTAMPS=0).
         fast_timestamps.install(self._fast_timestamps)
         self._loop = asyncio.get_running_loop()
-        steps = (("orchestrations", self._orchestration_step), ("activities", self._activity_step),
-                 ("entities", self._entities.step))
+        functions = self.functions
+        # Only the loops of work this instance can do: an instance running the app's HTTP functions alone (an allow
+        # list, as the Kubernetes manifests' HTTP deployment) starts orchestrations but must not claim them and
+        # fail them as "doesn't exist". Orchestrators bring the activity loop for the built-in HTTP activity.
+        steps = (("orchestrations", self._orchestration_step, bool(functions.orchestrators)),
+                 ("activities", self._activity_step, bool(functions.activities or functions.orchestrators)),
+                 ("entities", self._entities.step, bool(functions.entities)))
         self._tasks = [self._loop.create_task(self._run(name, step, wake))
-                       for (name, step), wake in zip(steps, self._wakes, strict=True)]
+                       for (name, step, runs), wake in zip(steps, self._wakes, strict=True) if runs]
         stop_watching = self.store.on_change(self.wake)
         try:
             await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -78,9 +78,12 @@ class DurableHosting:
                              settings.knobs.durable_lease_seconds, settings.knobs.durable_payload_limit, bulk_io,
                              settings.knobs.durable_fast_timestamps)
 
-    def http_api(self, engine: DurableEngine) -> DurableHttpApi:
-        """The durable HTTP API on the public port (and the channel the SDK calls)."""
-        functions = engine.functions
+    def http_api(self, engine: DurableEngine, index: AppIndex | None = None) -> DurableHttpApi:
+        """The durable HTTP API on the public port (and the channel the SDK calls). ``index``: the app, whose every
+        orchestrator and entity may be started or signalled here, also those an allow list leaves to other
+        instances (the engine runs only this instance's share)."""
+        functions = engine.functions if index is None else DurableFunctions.of(
+            [*index.functions, *index.excluded_functions])
         return DurableHttpApi(
             engine.store, engine.hub, orchestrator_exists=lambda n: functions.orchestrator(n) is not None,
             entity_exists=lambda n: functions.entity(n) is not None, wake=engine.wake, system_key=self.system_key,
