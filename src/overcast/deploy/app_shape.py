@@ -1,8 +1,10 @@
 """Which deployment runs which function, and what each background trigger waits on.
 
 HTTP-triggered functions run in the HTTP deployment (scaled by replicas or an HPA, always at least one, behind the
-Service); every other trigger runs in the background deployment, which KEDA scales from zero on the work waiting
-for it. Warmup functions run in both: the host runs them once per instance, whatever the instance serves.
+Service), and so do Event Grid-triggered ones: Event Grid pushes to them over HTTP (``/runtime/webhooks/eventgrid``),
+which reaches only the Service's pods; deliveries from the app's local topics are made there too. Every other
+trigger runs in the background deployment, which KEDA scales from zero on the work waiting for it. Warmup functions
+run in both: the host runs them once per instance, whatever the instance serves.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from overcast.app.index import AppIndex
 from overcast.app.spec import BindingSpec
 
 HTTP_TRIGGER = "httptrigger"
+# Triggers whose work arrives as HTTP requests (the HTTP deployment runs them).
+PUSHED_TRIGGERS = {HTTP_TRIGGER, "eventgridtrigger"}
 WARMUP_TRIGGER = "warmuptrigger"
 # Triggers that a replica count of zero would never see: an orchestration's work arrives through the durable store,
 # which the durable signal counts; anything else without a signal keeps one replica (see ``BackgroundTrigger``).
@@ -60,7 +64,7 @@ def shape_of(index: AppIndex) -> AppShape:
         if spec.in_error or spec.disabled:
             continue
         kind = spec.trigger.type.lower()
-        if kind == HTTP_TRIGGER:
+        if kind in PUSHED_TRIGGERS:
             shape.http.append(spec.name)
         elif kind == WARMUP_TRIGGER:
             shape.warmup.append(spec.name)

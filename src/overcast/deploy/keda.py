@@ -31,6 +31,13 @@ class Signal:
 
 
 def _blob(trigger: BackgroundTrigger, app: AppScope) -> Signal:
+    if trigger.get("source").lower() == "eventgrid":
+        from overcast.eventgrid.delivery import blob_subscription_name
+
+        # Its work arrives as Event Grid deliveries of its own subscription (and it writes no receipts, so the
+        # blob backlog would never reach zero).
+        subscription = blob_subscription_name(trigger.function)
+        return Signal(f"event grid {subscription}", pg_signals.eventgrid_pending([subscription]), 16)
     path = trigger.get("path")
     container, _, rest = path.partition("/")
     prefix = rest.split("{", 1)[0]
@@ -76,7 +83,6 @@ SIGNALS: dict[str, Callable[[BackgroundTrigger, AppScope], Signal | None]] = {
     "servicebustrigger": _servicebus,
     "eventhubtrigger": _eventhub,
     "cosmosdbtrigger": _cosmos,
-    "eventgridtrigger": lambda t, app: Signal("event grid", pg_signals.eventgrid_pending(), 16),
     "orchestrationtrigger": _durable,
     "activitytrigger": _durable,
     "entitytrigger": _durable,

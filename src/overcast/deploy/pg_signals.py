@@ -10,6 +10,8 @@ quote in one must not break the query). Times in the schema are seconds since th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 NOW = "extract(epoch from now())"
 
 
@@ -88,8 +90,9 @@ def cosmos_lag(database: str, container: str, lease_database: str, lease_contain
     return f"SELECT CASE WHEN NOT EXISTS (SELECT 1 {leases}) THEN 1 ELSE ({behind}) END"
 
 
-def eventgrid_pending() -> str:
-    """Events published to local topics and not yet routed, plus deliveries due now (to any subscription: the
-    subscriptions' targets are in the app's eventgrid.json, one file for every function)."""
+def eventgrid_pending(subscriptions: Sequence[str]) -> str:
+    """Events published to local topics and not yet routed (any of them may be routed to these), plus deliveries
+    of ``subscriptions`` due now."""
+    names = ", ".join(literal(name) for name in subscriptions)
     return (f"SELECT (SELECT count(*) FROM eventgrid_inbox) + "
-            f"(SELECT count(*) FROM eventgrid_deliveries WHERE due <= {NOW})")
+            f"(SELECT count(*) FROM eventgrid_deliveries WHERE due <= {NOW} AND subscription IN ({names}))")

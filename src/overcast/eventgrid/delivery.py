@@ -63,12 +63,16 @@ def is_event_grid_blob_trigger(spec: FunctionSpec) -> bool:
     return trigger.type.lower() == "blobtrigger" and str(trigger.get("source") or "").lower() == "eventgrid"
 
 
+def blob_subscription_name(function: str) -> str:
+    return f"blobtrigger-{function.lower()}"
+
+
 def blob_subscription(spec: FunctionSpec) -> Subscription:
     """The subscription Azure creates for a blob trigger with ``source="EventGrid"``: the storage account's
     BlobCreated events under the trigger's container."""
     container = str(spec.trigger.get("path") or "").partition("/")[0]
     return Subscription(
-        name=f"blobtrigger-{spec.name.lower()}", topic=STORAGE_TOPIC, function=spec.name,
+        name=blob_subscription_name(spec.name), topic=STORAGE_TOPIC, function=spec.name,
         filter=ev.EventFilter(subject_begins_with=f"/blobServices/default/containers/{container}/blobs/",
                               included_event_types=("Microsoft.Storage.BlobCreated",)),
         blob_trigger=True,

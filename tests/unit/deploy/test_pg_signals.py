@@ -132,7 +132,7 @@ def test_every_query_in_the_generated_manifests_runs(database: tuple[str, Storag
     # Only the timer that never ran and the change feed without leases ask for a pod.
     assert values == {"durable-kubehub": 0, "blobs-uploads-images-name": 0, "timer-nightly": 1, "queue-orders": 0,
                       "service-bus-jobs": 0, "event-hub-telemetry-default": 0, "cosmos-shop-orders": 1,
-                      "event-grid": 0}
+                      "event-grid-blobtrigger-evented": 0}
 
 
 def test_servicebus_active_counts_takeable_messages_and_dead_letters(database: tuple[str, StorageBackend]) -> None:
@@ -189,10 +189,20 @@ def test_cosmos_lag_counts_changes_after_each_ranges_lease(database: tuple[str, 
     docs.close()
 
 
-def test_eventgrid_pending_counts_unrouted_events(database: tuple[str, StorageBackend]) -> None:
+def test_eventgrid_pending_counts_unrouted_events_and_the_subscriptions_deliveries(
+    database: tuple[str, StorageBackend]
+) -> None:
+    from overcast.backends.eventgrid_store import Route
+
     url, backend = database
     grid = backend.open_eventgrid()
-    assert count(url, pg_signals.eventgrid_pending()) == 0
-    grid.publish("orders", ['{"id": "1"}', '{"id": "2"}'])
-    assert count(url, pg_signals.eventgrid_pending()) == 2
+    query = pg_signals.eventgrid_pending(["blobtrigger-images"])
+    assert count(url, query) == 0
+    grid.publish("storage", ['{"id": "1"}', '{"id": "2"}'])
+    assert count(url, query) == 2  # not routed yet: they may be for this subscription
+    grid.fan_out(lambda topic, event, published: [Route("blobtrigger-images", published + 60),
+                                                  Route("blobtrigger-other", published + 60)], 10)
+    assert count(url, query) == 2  # one delivery each for this subscription; the other's are not counted
+    grid.claim(10, 60, ["blobtrigger-other"])
+    assert count(url, query) == 0  # claimed: hidden until its lease ends
     grid.close()

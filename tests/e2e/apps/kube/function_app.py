@@ -40,6 +40,11 @@ def images(blob: func.InputStream) -> None:
     pass
 
 
+@app.blob_trigger(arg_name="blob", path="events/{name}", connection="AzureWebJobsStorage", source="EventGrid")
+def evented(blob: func.InputStream) -> None:
+    pass
+
+
 @app.timer_trigger(arg_name="timer", schedule="0 */5 * * * *")
 def nightly(timer: func.TimerRequest) -> None:
     pass
