@@ -58,7 +58,7 @@ RULES: dict[str, set[str]] = {
     # Deployment artefacts: read the app's index, name the stores' tables; nothing below runs in a host.
     "overcast.deploy": {"overcast", "overcast.app", "overcast.triggers.blob_receipts", "overcast.triggers.cosmos",
                         "overcast.backends.servicebus_store", "overcast.backends.eventhubs_store",
-                        "overcast.web.key_docs", *_BASE},
+                        "overcast.backends.blob_events", "overcast.web.key_docs", *_BASE},
     "overcast.cli": {"overcast.host", *_BELOW_HOST},
     # Bottom layers.
     "overcast.config": {"overcast.errors"},

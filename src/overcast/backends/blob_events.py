@@ -26,6 +26,13 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("overcast.host.blobs.events")
 STORAGE_TOPIC = "storage"
+
+
+def blob_subscription_name(function: str) -> str:
+    """The storage topic's subscription of a blob trigger with ``source="EventGrid"`` (as Azure creates one)."""
+    return f"blobtrigger-{function.lower()}"
+
+
 BLOB_EVENTS_KEY = "eventgrid/blob-events"
 FLAG_SECONDS = 1.0
 ACCOUNT = "devstoreaccount1"

@@ -32,7 +32,7 @@ class Signal:
 
 def _blob(trigger: BackgroundTrigger, app: AppScope) -> Signal:
     if trigger.get("source").lower() == "eventgrid":
-        from overcast.eventgrid.delivery import blob_subscription_name
+        from overcast.backends.blob_events import blob_subscription_name
 
         # Its work arrives as Event Grid deliveries of its own subscription (and it writes no receipts, so the
         # blob backlog would never reach zero).

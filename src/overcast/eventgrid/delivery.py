@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from overcast.app.spec import FunctionSpec
-from overcast.backends.blob_events import STORAGE_TOPIC
+from overcast.backends.blob_events import STORAGE_TOPIC, blob_subscription_name
 from overcast.backends.eventgrid_store import Delivery, EventGridStore, Route
 from overcast.eventgrid import events as ev
 from overcast.eventgrid.config import EventGridConfig, Subscription
@@ -61,10 +61,6 @@ class Attempt:
 def is_event_grid_blob_trigger(spec: FunctionSpec) -> bool:
     trigger = spec.trigger
     return trigger.type.lower() == "blobtrigger" and str(trigger.get("source") or "").lower() == "eventgrid"
-
-
-def blob_subscription_name(function: str) -> str:
-    return f"blobtrigger-{function.lower()}"
 
 
 def blob_subscription(spec: FunctionSpec) -> Subscription:
