@@ -281,6 +281,32 @@ def test_processes_receiving_at_once_never_share_a_message(backend: Backend) -> 
     assert sorted(n for part in results for n in part) == list(range(1, 41))
 
 
+def test_processes_sending_receiving_and_settling_on_two_entities_lose_and_share_nothing(backend: Backend) -> None:
+    """Receives and settlements of different entities do not wait for each other (a lock per entity where the
+    backend has named locks): each message is still received by one process and completed once, while sends run."""
+    if backend.child_setup is None:
+        pytest.skip("the store lives in one process")
+    store = backend.open()
+    for name in ("a", "b"):
+        store.send(name, [msg(f"{name}{i}") for i in range(30)])
+    body = ("import sys\n"
+            "from overcast.backends.servicebus_store import OutgoingMessage\n"
+            "me = int(sys.argv[1])\n"
+            "result = []\n"
+            "for round in range(200):\n"
+            "    if me == 3 and round < 20:\n"
+            "        store.send('ab'[round % 2], [OutgoingMessage(f'late{round}'.encode())])\n"
+            "    got = store.receive('ab'[(me + round) % 2], 3)\n"
+            "    done = store.settle('ab'[(me + round) % 2], [m.lock_token for m in got], 'complete')\n"
+            "    assert all(done), done\n"
+            "    result += [m.body.decode() for m in got]\n")
+    results = race_processes(backend.child_setup, body, children=4)
+    received = [text for part in results for text in part]
+    expected = [f"{n}{i}" for n in "ab" for i in range(30)] + [f"late{r}" for r in range(20)]
+    assert sorted(received) == sorted(expected)  # each once: none shared, none lost
+    assert store.peek("a", 5) == [] and store.peek("b", 5) == []
+
+
 def test_a_reopened_store_keeps_entities_and_messages(backend: Backend) -> None:
     if not backend.persistent:
         pytest.skip("the store lives in its object")

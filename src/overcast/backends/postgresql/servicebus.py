@@ -1,10 +1,11 @@
 """PostgresServiceBusStore: Service Bus entities and messages on PostgreSQL, shared by instances on many machines.
 
 The statements are the shared :class:`~overcast.backends.sql.servicebus.ServiceBusCore`'s. Every receive and
-settlement is one transaction holding the Service Bus advisory lock (the same guarantee as the SQLite store's
-``BEGIN IMMEDIATE``), so two instances never lock the same message or session; reads and the idle probe run without
-it. A send (and an abandon or resubmit) sends ``NOTIFY`` on ``overcast_servicebus`` in its transaction. The tables
-are created by :mod:`overcast.backends.postgresql.schema` (version 2).
+settlement is one transaction holding its entity's advisory lock (for one entity, the same guarantee as the SQLite
+store's ``BEGIN IMMEDIATE``), so two instances never lock the same message or session; sends and entity changes hold
+the Service Bus lock; reads and the idle probe run without either. A send (and an abandon or resubmit) sends
+``NOTIFY`` on ``overcast_servicebus`` in its transaction. The tables are created by
+:mod:`overcast.backends.postgresql.schema` (version 2).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """``ServiceBusCore``: the Service Bus store's peek-lock side (receive, settle, dead-letter, renew, sessions) on top of
 :class:`~overcast.backends.sql.servicebus_entities.ServiceBusEntityCore`, for the SQLite and PostgreSQL stores.
 
-Every receive and settlement is one transaction holding the Service Bus write lock, so two instances never lock the
-same message or session; reads and the idle probe run without it. The index ``(entity, dead, seq)`` is the receive
+Every receive and settlement is one transaction holding its entity's write lock (:func:`entity_lock`), so two
+instances never lock the same message or session, and receives from different entities do not wait for each other;
+reads and the idle probe run without it. The index ``(entity, dead, seq)`` is the receive
 order; a receive reads rows in that order and stops as soon as its batch is full, expiring or dead-lettering the rows
 it passes over (as the broker does lazily). Sessions are held in ``sb_sessions``.
 """
@@ -28,7 +29,7 @@ from overcast.backends.servicebus_store import (
     split_dead_letter,
 )
 from overcast.backends.sql.core import C
-from overcast.backends.sql.servicebus_entities import COLUMNS, SERVICEBUS_LOCK, ServiceBusEntityCore, view
+from overcast.backends.sql.servicebus_entities import COLUMNS, ServiceBusEntityCore, entity_lock, view
 from overcast.errors import StoreError
 
 
@@ -63,7 +64,7 @@ class ServiceBusCore(ServiceBusEntityCore[C]):
                 if session is not None and not dead:
                     self._session_held(conn, base, session, now)
                 return []
-            self._begin_write(conn, SERVICEBUS_LOCK)
+            self._begin_write(conn, entity_lock(base))
             now = self._clock()
             args = (base, int(dead), now, now, *args[4:])
             entity = self._load(conn, base)
@@ -129,7 +130,7 @@ class ServiceBusCore(ServiceBusEntityCore[C]):
     def settle(self, path: str, lock_tokens: Sequence[str], action: Literal["complete", "abandon"]) -> list[bool]:
         base, _ = split_dead_letter(path)
         with self._connection(f"{action} messages of {path!r}") as conn:
-            self._begin_write(conn, SERVICEBUS_LOCK)
+            self._begin_write(conn, entity_lock(base))
             now = self._clock()
             if action == "complete":
                 # One statement per message: a completion needs no entity settings (a listener completes in groups).
@@ -157,7 +158,7 @@ class ServiceBusCore(ServiceBusEntityCore[C]):
 
     def dead_letter(self, path: str, lock_token: str, reason: str, description: str = "") -> bool:
         with self._connection(f"dead-letter a message of {path!r}") as conn:
-            self._begin_write(conn, SERVICEBUS_LOCK)
+            self._begin_write(conn, entity_lock(path))
             held = self._held(conn, path, lock_token, self._clock())
             if held is not None and not held[2]:
                 self._kill(conn, held[0].path, held[1], reason, description)
@@ -166,7 +167,7 @@ class ServiceBusCore(ServiceBusEntityCore[C]):
 
     def renew(self, path: str, lock_token: str) -> float | None:
         with self._connection(f"renew a lock on {path!r}") as conn:
-            self._begin_write(conn, SERVICEBUS_LOCK)
+            self._begin_write(conn, entity_lock(path))
             now = self._clock()
             held = self._held(conn, path, lock_token, now)
             until = None
@@ -193,7 +194,7 @@ class ServiceBusCore(ServiceBusEntityCore[C]):
             query = self._sql(query + " ORDER BY m.seq LIMIT 1")
             if conn.execute(query, args).fetchone() is None:
                 return None
-            self._begin_write(conn, SERVICEBUS_LOCK)
+            self._begin_write(conn, entity_lock(base))
             now = self._clock()
             row = conn.execute(query, (base, now, now, *args[3:])).fetchone()
             entity = self._load(conn, base)
@@ -213,7 +214,7 @@ class ServiceBusCore(ServiceBusEntityCore[C]):
 
     def renew_session(self, lock: SessionLock) -> SessionLock | None:
         with self._connection(f"renew session {lock.session_id!r}") as conn:
-            self._begin_write(conn, SERVICEBUS_LOCK)
+            self._begin_write(conn, entity_lock(lock.entity))
             now = self._clock()
             entity = self._load(conn, lock.entity)
             renewed = None
@@ -228,7 +229,7 @@ class ServiceBusCore(ServiceBusEntityCore[C]):
 
     def release_session(self, lock: SessionLock) -> None:
         with self._connection(f"release session {lock.session_id!r}") as conn:
-            self._begin_write(conn, SERVICEBUS_LOCK)
+            self._begin_write(conn, entity_lock(lock.entity))
             count = conn.execute(self._sql("DELETE FROM sb_sessions WHERE entity = ? AND session_id = ? "
                                            "AND token = ?"), (lock.entity, lock.session_id, lock.token)).rowcount
             if count:

@@ -2,9 +2,11 @@
 purge, resubmit), for the SQLite and PostgreSQL Service Bus stores.
 
 Entities live in ``sb_entities`` (each with the next sequence number it gives), messages in ``sb_messages`` keyed by
-(entity, seq), duplicate detection's history in ``sb_seen``. Every write takes the one Service Bus write lock
-(``_begin_write`` on :data:`SERVICEBUS_LOCK`) for its transaction: a send to a topic writes each of its
-subscriptions, so a lock per entity would not keep two writers apart.
+(entity, seq), duplicate detection's history in ``sb_seen``. Sends and entity changes take the one Service Bus write
+lock (``_begin_write`` on :data:`SERVICEBUS_LOCK`) for their transaction: a send to a topic writes each of its
+subscriptions, so a lock per entity would not keep two senders apart. The peek-lock side (``servicebus.py``) takes
+:func:`entity_lock` instead: it only ever changes one entity's rows, and a send only inserts rows it cannot see yet
+(sequence numbers come from the entity row's ``UPDATE ... RETURNING``, which the database serializes).
 """
 
 from __future__ import annotations
@@ -40,7 +42,14 @@ from overcast.backends.servicebus_store import (
 from overcast.backends.sql.core import C, SqlStore
 from overcast.errors import StoreError
 
-SERVICEBUS_LOCK = "overcast.servicebus"  # the name of the write lock every Service Bus transaction holds
+SERVICEBUS_LOCK = "overcast.servicebus"  # the write lock of sends and entity changes
+
+
+def entity_lock(path: str) -> str:
+    """The write lock of one entity's peek-lock side (receive, settle, renew, sessions), its dead-letter queue
+    included: receives from two entities need not wait for each other. A backend without named locks (SQLite's
+    BEGIN IMMEDIATE) serializes everything anyway."""
+    return f"{SERVICEBUS_LOCK}:{split_dead_letter(path)[0]}"
 COLUMNS = ("seq, dead, available, expires, deliveries, token, locked_until, enqueued, body, properties, reason, "
            "description, source")
 
