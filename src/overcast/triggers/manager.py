@@ -192,13 +192,12 @@ class TriggerManager:
         self._tasks: list[asyncio.Task[None]] = []
         self._wakeups = wakeups
         self._io = io
+        loaded = [spec for spec in index.functions if not spec.in_error and not spec.disabled]
+        elsewhere = [spec for spec in index.excluded_functions if not spec.in_error and not spec.disabled]
         self.context = ListenerContext(settings, stores, dispatcher.invoke, wakeups, io, host_id, self.queue_options,
-                                       self._retry_for)
+                                       self._retry_for, app_functions=loaded + elsewhere)
         # Each kind with a listener builds the listeners of its functions (the table's "module:function").
         by_kind: dict[str, list[FunctionSpec]] = {}
-        loaded = [spec for spec in index.functions if not spec.in_error and not spec.disabled]
-        self.context.app_functions = loaded + [spec for spec in index.excluded_functions
-                                               if not spec.in_error and not spec.disabled]
         for spec in loaded:
             kind = kind_of(spec.trigger.type)
             if kind.trigger and kind.listener is not None:
