@@ -93,23 +93,11 @@ def azurite_script() -> Path:
 
 @pytest.fixture(scope="session")
 def overcast_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    folder = tmp_path_factory.mktemp("overcast-storage")
-    ports = [free_port() for _ in range(3)]
-    log = folder / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "overcast", "storage", "--script-root", str(folder), "--data-dir",
-             str(folder / "data"), "--blob-port", str(ports[0]), "--queue-port", str(ports[1]), "--table-port",
-             str(ports[2])], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        for port in ports:  # each service listens on its own socket, Azurite starts them one by one
-            _wait_listening(port, proc, log)
-        yield Target("overcast", *(f"http://127.0.0.1:{p}/{ACCOUNT}" for p in ports))
-    finally:
-        _stop(proc)
+    yield from _serve_overcast(tmp_path_factory.mktemp("overcast-storage"))
 
 
 def _serve_overcast(folder: Path, *extra: str) -> Iterator[Target]:
+    """``overcast storage`` on three free ports (``extra``: more arguments), until the session ends."""
     ports = [free_port() for _ in range(3)]
     log = folder / "server.log"
     with log.open("wb") as out:
@@ -118,7 +106,7 @@ def _serve_overcast(folder: Path, *extra: str) -> Iterator[Target]:
              str(folder / "data"), "--blob-port", str(ports[0]), "--queue-port", str(ports[1]), "--table-port",
              str(ports[2]), *extra], stdout=out, stderr=subprocess.STDOUT)
     try:
-        for port in ports:
+        for port in ports:  # each service listens on its own socket
             _wait_listening(port, proc, log)
         yield Target("overcast", *(f"http://127.0.0.1:{p}/{ACCOUNT}" for p in ports))
     finally:
